@@ -1,8 +1,8 @@
 """twolayer: a two-layer neural network with backpropagation derived and written by hand.
 
-    from twolayer import TwoLayerNet
-    model = TwoLayerNet(input_dim=2, hidden_dim=100, num_classes=3, weight_scale="he", seed=0)
-    loss, grads = model.loss(X, y)
+from twolayer import TwoLayerNet
+model = TwoLayerNet(input_dim=2, hidden_dim=100, num_classes=3, weight_scale="he", seed=0)
+loss, grads = model.loss(X, y)
 """
 
 from twolayer.gradcheck import (
@@ -19,10 +19,13 @@ from twolayer.layers import (
     softmax_loss,
 )
 from twolayer.model import TwoLayerNet
+from twolayer.solver import DivergenceError, Solver
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DivergenceError",
+    "Solver",
     "TwoLayerNet",
     "affine_backward",
     "affine_forward",

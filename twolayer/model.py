@@ -14,7 +14,13 @@ import numpy as np
 
 from twolayer._io import atomic_savez
 from twolayer._validate import check_finite, check_labels, check_positive_int
-from twolayer.layers import affine_backward, affine_forward, relu_backward, relu_forward, softmax_loss
+from twolayer.layers import (
+    affine_backward,
+    affine_forward,
+    relu_backward,
+    relu_forward,
+    softmax_loss,
+)
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 
@@ -55,9 +61,13 @@ class TwoLayerNet:
         if dtype.kind != "f":
             raise ValueError(f"dtype must be a floating type such as float32, got {dtype}")
         if weight_scale != "he" and not (
-            isinstance(weight_scale, (int, float)) and np.isfinite(weight_scale) and weight_scale > 0
+            isinstance(weight_scale, (int, float))
+            and np.isfinite(weight_scale)
+            and weight_scale > 0
         ):
-            raise ValueError(f'weight_scale must be a positive number or "he", got {weight_scale!r}')
+            raise ValueError(
+                f'weight_scale must be a positive number or "he", got {weight_scale!r}'
+            )
         if not np.isfinite(reg) or reg < 0:
             raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         if not 0.0 <= label_smoothing < 1.0:
@@ -192,7 +202,9 @@ class TwoLayerNet:
         model = cls(**{**config, "seed": config.get("seed")})
         for k, v in params.items():
             if v.shape != model.params[k].shape:
-                raise ValueError(f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}")
+                raise ValueError(
+                    f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}"
+                )
             model.params[k] = v
         return model
 

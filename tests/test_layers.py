@@ -1,0 +1,101 @@
+"""Gradient checks of every layer in float64, and the stability of the softmax loss."""
+
+import numpy as np
+import pytest
+
+from twolayer import (
+    affine_backward,
+    affine_forward,
+    eval_numerical_gradient,
+    eval_numerical_gradient_array,
+    rel_error,
+    relu_backward,
+    relu_forward,
+    softmax_loss,
+)
+
+TOL = 1e-7
+
+
+def test_affine_forward_matches_cs231n_reference():
+    # The reference values of CS231n's assignment: x flattened from (2, 4, 5, 6).
+    num_inputs, input_shape, output_dim = 2, (4, 5, 6), 3
+    input_size = num_inputs * np.prod(input_shape)
+    weight_size = output_dim * np.prod(input_shape)
+    x = np.linspace(-0.1, 0.5, num=input_size).reshape(num_inputs, *input_shape)
+    w = np.linspace(-0.2, 0.3, num=weight_size).reshape(np.prod(input_shape), output_dim)
+    b = np.linspace(-0.3, 0.1, num=output_dim)
+    out, _ = affine_forward(x, w, b)
+    correct = np.array([[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]])
+    assert rel_error(out, correct) < 1e-8
+
+
+def test_affine_backward_gradcheck():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10, 2, 3))
+    w = rng.standard_normal((6, 5))
+    b = rng.standard_normal(5)
+    dout = rng.standard_normal((10, 5))
+    dx_num = eval_numerical_gradient_array(lambda x: affine_forward(x, w, b)[0], x, dout)
+    dw_num = eval_numerical_gradient_array(lambda w: affine_forward(x, w, b)[0], w, dout)
+    db_num = eval_numerical_gradient_array(lambda b: affine_forward(x, w, b)[0], b, dout)
+    _, cache = affine_forward(x, w, b)
+    dx, dw, db = affine_backward(dout, cache)
+    assert dx.shape == x.shape
+    assert rel_error(dx, dx_num) < TOL
+    assert rel_error(dw, dw_num) < TOL
+    assert rel_error(db, db_num) < TOL
+    dx_skipped, dw2, db2 = affine_backward(dout, cache, compute_dx=False)
+    assert dx_skipped is None and np.array_equal(dw, dw2) and np.array_equal(db, db2)
+
+
+def test_relu_backward_gradcheck():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((10, 10))
+    x[np.abs(x) < 1e-3] = 0.5  # keep every input a step h away from the kink
+    dout = rng.standard_normal(x.shape)
+    dx_num = eval_numerical_gradient_array(lambda x: relu_forward(x)[0], x, dout)
+    _, cache = relu_forward(x)
+    dx = relu_backward(dout, cache)
+    assert rel_error(dx, dx_num) < TOL
+    assert rel_error(relu_backward(dout.copy(), cache, inplace=True), dx) == 0
+
+
+def test_relu_inplace_overwrites_and_agrees():
+    x = np.array([[-1.0, 2.0], [0.0, -3.0]])
+    out, _ = relu_forward(x.copy())
+    out_inplace, _ = relu_forward(x, inplace=True)
+    assert out_inplace is x
+    assert np.array_equal(out, out_inplace)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_softmax_loss_gradcheck(smoothing):
+    rng = np.random.default_rng(2)
+    num_classes, num_inputs = 10, 50
+    x = 0.001 * rng.standard_normal((num_inputs, num_classes))
+    y = rng.integers(num_classes, size=num_inputs)
+    dx_num = eval_numerical_gradient(
+        lambda x: softmax_loss(x, y, label_smoothing=smoothing)[0], x, verbose=False
+    )
+    loss, dx = softmax_loss(x, y, label_smoothing=smoothing)
+    assert abs(loss - np.log(num_classes)) < 1e-2  # near-uniform scores
+    assert rel_error(dx, dx_num) < TOL
+
+
+def test_softmax_loss_is_stable_for_huge_scores():
+    x = np.array([[1e4, 0.0, -1e4], [-1e4, 1e4, 1e4]])
+    y = np.array([1, 0])
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        loss, dx = softmax_loss(x, y)
+    assert np.isfinite(loss) and np.isfinite(dx).all()
+    # Row 0 puts all mass on class 0, so -log p[1] = 1e4; row 1 splits it, -log p[0] = 2e4 + ln 2.
+    assert loss == pytest.approx((1e4 + 2e4 + np.log(2)) / 2, rel=1e-12)
+    assert np.allclose(dx, np.array([[1.0, -1.0, 0.0], [-1.0, 0.5, 0.5]]) / 2)
+
+
+def test_softmax_loss_float32_stays_float32():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    loss, dx = softmax_loss(x, np.array([0, 1, 2, 0]))
+    assert dx.dtype == np.float32 and isinstance(loss, float)

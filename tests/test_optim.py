@@ -1,0 +1,115 @@
+"""Tests for the update rules: hand-computed steps, CS231n's formulas bit for bit, dtypes."""
+
+import numpy as np
+import pytest
+
+from twolayer.optim import DEFAULTS, adam, get_update_rule, rmsprop, sgd, sgd_momentum
+
+W0 = np.array([[1.0, -2.0], [0.5, 4.0]])
+DW = np.array([[0.5, -1.0], [2.0, 0.0]])
+
+
+def reference(name, w, dw, config):
+    """CS231n's formulas, written out literally (new arrays everywhere)."""
+    c = config
+    if name == "sgd":
+        return w - c["learning_rate"] * dw
+    if name == "sgd_momentum":
+        c["velocity"] = c["momentum"] * c["velocity"] - c["learning_rate"] * dw
+        return w + c["velocity"]
+    if name == "rmsprop":
+        c["cache"] = c["decay_rate"] * c["cache"] + (1 - c["decay_rate"]) * dw**2
+        return w - c["learning_rate"] * dw / (np.sqrt(c["cache"]) + c["epsilon"])
+    c["t"] += 1
+    c["m"] = c["beta1"] * c["m"] + (1 - c["beta1"]) * dw
+    mt = c["m"] / (1 - c["beta1"] ** c["t"])
+    c["v"] = c["beta2"] * c["v"] + (1 - c["beta2"]) * (dw**2)
+    vt = c["v"] / (1 - c["beta2"] ** c["t"])
+    return w - c["learning_rate"] * mt / (np.sqrt(vt) + c["epsilon"])
+
+
+RULES = {"sgd": sgd, "sgd_momentum": sgd_momentum, "rmsprop": rmsprop, "adam": adam}
+STATE = {"sgd": [], "sgd_momentum": ["velocity"], "rmsprop": ["cache"], "adam": ["m", "v"]}
+
+
+def test_sgd_one_step_by_hand():
+    w, config = sgd(W0.copy(), DW, {"learning_rate": 0.1})
+    np.testing.assert_allclose(w, [[0.95, -1.9], [0.3, 4.0]])
+
+
+def test_sgd_momentum_one_step_by_hand():
+    config = {"learning_rate": 0.1, "momentum": 0.5, "velocity": np.ones((2, 2))}
+    w, config = sgd_momentum(W0.copy(), DW, config)
+    # v = 0.5 * 1 - 0.1 * dw; w + v
+    np.testing.assert_allclose(config["velocity"], [[0.45, 0.6], [0.3, 0.5]])
+    np.testing.assert_allclose(w, [[1.45, -1.4], [0.8, 4.5]])
+
+
+def test_rmsprop_two_steps_by_hand():
+    config = {"learning_rate": 0.1, "decay_rate": 0.5, "epsilon": 0.0}
+    w = np.array([1.0])
+    w, config = rmsprop(w, np.array([2.0]), config)  # cache = 0.5 * 4 = 2
+    np.testing.assert_allclose(config["cache"], [2.0])
+    np.testing.assert_allclose(w, [1.0 - 0.2 / np.sqrt(2.0)])
+    w, config = rmsprop(w, np.array([4.0]), config)  # cache = 1 + 8 = 9
+    np.testing.assert_allclose(config["cache"], [9.0])
+    np.testing.assert_allclose(w, [1.0 - 0.2 / np.sqrt(2.0) - 0.4 / 3.0])
+
+
+def test_adam_steps_by_hand():
+    config = {"learning_rate": 0.1, "epsilon": 0.0}
+    w = np.array([1.0, 1.0])
+    # Step 1: the bias-corrected moments are dw and dw**2, so the step is lr * sign(dw).
+    w, config = adam(w, np.array([3.0, -0.5]), config)
+    assert config["t"] == 1
+    np.testing.assert_allclose(w, [0.9, 1.1])
+    # Step 2 with the same gradient: the corrected moments are again dw and dw**2.
+    w, config = adam(w, np.array([3.0, -0.5]), config)
+    assert config["t"] == 2
+    np.testing.assert_allclose(w, [0.8, 1.2])
+    np.testing.assert_allclose(config["m"], [0.1 * 3 * 1.9, -0.05 * 1.9])
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_cs231n_formulas_bit_for_bit(name, dtype):
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((4, 3)).astype(dtype)
+    w_ref = w.copy()
+    config = {}
+    ref_config = dict(DEFAULTS[name], **{k: np.zeros_like(w) for k in STATE[name]})
+    if name == "adam":
+        ref_config["t"] = 0
+    for _ in range(5):
+        dw = rng.standard_normal((4, 3)).astype(dtype)
+        dw_before = dw.copy()
+        next_w, config = RULES[name](w, dw, config)
+        assert next_w is w  # updated in place
+        np.testing.assert_array_equal(dw, dw_before)  # the gradient is left alone
+        w_ref = reference(name, w_ref, dw, ref_config)
+        assert np.array_equal(w, w_ref)
+    assert w.dtype == dtype
+    for key in STATE[name]:
+        assert config[key].dtype == dtype
+        assert np.array_equal(config[key], ref_config[key])
+
+
+@pytest.mark.parametrize("name", RULES)
+def test_defaults_filled_into_config(name):
+    _, config = RULES[name](np.ones(3), np.ones(3))
+    for key, value in DEFAULTS[name].items():
+        assert config[key] == value
+    assert all(key in config for key in STATE[name])
+    if name == "adam":
+        assert config["t"] == 1
+
+
+def test_get_update_rule():
+    assert get_update_rule("adam") is adam
+
+    def custom(w, dw, config=None):
+        return w, config
+
+    assert get_update_rule(custom) is custom
+    with pytest.raises(ValueError, match="sgd, sgd_momentum, rmsprop, adam"):
+        get_update_rule("adagrad")

@@ -1,0 +1,32 @@
+"""Datasets for twolayer: the CS231n spiral, CIFAR-10 (safe download, loading and the
+CS231n split) and augmentation for image batches.
+
+    from twolayer.datasets import get_cifar10_data, make_augment
+    data = get_cifar10_data("data")            # X_train (49000, 3, 32, 32) float32, ...
+    augment = make_augment(flip=True, translate=2)
+"""
+
+from twolayer.datasets.augment import make_augment, random_flip, random_translate
+from twolayer.datasets.cifar10 import (
+    CLASSES,
+    UnsafePickleError,
+    get_cifar10_data,
+    load_cifar10,
+)
+from twolayer.datasets.download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
+from twolayer.datasets.spiral import make_spiral, spiral_splits
+
+__all__ = [
+    "CIFAR10_MD5",
+    "CIFAR10_URL",
+    "CLASSES",
+    "UnsafePickleError",
+    "download_cifar10",
+    "get_cifar10_data",
+    "load_cifar10",
+    "make_augment",
+    "make_spiral",
+    "random_flip",
+    "random_translate",
+    "spiral_splits",
+]

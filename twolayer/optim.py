@@ -1,0 +1,148 @@
+"""First-order update rules for the Solver, with CS231n's names, signatures and formulas.
+
+Each rule is ``rule(w, dw, config=None) -> (next_w, config)``: one step on the
+weights ``w`` given their gradient ``dw`` (same shape). Missing hyperparameters
+in ``config`` are filled from ``DEFAULTS[name]``; the rule keeps its state
+(velocity, moments, step count) in ``config`` for the next call.
+
+The rules run for every parameter at every iteration, so they work in place:
+``w`` and the state arrays are overwritten and ``next_w`` is ``w`` itself, and
+intermediates go to scratch buffers kept in ``config`` under keys starting with
+``"_"``. Those are caches: checkpoints skip them and the rules rebuild them.
+The arithmetic is CS231n's, operation for operation, so results match its
+formulas bit for bit. State arrays take the dtype of ``w`` and hyperparameters
+are Python floats, which NumPy does not let upcast an array: float32 stays float32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Config = dict
+UpdateRule = Callable[[np.ndarray, np.ndarray, "Config | None"], "tuple[np.ndarray, Config]"]
+
+DEFAULTS: dict[str, dict[str, float]] = {
+    "sgd": {"learning_rate": 1e-2},
+    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
+    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
+    "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+}
+
+
+def _with_defaults(config: Config | None, defaults: dict[str, float]) -> Config:
+    """``config`` (a new dict if None) with missing hyperparameters filled in."""
+    if config is None:
+        config = {}
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    return config
+
+
+def _array(config: Config, key: str, like: np.ndarray) -> np.ndarray:
+    """``config[key]``, created as zeros shaped and typed like ``like`` on first use."""
+    a = config.get(key)
+    if a is None:
+        a = config[key] = np.zeros_like(like)
+    return a
+
+
+def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
+    """Vanilla SGD: ``w -= learning_rate * dw``.
+
+    config: learning_rate (1e-2).
+    """
+    config = _with_defaults(config, DEFAULTS["sgd"])
+    w -= np.multiply(config["learning_rate"], dw, out=_array(config, "_scratch", w))
+    return w, config
+
+
+def sgd_momentum(
+    w: np.ndarray, dw: np.ndarray, config: Config | None = None
+) -> tuple[np.ndarray, Config]:
+    """SGD with momentum: ``v = momentum * v - learning_rate * dw; w += v``.
+
+    config: learning_rate (1e-2), momentum (0.9), velocity (like w, zeros at first).
+    """
+    config = _with_defaults(config, DEFAULTS["sgd_momentum"])
+    v = _array(config, "velocity", w)
+    v *= config["momentum"]
+    v -= np.multiply(config["learning_rate"], dw, out=_array(config, "_scratch", w))
+    w += v
+    return w, config
+
+
+def rmsprop(
+    w: np.ndarray, dw: np.ndarray, config: Config | None = None
+) -> tuple[np.ndarray, Config]:
+    """RMSProp: ``cache = dr * cache + (1 - dr) * dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
+
+    config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8),
+    cache (like w, zeros at first).
+    """
+    config = _with_defaults(config, DEFAULTS["rmsprop"])
+    dr = config["decay_rate"]
+    cache = _array(config, "cache", w)
+    s, s2 = _array(config, "_scratch", w), _array(config, "_scratch2", w)
+    cache *= dr
+    np.square(dw, out=s)
+    s *= 1 - dr
+    cache += s
+    np.sqrt(cache, out=s)
+    s += config["epsilon"]
+    np.multiply(config["learning_rate"], dw, out=s2)
+    s2 /= s
+    w -= s2
+    return w, config
+
+
+def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
+    """Adam with bias correction.
+
+    ``t += 1; m = b1 * m + (1 - b1) * dw; v = b2 * v + (1 - b2) * dw**2;
+    w -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)``.
+
+    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8),
+    m and v (like w, zeros at first), t (int, 0 at first; incremented before use).
+    """
+    config = _with_defaults(config, DEFAULTS["adam"])
+    b1, b2 = config["beta1"], config["beta2"]
+    t = config["t"] = config.get("t", 0) + 1
+    m, v = _array(config, "m", w), _array(config, "v", w)
+    s, s2 = _array(config, "_scratch", w), _array(config, "_scratch2", w)
+    m *= b1
+    m += np.multiply(1 - b1, dw, out=s)
+    v *= b2
+    np.square(dw, out=s)
+    s *= 1 - b2
+    v += s
+    np.divide(v, 1 - b2**t, out=s)
+    np.sqrt(s, out=s)
+    s += config["epsilon"]
+    np.divide(m, 1 - b1**t, out=s2)
+    s2 *= config["learning_rate"]
+    s2 /= s
+    w -= s2
+    return w, config
+
+
+UPDATE_RULES: dict[str, UpdateRule] = {
+    "sgd": sgd,
+    "sgd_momentum": sgd_momentum,
+    "rmsprop": rmsprop,
+    "adam": adam,
+}
+
+
+def get_update_rule(name_or_callable: str | UpdateRule) -> UpdateRule:
+    """The update rule called ``name_or_callable``, or the callable itself."""
+    if callable(name_or_callable):
+        return name_or_callable
+    try:
+        return UPDATE_RULES[name_or_callable]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown update rule {name_or_callable!r}; known rules: {', '.join(UPDATE_RULES)} "
+            "(or pass a callable rule(w, dw, config) -> (next_w, config))"
+        ) from None

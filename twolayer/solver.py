@@ -1,0 +1,491 @@
+"""Minibatch training loop for classification models, with CS231n's ``Solver`` API.
+
+The Solver knows only the model contract: ``model.params`` (a dict of arrays),
+``model.loss(X, y) -> (loss, grads)`` and ``model.loss(X) -> scores``. On top of
+CS231n's it adds a seed, exact checkpoint/resume (see :mod:`twolayer.checkpoint`),
+a checkpoint on Ctrl-C, divergence detection, a cosine schedule, augmentation,
+early stopping and a tqdm progress bar.
+
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
+                    num_epochs=10, batch_size=100, seed=0, checkpoint_name="runs/net")
+    solver.train()                       # afterwards model.params holds best_params
+    solver = Solver.resume("runs/net_epoch_4.npz", model, data)  # continues exactly
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from twolayer import checkpoint
+from twolayer._validate import check_finite, check_labels, check_positive_int
+from twolayer.layers import softmax_loss
+from twolayer.optim import DEFAULTS, UPDATE_RULES, get_update_rule
+
+#: Keyword arguments of :class:`Solver` and their defaults (CS231n's, plus the additions).
+SOLVER_DEFAULTS: dict[str, Any] = {
+    "update_rule": "sgd",
+    "optim_config": {},
+    "lr_decay": 1.0,
+    "batch_size": 100,
+    "num_epochs": 10,
+    "num_train_samples": 1000,
+    "num_val_samples": None,
+    "checkpoint_name": None,
+    "print_every": 10,
+    "verbose": True,
+    "seed": None,
+    "progress": True,
+    "lr_schedule": "step",
+    "warmup_epochs": 0.0,
+    "augment": None,
+    "eval_batch_size": 1000,
+    "patience": None,
+}
+DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+
+class DivergenceError(FloatingPointError):
+    """The training loss became NaN or inf; ``iteration`` and ``epoch`` are 1-based."""
+
+    def __init__(self, message: str, iteration: int, epoch: int) -> None:
+        super().__init__(message)
+        self.iteration = iteration
+        self.epoch = epoch
+
+
+class Solver:
+    """Trains ``model`` on ``data`` by minibatch gradient descent.
+
+    data: dict with ``X_train`` (N, d_1, ..., d_k), ``y_train`` (N,) integer labels,
+    ``X_val`` (N_val, ...), ``y_val`` (N_val,). X may have any dtype (uint8, float16,
+    ...): batches are gathered in that dtype and the model casts them.
+
+    Keyword arguments (unknown ones raise ValueError), defaults in ``SOLVER_DEFAULTS``:
+      update_rule: a name in ``twolayer.optim.UPDATE_RULES`` or a callable
+        ``rule(w, dw, config) -> (next_w, config)`` (which needs
+        ``optim_config["learning_rate"]``).
+      optim_config: hyperparameters shared by all params; each param gets its own copy.
+      lr_schedule: "step" multiplies the learning rate by ``lr_decay`` after each
+        epoch; "cosine" warms it up linearly from 0 over ``warmup_epochs`` (may be
+        fractional), then decays it per iteration along a half cosine to 0 at the
+        end of ``num_epochs``.
+      batch_size, num_epochs: each epoch visits every training example exactly once,
+        in the order of a fresh permutation; the last batch of an epoch holds the
+        remaining N % batch_size examples when batch_size does not divide N.
+      num_train_samples, num_val_samples: size of the random subsets used for the
+        per-epoch accuracies (None = all).
+      eval_batch_size: rows per forward pass when evaluating.
+      augment: ``augment(X_batch, rng) -> X_batch``, called on every training batch
+        with the Solver's generator; it may modify X_batch in place.
+      patience: stop when the validation accuracy has not improved for this many
+        epochs (None = never).
+      seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used.
+      checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k.
+      print_every, verbose, progress: the loss is reported every ``print_every``
+        iterations, in the tqdm bar (with the lr) when both ``progress`` and
+        ``verbose``, else as a printed line when ``verbose``.
+
+    Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
+    training loss including the model's regularization, and the learning rate used);
+    ``train_acc_history``, ``val_acc_history``, ``val_loss_history`` and
+    ``epoch_time_history`` (seconds, training plus evaluation) one per completed
+    epoch, taken at its end. ``val_loss_history`` is the mean cross-entropy on the
+    validation examples *without* regularization or label smoothing.
+
+    ``best_val_acc`` and ``best_params`` (copies; the initial params until an epoch
+    beats 0 val accuracy) track the best epoch. When ``train()`` returns or raises,
+    the model holds copies of ``best_params``, as in CS231n; calling ``train()`` again
+    continues from the last weights, not the best.
+    """
+
+    def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - set(SOLVER_DEFAULTS))
+        if unknown:
+            raise ValueError(
+                f"unknown Solver argument(s): {', '.join(unknown)}; "
+                f"known: {', '.join(SOLVER_DEFAULTS)}"
+            )
+        settings = {**SOLVER_DEFAULTS, **kwargs}
+        self.model = model
+        self._set_data(data)
+        self._set_settings(settings)
+
+        n = self.X_train.shape[0]
+        self.iterations_per_epoch = -(-n // self.batch_size)
+        self._warmup_iters = round(self.warmup_epochs * self.iterations_per_epoch)
+        b = min(self.batch_size, n)
+        self._X_buf = np.empty((b,) + self.X_train.shape[1:], dtype=self.X_train.dtype)
+        self._y_buf = np.empty(b, dtype=self.y_train.dtype)
+
+        self.rng = np.random.default_rng(self.seed)
+        self.optim_configs = {k: dict(self.optim_config) for k in model.params}
+        self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
+        self.epoch = 0  # completed epochs
+        self.t = 0  # completed iterations
+        self._perm: np.ndarray | None = None  # this epoch's order, drawn at its first step
+        self._pos = 0  # examples of this epoch already used
+        self._epoch_elapsed = 0.0  # seconds spent in this epoch before an interruption
+        self._epochs_since_best = 0
+        self._last_params: dict[str, np.ndarray] | None = None
+        self.loss_history: list[float] = []
+        self.lr_history: list[float] = []
+        self.train_acc_history: list[float] = []
+        self.val_acc_history: list[float] = []
+        self.val_loss_history: list[float] = []
+        self.epoch_time_history: list[float] = []
+        self.best_val_acc = 0.0
+        self.best_params = {k: v.copy() for k, v in model.params.items()}
+        self.stopped_early = False
+        self.interrupted = False
+        self.interrupt_checkpoint: Path | None = None
+
+    # -- set-up ----------------------------------------------------------------------------
+
+    def _set_data(self, data: dict[str, np.ndarray]) -> None:
+        missing = [k for k in DATA_KEYS if k not in data]
+        if missing:
+            raise ValueError(
+                f"data is missing {', '.join(missing)}; it needs {', '.join(DATA_KEYS)}"
+            )
+        X_train, y_train, X_val, y_val = (np.asarray(data[k]) for k in DATA_KEYS)
+        for name, X in (("X_train", X_train), ("X_val", X_val)):
+            if X.ndim < 2 or X.shape[0] == 0:
+                raise ValueError(f"{name} must have shape (N, ...) with N >= 1, got {X.shape}")
+            check_finite(X, name)
+        # The number of classes comes from the model's own output, so any model fits.
+        num_classes = np.shape(self.model.loss(X_train[:1]))[1]
+        check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
+        check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
+        self.X_train, self.y_train, self.X_val, self.y_val = X_train, y_train, X_val, y_val
+
+    def _set_settings(self, s: dict[str, Any]) -> None:
+        self.update_rule = s["update_rule"]
+        self._update = get_update_rule(self.update_rule)
+        rule_name = next((k for k, f in UPDATE_RULES.items() if f is self._update), None)
+        self.augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = s["augment"]
+        if self.augment is not None and not callable(self.augment):
+            raise ValueError(f"augment must be a callable (X_batch, rng), got {self.augment!r}")
+        # Callables cannot go into a checkpoint: record their names, to be passed again.
+        self._custom = {
+            "update_rule": None if rule_name else _name(self._update),
+            "augment": None if self.augment is None else _name(self.augment),
+        }
+
+        self.optim_config = dict(s["optim_config"])
+        for key, value in self.optim_config.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+                raise ValueError(f"optim_config[{key!r}] must be a number, got {value!r}")
+            self.optim_config[key] = value.item() if isinstance(value, np.number) else value
+        default_lr = DEFAULTS.get(rule_name, {}).get("learning_rate")
+        lr = self.optim_config.get("learning_rate", default_lr)
+        if lr is None:
+            raise ValueError('a custom update_rule needs optim_config["learning_rate"]')
+        if not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
+        self._base_lr = float(lr)
+
+        self.batch_size = check_positive_int(s["batch_size"], "batch_size")
+        self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
+        self.print_every = check_positive_int(s["print_every"], "print_every")
+        self.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
+        self.num_train_samples, self.num_val_samples, self.patience = (
+            None if s[k] is None else check_positive_int(s[k], k)
+            for k in ("num_train_samples", "num_val_samples", "patience")
+        )
+        self.lr_schedule = s["lr_schedule"]
+        if self.lr_schedule not in ("step", "cosine"):
+            raise ValueError(f'lr_schedule must be "step" or "cosine", got {self.lr_schedule!r}')
+        self.lr_decay = float(s["lr_decay"])
+        if not math.isfinite(self.lr_decay) or self.lr_decay <= 0:
+            raise ValueError(f"lr_decay must be a finite number > 0, got {s['lr_decay']!r}")
+        self.warmup_epochs = float(s["warmup_epochs"])
+        if not 0 <= self.warmup_epochs <= self.num_epochs:
+            raise ValueError(f"warmup_epochs must lie in [0, num_epochs], got {s['warmup_epochs']}")
+        if self.lr_schedule == "step" and self.warmup_epochs:
+            raise ValueError('warmup_epochs needs lr_schedule="cosine"')
+        if self.lr_schedule == "cosine" and self.lr_decay != 1.0:
+            raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
+        self.seed = None if s["seed"] is None else int(s["seed"])
+        name = s["checkpoint_name"]
+        self.checkpoint_name = None if name is None else os.fspath(name)
+        self.verbose = bool(s["verbose"])
+        self.progress = bool(s["progress"]) and self.verbose
+        self._settings = {
+            **{k: getattr(self, k) for k in SOLVER_DEFAULTS if k not in self._custom},
+            "update_rule": rule_name,
+            "augment": None,
+            "progress": bool(s["progress"]),
+        }
+
+    # -- learning rate -----------------------------------------------------------------------
+
+    def _set_lr(self, lr: float) -> None:
+        self.learning_rate = lr
+        for config in self.optim_configs.values():
+            config["learning_rate"] = lr
+
+    def _cosine_lr(self, t: int) -> float:
+        """Learning rate of the cosine schedule at iteration t (0-based)."""
+        warm, total = self._warmup_iters, self.num_epochs * self.iterations_per_epoch
+        if t < warm:
+            return self._base_lr * (t + 1) / warm
+        return self._base_lr * 0.5 * (1.0 + math.cos(math.pi * (t - warm) / max(total - warm, 1)))
+
+    # -- training ----------------------------------------------------------------------------
+
+    def step(self) -> float:
+        """One update on the next minibatch of the current epoch; returns its loss.
+
+        Raises DivergenceError, before touching the params, if the loss is not finite.
+        """
+        if self._perm is None or self._pos >= self._perm.shape[0]:
+            self._perm, self._pos = self.rng.permutation(self.X_train.shape[0]), 0
+        idx = self._perm[self._pos : self._pos + self.batch_size]
+        k = idx.shape[0]
+        # Gather into reused buffers: no per-step copy of the dataset or new batch array.
+        X_batch = np.take(self.X_train, idx, axis=0, out=self._X_buf[:k])
+        y_batch = np.take(self.y_train, idx, out=self._y_buf[:k])
+        if self.lr_schedule == "cosine":
+            self._set_lr(self._cosine_lr(self.t))
+        rng_state = None if self.augment is None else self.rng.bit_generator.state
+        try:
+            if self.augment is not None:
+                X_batch = self.augment(X_batch, self.rng)
+            loss, grads = self.model.loss(X_batch, y_batch)
+        except KeyboardInterrupt:
+            # Undo augment's draws so a checkpoint taken now replays this step exactly.
+            if rng_state is not None:
+                self.rng.bit_generator.state = rng_state
+            raise
+        loss = float(loss)
+        if not math.isfinite(loss):
+            raise DivergenceError(
+                f"the training loss became {loss} at iteration {self.t + 1} "
+                f"(epoch {self.epoch + 1}) with learning_rate {self.learning_rate:g}; "
+                "try a lower learning rate (e.g. a tenth), stronger lr_decay or a smaller "
+                "weight_scale",
+                iteration=self.t + 1,
+                epoch=self.epoch + 1,
+            )
+        params, configs, update = self.model.params, self.optim_configs, self._update
+        for name, w in params.items():
+            params[name], configs[name] = update(w, grads[name], configs[name])
+        self.loss_history.append(loss)
+        self.lr_history.append(self.learning_rate)
+        self.t += 1
+        self._pos += k
+        return loss
+
+    _step = step  # CS231n's name
+
+    def train(self) -> None:
+        """Run the remaining epochs of ``num_epochs``, then put ``best_params`` into the model.
+
+        Ctrl-C (or a KeyboardInterrupt raised by the model) stops at a step boundary,
+        writes a checkpoint to ``{checkpoint_name}_interrupted.npz`` (without a
+        checkpoint_name: ``twolayer_{pid}_interrupted.npz`` in the temp dir), prints
+        its path, sets ``interrupted`` and ``interrupt_checkpoint`` and returns. A
+        second Ctrl-C aborts at once, without a checkpoint.
+        Raises DivergenceError when the loss becomes NaN or inf.
+        """
+        if self._last_params is not None:
+            self.model.params.update(self._last_params)
+            self._last_params = None
+        self.interrupted = False
+        self._epoch_start = time.perf_counter()
+        guard = _SigintGuard()
+        try:
+            with guard:
+                while self.epoch < self.num_epochs and not self.stopped_early:
+                    self._train_epoch(guard)
+        except KeyboardInterrupt:
+            if guard.pressed > 1:
+                raise
+            self._epoch_elapsed += time.perf_counter() - self._epoch_start
+            path = self._interrupt_path()
+            self.save_checkpoint(path)
+            self.interrupted, self.interrupt_checkpoint = True, path
+            print(
+                f"Interrupted at iteration {self.t} (epoch {self.epoch + 1}); checkpoint "
+                f"written to {path}. Continue with Solver.resume({str(path)!r}, model, data)"
+            )
+        finally:
+            self._keep_best()
+
+    def _train_epoch(self, guard: _SigintGuard) -> None:
+        n, b, every = self.X_train.shape[0], self.batch_size, self.print_every
+        self._epoch_start = time.perf_counter()
+        bar = tqdm(
+            total=self.iterations_per_epoch,
+            initial=-(-self._pos // b),
+            desc=f"epoch {self.epoch + 1}/{self.num_epochs}",
+            leave=False,
+            disable=not self.progress,
+        )
+        try:
+            while self._pos < n:
+                loss = self.step()
+                if self.t % every == 0:
+                    # The bar is refreshed only here, to keep per-step overhead minimal.
+                    lr = f"{self.learning_rate:.3g}"
+                    bar.set_postfix(loss=f"{loss:.4f}", lr=lr, refresh=False)
+                    bar.update(-(-self._pos // b) - bar.n)
+                    if self.verbose and not self.progress:
+                        total = self.num_epochs * self.iterations_per_epoch
+                        print(f"(Iteration {self.t} / {total}) loss: {loss:f}")
+                if guard.pressed:
+                    raise KeyboardInterrupt
+        finally:
+            bar.close()
+        self._end_epoch()
+
+    def _end_epoch(self) -> None:
+        rng_state = self.rng.bit_generator.state
+        try:
+            train_acc = self.check_accuracy(
+                self.X_train, self.y_train, self.num_train_samples, self.eval_batch_size
+            )
+            val_acc, val_loss = self._evaluate(
+                self.X_val, self.y_val, self.num_val_samples, self.eval_batch_size
+            )
+        except KeyboardInterrupt:
+            self.rng.bit_generator.state = rng_state  # replay the subsampling on resume
+            raise
+        self.epoch += 1
+        self._perm, self._pos = None, 0
+        self.train_acc_history.append(train_acc)
+        self.val_acc_history.append(val_acc)
+        self.val_loss_history.append(val_loss)
+        self.epoch_time_history.append(
+            self._epoch_elapsed + time.perf_counter() - self._epoch_start
+        )
+        self._epoch_elapsed = 0.0
+        if val_acc > self.best_val_acc:
+            self.best_val_acc, self._epochs_since_best = val_acc, 0
+            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+        else:
+            self._epochs_since_best += 1
+        if self.verbose:
+            print(
+                f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
+                f"val_acc: {val_acc:f}; val_loss: {val_loss:f}; lr: {self.learning_rate:.3g}; "
+                f"{self.epoch_time_history[-1]:.1f}s"
+            )
+        if self.lr_schedule == "step":
+            self._set_lr(self.learning_rate * self.lr_decay)
+        if self.patience is not None and self._epochs_since_best >= self.patience:
+            self.stopped_early = True
+            if self.verbose:
+                print(
+                    f"Stopping early: val acc has not improved for {self.patience} epochs "
+                    f"(best {self.best_val_acc:f})"
+                )
+        if self.checkpoint_name is not None:
+            self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
+
+    def _keep_best(self) -> None:
+        """Put copies of best_params into the model, keeping the last weights for train()."""
+        self._last_params = dict(self.model.params)
+        for k, v in self.best_params.items():
+            self.model.params[k] = v.copy()
+
+    def _interrupt_path(self) -> Path:
+        if self.checkpoint_name is not None:
+            return Path(f"{self.checkpoint_name}_interrupted.npz")
+        return Path(tempfile.gettempdir()) / f"twolayer_{os.getpid()}_interrupted.npz"
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def check_accuracy(
+        self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100
+    ) -> float:
+        """Accuracy of the model on (X, y), or on ``num_samples`` random rows of it.
+
+        X: (N, ...), y: (N,) integer labels. Scores are computed ``batch_size`` rows at
+        a time; the subset, if any, is drawn with ``self.rng``.
+        """
+        return self._evaluate(X, y, num_samples, batch_size)[0]
+
+    def _evaluate(
+        self, X: np.ndarray, y: np.ndarray, num_samples: int | None, batch_size: int
+    ) -> tuple[float, float]:
+        """Accuracy and mean unregularized cross-entropy on (X, y) or a random subset."""
+        n = X.shape[0]
+        if num_samples is not None and num_samples < n:
+            idx = self.rng.choice(n, num_samples, replace=False)
+            X, y, n = X[idx], y[idx], num_samples
+        correct, loss_sum = 0, 0.0
+        for start in range(0, n, batch_size):
+            scores = self.model.loss(X[start : start + batch_size])
+            y_batch = y[start : start + batch_size]
+            correct += int(np.count_nonzero(scores.argmax(axis=1) == y_batch))
+            loss_sum += softmax_loss(scores, y_batch)[0] * y_batch.shape[0]
+        return correct / n, loss_sum / n
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def save_checkpoint(self, path: str | os.PathLike) -> Path:
+        """Write everything needed to continue this run exactly to ``path`` (.npz), atomically."""
+        params = self._last_params if self._last_params is not None else self.model.params
+        return checkpoint.save(self, params, path)
+
+    @classmethod
+    def resume(
+        cls, path: str | os.PathLike, model: Any, data: dict[str, np.ndarray], **overrides: Any
+    ) -> Solver:
+        """A Solver restored from a checkpoint, ready for ``train()`` to continue the run.
+
+        ``model`` must have params of the checkpoint's shapes (they are overwritten)
+        and ``data`` must be the same data. ``overrides`` replace saved settings, e.g.
+        ``num_epochs=20``; a custom ``update_rule`` or ``augment`` must be passed again.
+        Optimizer state, including the current learning rate, comes from the
+        checkpoint; entries of an overriding ``optim_config`` replace its values.
+        """
+        meta, arrays = checkpoint.load(path)
+        solver = cls(model, data, **checkpoint.resume_settings(meta, overrides, path))
+        checkpoint.restore(solver, meta, arrays, overrides.get("optim_config", {}), path)
+        return solver
+
+
+class _SigintGuard:
+    """Turns the first Ctrl-C into a flag that train() checks between steps.
+
+    A checkpoint taken then never sees a half-applied update. A second Ctrl-C raises
+    at once. Only the main thread can install the handler; elsewhere this does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = 0
+        self._previous: Any = None
+
+    def __enter__(self) -> _SigintGuard:
+        if (
+            threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        ):
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.pressed += 1
+        if self.pressed > 1:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _name(f: Callable) -> str:
+    return getattr(f, "__qualname__", None) or repr(f)
