@@ -70,6 +70,8 @@ def save(solver: Solver, params: dict[str, np.ndarray], path: str | os.PathLike)
             "pos": solver._pos,
             "learning_rate": solver.learning_rate,
             "best_val_acc": solver.best_val_acc,
+            "best_val_loss": solver.best_val_loss,
+            "best_epoch": solver.best_epoch,
             "epochs_since_best": solver._epochs_since_best,
             "epoch_elapsed": solver._epoch_elapsed,
             "rng": solver.rng.bit_generator.state,
@@ -150,6 +152,8 @@ def restore(
     solver.epoch, solver.t, solver._pos = state["epoch"], state["t"], state["pos"]
     solver._perm = arrays.get("perm")
     solver.best_val_acc = state["best_val_acc"]
+    solver.best_val_loss = state["best_val_loss"]
+    solver.best_epoch = state["best_epoch"]
     solver._epochs_since_best = state["epochs_since_best"]
     solver._epoch_elapsed = state["epoch_elapsed"]
     solver.stopped_early = (

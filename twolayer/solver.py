@@ -103,10 +103,12 @@ class Solver:
     epoch, taken at its end. ``val_loss_history`` is the mean cross-entropy on the
     validation examples *without* regularization or label smoothing.
 
-    ``best_val_acc`` and ``best_params`` (copies; the initial params until an epoch
-    beats 0 val accuracy) track the best epoch. When ``train()`` returns or raises,
-    the model holds copies of ``best_params``, as in CS231n; calling ``train()`` again
-    continues from the last weights, not the best.
+    ``best_val_acc``, ``best_val_loss`` and ``best_params`` (copies; the initial
+    params until an epoch beats 0 val accuracy) track the best epoch: the highest
+    validation accuracy, ties broken by the lower validation loss; ``best_epoch`` is
+    its number (1-based). When ``train()`` returns or raises, the model holds copies
+    of ``best_params``, as in CS231n; calling ``train()`` again continues from the
+    last weights, not the best.
     """
 
     def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any) -> None:
@@ -145,6 +147,8 @@ class Solver:
         self.val_loss_history: list[float] = []
         self.epoch_time_history: list[float] = []
         self.best_val_acc = 0.0
+        self.best_val_loss = math.inf
+        self.best_epoch = 0  # 1-based; 0 while best_params are the initial weights
         self.best_params = {k: v.copy() for k, v in model.params.items()}
         self.stopped_early = False
         self.interrupted = False
@@ -371,8 +375,12 @@ class Solver:
             self._epoch_elapsed + time.perf_counter() - self._epoch_start
         )
         self._epoch_elapsed = 0.0
-        if val_acc > self.best_val_acc:
-            self.best_val_acc, self._epochs_since_best = val_acc, 0
+        # Ties in accuracy are common on small validation sets; the lower loss breaks them.
+        if val_acc > self.best_val_acc or (
+            val_acc == self.best_val_acc and val_loss < self.best_val_loss
+        ):
+            self.best_val_acc, self.best_val_loss, self._epochs_since_best = val_acc, val_loss, 0
+            self.best_epoch = self.epoch
             self.best_params = {k: v.copy() for k, v in self.model.params.items()}
         else:
             self._epochs_since_best += 1

@@ -1,0 +1,154 @@
+"""twolayer.plots and twolayer.runs: every figure writes a valid PNG, histories round-trip."""
+
+from __future__ import annotations
+
+import csv
+import types
+
+import numpy as np
+import pytest
+
+from twolayer import TwoLayerNet
+from twolayer.plots import (
+    compare_runs,
+    plot_confusion_matrix,
+    plot_decision_boundary,
+    plot_first_layer_weights,
+    save_run_plots,
+    smooth,
+    weight_grid,
+)
+from twolayer.runs import (
+    check_run_dir,
+    load_config,
+    load_history,
+    new_run_dir,
+    save_config,
+    save_history,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def assert_png(path) -> None:
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE, path
+    assert len(data) > 5000, f"{path} is suspiciously small ({len(data)} bytes)"
+
+
+def fake_solver(epochs: int = 5, per_epoch: int = 8, seed: int = 0) -> types.SimpleNamespace:
+    """An object with a trained solver's curves: decaying noisy loss, rising accuracy."""
+    rng = np.random.default_rng(seed)
+    it = np.arange(epochs * per_epoch)
+    acc = 1 - 0.6 * np.exp(-np.arange(1, epochs + 1) / 2)
+    return types.SimpleNamespace(
+        loss_history=list(np.exp(-it / 10) + 0.1 * rng.random(it.size)),
+        train_acc_history=list(acc),
+        val_acc_history=list(acc - 0.05),
+        val_loss_history=list(np.exp(-np.arange(1, epochs + 1) / 3)),
+        lr_history=list(np.repeat(0.1 * 0.5 ** np.arange(epochs), per_epoch)),
+        epoch_time_history=[0.01] * epochs,
+        best_val_acc=float(acc[-1] - 0.05),
+        best_epoch=epochs,
+        iterations_per_epoch=per_epoch,
+    )
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    path = new_run_dir("fake", root=tmp_path)
+    save_config(path, {"lr": 0.1})
+    save_history(path, fake_solver())
+    return path
+
+
+def test_run_dir_round_trip(run_dir, tmp_path):
+    assert run_dir.parent == tmp_path and run_dir.name.startswith("fake-")
+    assert new_run_dir("fake", root=tmp_path) != run_dir  # same second: still unique
+    config = load_config(run_dir)
+    assert config["lr"] == 0.1 and "version" in config
+    history = load_history(run_dir)
+    assert len(history["loss_history"]) == 40 and history["iterations_per_epoch"] == 8
+    rows = list(csv.DictReader((run_dir / "history.csv").open()))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"]
+    first_epoch_mean = np.mean(history["loss_history"][:8])
+    assert float(rows[0]["train_loss"]) == pytest.approx(first_epoch_mean)
+    assert float(rows[1]["lr"]) == pytest.approx(0.05)
+
+
+def test_check_run_dir_rejects_non_runs(tmp_path):
+    with pytest.raises(ValueError, match="not a run directory"):
+        check_run_dir(tmp_path)
+    with pytest.raises(ValueError, match="not a run directory"):
+        check_run_dir(tmp_path / "missing")
+
+
+def test_save_run_plots(run_dir):
+    paths = save_run_plots(run_dir, load_history(run_dir))
+    assert [p.name for p in paths] == ["loss.png", "accuracy.png", "lr.png"]
+    for path in paths:
+        assert_png(path)
+
+
+def test_smooth_is_a_trailing_mean():
+    np.testing.assert_allclose(smooth([1.0, 3.0, 5.0, 7.0], window=2), [1.0, 2.0, 4.0, 6.0])
+
+
+def test_decision_boundary(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 2))
+    y = rng.integers(0, 3, 30)
+    model = TwoLayerNet(input_dim=2, hidden_dim=5, num_classes=3, weight_scale="he", seed=0)
+    assert_png(plot_decision_boundary(model, X, y, tmp_path / "db.png", resolution=50))
+    with pytest.raises(ValueError, match="2-D points"):
+        plot_decision_boundary(model, np.zeros((3, 3)), y[:3], tmp_path / "bad.png")
+
+
+def test_first_layer_weights(tmp_path):
+    W1 = np.random.default_rng(0).standard_normal((3 * 8 * 8, 10))
+    mosaic = weight_grid(W1, (3, 8, 8), max_units=10)
+    assert mosaic.shape == (3 * 9 - 1, 4 * 9 - 1, 3)  # 10 units: 3 rows of 4, 1 px gaps
+    assert mosaic.min() == 0 and mosaic.max() == 1
+    assert_png(plot_first_layer_weights(W1, tmp_path / "w.png", image_shape=(3, 8, 8)))
+    assert_png(plot_first_layer_weights(W1[:64], tmp_path / "g.png", image_shape=(8, 8)))
+    with pytest.raises(ValueError, match="does not match image_shape"):
+        weight_grid(W1, (3, 32, 32))
+
+
+def test_confusion_matrix(tmp_path):
+    y_true = np.array([0, 0, 1, 1, 2, 2, 2])
+    y_pred = np.array([0, 1, 1, 1, 2, 0, 2])
+    assert_png(plot_confusion_matrix(y_true, y_pred, ["a", "b", "c", "d"], tmp_path / "cm.png"))
+
+
+def test_compare_runs(tmp_path):
+    histories = {
+        name: load_history(_saved_run(tmp_path / name, seed)) for seed, name in enumerate("ab")
+    }
+    assert_png(compare_runs(histories, tmp_path / "compare.png"))
+    with pytest.raises(ValueError, match="at least one"):
+        compare_runs({}, tmp_path / "none.png")
+
+
+def test_confusion_matrix_rejects_mismatched_labels(tmp_path):
+    with pytest.raises(ValueError, match="1 labels but X has 2"):
+        plot_confusion_matrix([0, 1], [0], ["a", "b"], tmp_path / "cm.png")
+    with pytest.raises(ValueError, match="labels must lie in"):
+        plot_confusion_matrix([0, 2], [0, 1], ["a", "b"], tmp_path / "cm.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _saved_run(path, seed):
+    new_run_dir("fake", out=path)
+    save_config(path, {})
+    save_history(path, fake_solver(seed=seed))
+    return path
+
+
+def test_core_package_does_not_import_matplotlib():
+    import subprocess
+    import sys
+
+    code = "import sys, twolayer; print('matplotlib' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,127 @@
+"""Helpers shared by the command-line scripts: argument types, parser, entry point.
+
+    from twolayer.cli import make_parser, positive_float, run_main
+
+    def main(argv=None) -> int:
+        parser = make_parser(__doc__)
+        parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate")
+        args = parser.parse_args(argv)
+        ...
+        return 0
+
+    if __name__ == "__main__":
+        sys.exit(run_main(main))
+
+Every failure a user can cause (a bad flag, a missing file, a diverging run) ends
+as one ``error: <message>`` line on stderr and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from twolayer.solver import DivergenceError
+
+#: Exceptions that mean "the user asked for something that cannot be done", as
+#: opposed to a bug: ``run_main`` reports these in one line instead of a traceback.
+#: OSError covers missing files, permissions and full disks.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, OSError, DivergenceError)
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
+
+
+def _number(
+    text: str, convert: Callable[[str], float], ok: Callable[[float], bool], what: str
+) -> float:
+    try:
+        value = convert(text)
+    except ValueError:
+        value = None
+    # float() accepts "nan" and "inf"; no setting here means anything with them.
+    if value is None or not math.isfinite(value) or not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number > 0."""
+    return _number(text, int, lambda v: v > 0, "a positive integer")
+
+
+def nonnegative_int(text: str) -> int:
+    """argparse type: a whole number >= 0 (e.g. a seed)."""
+    return _number(text, int, lambda v: v >= 0, "a whole number >= 0")
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (rejects nan and inf)."""
+    return _number(text, float, lambda v: v > 0, "a finite number > 0")
+
+
+def nonnegative_float(text: str) -> float:
+    """argparse type: a finite number >= 0 (rejects nan and inf)."""
+    return _number(text, float, lambda v: v >= 0, "a finite number >= 0")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows every flag's default and keeps the description's line breaks (for examples).
+
+    A flag whose default is None says in its own help what None means, so
+    "(default: None)" is not added.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one ``error:`` line, like ``run_main``'s."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see {self.prog} --help)\n")
+
+
+def make_parser(description: str | None = None, **kwargs: Any) -> ArgumentParser:
+    """A parser whose ``--help`` shows defaults; pass the script's ``__doc__``."""
+    return ArgumentParser(description=description, formatter_class=HelpFormatter, **kwargs)
+
+
+def run_main(
+    main: Callable[[Sequence[str] | None], int | None], argv: Sequence[str] | None = None
+) -> int:
+    """Run ``main(argv)`` and return its exit code, reporting user errors in one line.
+
+    Exceptions in :data:`USER_ERRORS` print ``error: <message>`` on stderr and give
+    2; Ctrl-C prints one line and gives 130. Anything else is a bug and keeps its
+    traceback.
+    """
+    try:
+        return main(argv) or 0
+    except USER_ERRORS as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _one_line(e: BaseException) -> str:
+    # OSError's str() leads with "[Errno 2]", which says nothing to a user.
+    if isinstance(e, OSError) and e.strerror and e.filename is not None:
+        return f"{e.strerror}: {e.filename}"
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def display_available() -> bool:
+    """Whether a window can be opened (for ``--show``); headless Linux has no display."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

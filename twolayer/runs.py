@@ -1,0 +1,160 @@
+"""Run directories: one folder per training run holding its settings, history and outputs.
+
+    run_dir = new_run_dir("spiral")            # runs/spiral-20250101-120000
+    save_config(run_dir, {"lr": 0.5, ...})     # config.json (+ the package version)
+    solver.train()
+    save_history(run_dir, solver)              # history.json + history.csv
+    history = load_history(run_dir)            # what twolayer.plots draws from
+
+A history is a plain dict (JSON-safe) with the solver's curves: ``loss_history``
+and ``lr_history`` (one value per iteration), ``train_acc_history``,
+``val_acc_history``, ``val_loss_history`` and ``epoch_time_history`` (one value
+per epoch), ``best_val_acc``, ``best_epoch`` and ``iterations_per_epoch``.
+Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import twolayer
+from twolayer._io import atomic_write_json, atomic_write_text
+
+CONFIG_FILE = "config.json"
+HISTORY_JSON = "history.json"
+HISTORY_CSV = "history.csv"
+
+#: The solver's per-iteration and per-epoch curves, saved under the same names.
+HISTORY_KEYS = (
+    "loss_history",
+    "train_acc_history",
+    "val_acc_history",
+    "val_loss_history",
+    "lr_history",
+    "epoch_time_history",
+)
+CSV_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time")
+
+
+def new_run_dir(
+    dataset: str, out: str | os.PathLike | None = None, root: str | os.PathLike = "runs"
+) -> Path:
+    """Create and return a fresh run directory.
+
+    ``out`` is used verbatim when given (it may already exist, e.g. to rerun into
+    it). Otherwise ``<root>/<dataset>-<YYYYmmdd-HHMMSS>``, with ``-2``, ``-3``, ...
+    appended when two runs start in the same second.
+    """
+    if out is not None:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"run directory {path} exists and is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stem = f"{dataset}-{datetime.now():%Y%m%d-%H%M%S}"
+    Path(root).mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        path = Path(root) / (stem if n == 1 else f"{stem}-{n}")
+        try:
+            path.mkdir()  # exist_ok=False: claiming the name is atomic
+        except FileExistsError:
+            continue
+        return path
+    raise OSError(f"could not find a free run directory name for {Path(root) / stem}")
+
+
+def save_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
+    """Write ``config`` plus ``version`` (twolayer's) to ``run_dir/config.json``."""
+    return atomic_write_json(
+        Path(run_dir) / CONFIG_FILE, {**config, "version": twolayer.__version__}
+    )
+
+
+def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The settings a run was started with."""
+    return _read_json(check_run_dir(run_dir) / CONFIG_FILE)
+
+
+def check_run_dir(path: str | os.PathLike) -> Path:
+    """Return ``path`` as a Path, raising ValueError unless it is a run directory."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ValueError(f"{path} is not a run directory (no such directory)")
+    if not (path / CONFIG_FILE).is_file():
+        raise ValueError(f"{path} is not a run directory (it has no {CONFIG_FILE})")
+    return path
+
+
+def history_from_solver(solver: Any) -> dict[str, Any]:
+    """The solver's curves as a JSON-safe history dict."""
+    history = {key: [float(v) for v in getattr(solver, key)] for key in HISTORY_KEYS}
+    history["best_val_acc"] = float(solver.best_val_acc)
+    history["best_epoch"] = int(solver.best_epoch)
+    history["iterations_per_epoch"] = int(solver.iterations_per_epoch)
+    return history
+
+
+def epoch_table(history: dict[str, Any]) -> dict[str, list[float]]:
+    """Per-epoch columns (:data:`CSV_COLUMNS`), from a history dict.
+
+    ``train_loss`` is the mean of that epoch's iteration losses; ``lr`` is the rate
+    of its first iteration (the rate for the whole epoch under the step schedule).
+    """
+    n = len(history["val_acc_history"])
+    per_epoch = max(int(history["iterations_per_epoch"]), 1)
+    losses = np.asarray(history["loss_history"], dtype=float)
+    train_loss = [float(losses[e * per_epoch : (e + 1) * per_epoch].mean()) for e in range(n)]
+    return {
+        "epoch": list(range(1, n + 1)),
+        "train_loss": train_loss,
+        "train_acc": list(history["train_acc_history"][:n]),
+        "val_loss": list(history["val_loss_history"][:n]),
+        "val_acc": list(history["val_acc_history"][:n]),
+        "lr": list(history["lr_history"][::per_epoch][:n]),
+        "epoch_time": list(history["epoch_time_history"][:n]),
+    }
+
+
+def save_history(run_dir: str | os.PathLike, solver: Any) -> tuple[Path, Path]:
+    """Write the solver's curves to ``history.json`` and per-epoch rows to ``history.csv``."""
+    run_dir = Path(run_dir)
+    history = history_from_solver(solver)
+    table = epoch_table(history)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    writer.writerows(zip(*(table[c] for c in CSV_COLUMNS), strict=True))
+    return (
+        atomic_write_json(run_dir / HISTORY_JSON, history),
+        atomic_write_text(run_dir / HISTORY_CSV, buf.getvalue()),
+    )
+
+
+def load_history(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The history dict written by :func:`save_history`."""
+    path = check_run_dir(run_dir) / HISTORY_JSON
+    if not path.is_file():
+        raise ValueError(f"{run_dir} has no {HISTORY_JSON}; did its training finish?")
+    history = _read_json(path)
+    missing = [k for k in (*HISTORY_KEYS, "iterations_per_epoch") if k not in history]
+    if missing:
+        raise ValueError(f"{path} is not a twolayer history (missing {', '.join(missing)})")
+    return history
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
+    return data
