@@ -4,45 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
 
 from twolayer.cli import nonnegative_float, positive_float, positive_int, run_main
 
-ROOT = Path(__file__).resolve().parents[1]
-TRAIN = ROOT / "scripts" / "train_spiral.py"
-PLOT = ROOT / "scripts" / "plot_run.py"
+TRAIN = SCRIPTS / "train_spiral.py"
+PLOT = SCRIPTS / "plot_run.py"
 TINY = ["--num-per-class", "20", "--hidden", "8", "--epochs", "3", "--batch-size", "16"]
 PNGS = ("loss.png", "accuracy.png", "lr.png", "decision_boundary.png")
-
-
-def run(script: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "MPLBACKEND": "Agg"}
-    return subprocess.run(
-        [sys.executable, str(script), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def assert_png(path: Path) -> None:
-    data = path.read_bytes()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, path
-
-
-def assert_clean_error(result: subprocess.CompletedProcess) -> None:
-    assert result.returncode == 2, result
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -318,3 +318,11 @@ def test_invalid_input_rejected(change, match):
     data = change.pop("data", data)
     with pytest.raises(ValueError, match=match):
         Solver(net(), data, **change)
+
+
+def test_keep_checkpoints_keeps_only_the_newest(tmp_path):
+    solver = Solver(net(), blobs(), checkpoint_name=tmp_path / "run", keep_checkpoints=2, **RUN)
+    solver.train()
+    assert sorted(os.listdir(tmp_path)) == ["run_epoch_3.npz", "run_epoch_4.npz"]
+    with pytest.raises(ValueError, match="keep_checkpoints"):
+        Solver(net(), blobs(), keep_checkpoints=0, **RUN)

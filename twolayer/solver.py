@@ -42,6 +42,7 @@ SOLVER_DEFAULTS: dict[str, Any] = {
     "num_train_samples": 1000,
     "num_val_samples": None,
     "checkpoint_name": None,
+    "keep_checkpoints": None,
     "print_every": 10,
     "verbose": True,
     "seed": None,
@@ -92,6 +93,8 @@ class Solver:
         epochs (None = never).
       seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used.
       checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k.
+      keep_checkpoints: keep only the newest this many epoch checkpoints (None: all);
+        each holds the params, optimizer state and best params, so they add up.
       print_every, verbose, progress: the loss is reported every ``print_every``
         iterations, in the tqdm bar (with the lr) when both ``progress`` and
         ``verbose``, else as a printed line when ``verbose``.
@@ -223,6 +226,10 @@ class Solver:
         self.seed = None if s["seed"] is None else int(s["seed"])
         name = s["checkpoint_name"]
         self.checkpoint_name = None if name is None else os.fspath(name)
+        keep = s["keep_checkpoints"]
+        self.keep_checkpoints = (
+            None if keep is None else check_positive_int(keep, "keep_checkpoints")
+        )
         self.verbose = bool(s["verbose"])
         self.progress = bool(s["progress"]) and self.verbose
         self._settings = {
@@ -401,6 +408,9 @@ class Solver:
                 )
         if self.checkpoint_name is not None:
             self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
+            if self.keep_checkpoints is not None:
+                old = self.epoch - self.keep_checkpoints
+                Path(f"{self.checkpoint_name}_epoch_{old}.npz").unlink(missing_ok=True)
 
     def _keep_best(self) -> None:
         """Put copies of best_params into the model, keeping the last weights for train()."""

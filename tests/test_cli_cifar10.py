@@ -1,0 +1,151 @@
+"""train_cifar10.py and predict.py end to end on a small fake CIFAR-10 in the official format."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fake_cifar import make_fake_cifar10
+from PIL import Image
+from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
+
+from twolayer import TwoLayerNet
+
+TRAIN = SCRIPTS / "train_cifar10.py"
+PREDICT = SCRIPTS / "predict.py"
+TINY = ["--num-train", "150", "--num-val", "50", "--hidden", "16", "--batch-size", "50"]
+PNGS = ("loss.png", "accuracy.png", "lr.png", "weights.png", "confusion.png")
+
+
+@pytest.fixture(scope="module")
+def cifar_root(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("cifar")
+    make_fake_cifar10(root, n_per_batch=40)
+    return root
+
+
+def train(cifar_root: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    return run(TRAIN, "--data-dir", str(cifar_root), "--no-download", *TINY, *args, cwd=cwd)
+
+
+@pytest.fixture(scope="module")
+def zca_run(cifar_root, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One run with the default preprocessing (ZCA) for two epochs."""
+    cwd = tmp_path_factory.mktemp("zca")
+    result = train(cifar_root, cwd, "--epochs", "2", "--quiet")
+    assert result.returncode == 0, result.stderr
+    [run_dir] = (cwd / "runs").iterdir()
+    return run_dir, result
+
+
+def test_a_run_leaves_a_complete_directory(zca_run):
+    run_dir, result = zca_run
+    assert run_dir.name.startswith("cifar10-")
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "history.json", "history.csv", "model.npz", "preprocess.npz"} <= names
+    assert "checkpoint_epoch_2.npz" in names and "checkpoint_epoch_1.npz" not in names
+    for png in PNGS:
+        assert_png(run_dir / png)
+    lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"val accuracy: [01]\.\d{4}", lines[-2])
+    assert re.fullmatch(r"test accuracy: [01]\.\d{4}", lines[-1])
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["settings"]["preprocess"] == "zca" and config["settings"]["hidden"] == 16
+    assert config["version"] and config["settings"]["seed"] == 0
+    history = json.loads((run_dir / "history.json").read_text())
+    assert len(history["val_acc_history"]) == 2 and len(history["loss_history"]) == 6
+
+
+def test_the_model_file_is_self_contained_for_prediction(zca_run, tmp_path):
+    run_dir, _ = zca_run
+    extra = TwoLayerNet.load_extra(run_dir / "model.npz")
+    assert extra["prep_matrix"].shape == (3072, 3072) and len(extra["class_names"]) == 10
+    rng = np.random.default_rng(0)
+    paths = []
+    for i, size in enumerate([(32, 32), (64, 48)]):
+        path = tmp_path / f"img{i}.png"
+        Image.fromarray(rng.integers(0, 256, (*size, 3), dtype=np.uint8)).save(path)
+        paths.append(str(path))
+    result = run(PREDICT, str(run_dir), *paths, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line in lines:
+        probs = [float(p) for p in re.findall(r" (\d\.\d{3})", line)]
+        assert len(probs) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.001
+
+    (tmp_path / "bad.png").write_bytes(b"not an image")
+    assert_clean_error(run(PREDICT, str(run_dir), str(tmp_path / "bad.png"), cwd=tmp_path))
+    assert_clean_error(run(PREDICT, str(tmp_path), paths[0], cwd=tmp_path))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--lr", "-1"],
+        ["--lr", "nan"],
+        ["--lr", "0"],
+        ["--hidden", "0"],
+        ["--epochs", "-2"],
+        ["--optimizer", "lbfgs"],
+        ["--augment", "wiggle"],
+        ["--weight-scale", "inf"],
+        ["--num-train", "60000"],
+    ],
+)
+def test_bad_flags_fail_in_one_line(cifar_root, tmp_path, args):
+    result = train(cifar_root, tmp_path, "--preprocess", "mean", *args)
+    assert_clean_error(result)
+    assert not (tmp_path / "runs").exists() or args[0] == "--num-train"
+
+
+def test_missing_or_corrupt_data_fails_in_one_line(cifar_root, tmp_path):
+    result = run(TRAIN, "--data-dir", str(tmp_path / "nothing"), "--no-download", cwd=tmp_path)
+    assert_clean_error(result)
+    assert "cifar-10-batches-py" in result.stderr
+    bad = tmp_path / "bad"
+    make_fake_cifar10(bad, n_per_batch=40)
+    batch = bad / "cifar-10-batches-py" / "data_batch_3"
+    batch.write_bytes(batch.read_bytes()[:500])
+    result = run(TRAIN, "--data-dir", str(bad), "--no-download", *TINY, cwd=tmp_path)
+    assert_clean_error(result)
+    assert "data_batch_3" in result.stderr
+    assert_clean_error(run(TRAIN, "--resume", str(tmp_path), cwd=tmp_path))
+
+
+def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_same_weights(cifar_root, tmp_path):
+    common = ["--preprocess", "mean", "--epochs", "40", "--quiet"]
+    full = train(cifar_root, tmp_path, *common, "--out", "full")
+    assert full.returncode == 0, full.stderr
+
+    cmd = [sys.executable, str(TRAIN), "--data-dir", str(cifar_root), "--no-download"]
+    cmd += [*TINY, *common, "--out", "cut"]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not list((tmp_path / "cut").glob("checkpoint_epoch_*.npz")):
+        assert time.monotonic() < deadline and proc.poll() is None
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stdout
+    assert "--resume" in stdout and (tmp_path / "cut" / "checkpoint_interrupted.npz").is_file()
+    assert not (tmp_path / "cut" / "model.npz").exists()
+
+    resumed = run(TRAIN, "--resume", str(tmp_path / "cut"), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stdout.strip().splitlines()[-1] == full.stdout.strip().splitlines()[-1]
+    a = TwoLayerNet.load(tmp_path / "full" / "model.npz")
+    b = TwoLayerNet.load(tmp_path / "cut" / "model.npz")
+    for k in a.params:
+        assert np.array_equal(a.params[k], b.params[k]), k

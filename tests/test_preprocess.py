@@ -1,0 +1,75 @@
+"""The Preprocessor: ZCA whitening decorrelates, round-trips through its state, keeps layouts."""
+
+import numpy as np
+import pytest
+
+from twolayer.preprocess import Preprocessor
+
+
+def correlated_images(n=4000, seed=0):
+    """(n, 3, 4, 4) uint8 images whose pixels are strongly correlated (smooth blobs)."""
+    rng = np.random.default_rng(seed)
+    base = rng.normal(128, 40, (n, 3, 1, 1)) + rng.normal(0, 10, (n, 3, 4, 4))
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def test_zca_whitens_the_training_data():
+    X = correlated_images()
+    prep = Preprocessor("zca", epsilon=1e-6).fit(X)
+    Z = prep.transform(X).reshape(len(X), -1).astype(np.float64)
+    cov = np.cov(Z, rowvar=False, bias=True)
+    assert np.abs(Z.mean(0)).max() < 1e-3
+    assert np.allclose(cov, np.eye(cov.shape[0]), atol=0.02)
+    # Zero-phase: W is symmetric, so whitened images stay in pixel space.
+    assert np.allclose(prep.matrix, prep.matrix.T, atol=1e-4 * np.abs(prep.matrix).max())
+
+
+def test_larger_epsilon_whitens_less():
+    X = correlated_images()
+    var = {
+        eps: Preprocessor("zca", epsilon=eps).fit(X).transform(X).astype(np.float64).var()
+        for eps in (1e-4, 1e-1)
+    }
+    assert var[1e-1] < 0.5 * var[1e-4]
+
+
+def test_channels_last_input_gives_the_same_channels_first_output():
+    X = correlated_images(500)
+    X_last = np.ascontiguousarray(X.transpose(0, 2, 3, 1))
+    a = Preprocessor("zca").fit(X).transform(X)
+    b = Preprocessor("zca").fit(X_last, channels_last=True).transform(X_last, channels_last=True)
+    assert b.shape == X.shape
+    assert np.allclose(a, b, atol=1e-4)
+
+
+def test_mean_only_and_float16_storage():
+    X = correlated_images(300)
+    prep = Preprocessor("mean").fit(X)
+    out = prep.transform(X, np.float16)
+    assert prep.matrix is None and out.dtype == np.float16
+    expected = X.astype(np.float64) / 255 - (X.astype(np.float64) / 255).mean(0)
+    assert np.abs(out - expected).max() < 2e-3
+
+
+def test_state_round_trip(tmp_path):
+    X = correlated_images(300)
+    prep = Preprocessor("zca", epsilon=0.05).fit(X)
+    np.savez(tmp_path / "p.npz", **prep.state())
+    with np.load(tmp_path / "p.npz", allow_pickle=False) as f:
+        again = Preprocessor.from_state(dict(f))
+    assert (again.method, again.epsilon) == ("zca", 0.05)
+    assert np.array_equal(again.transform(X), prep.transform(X))
+
+
+def test_clear_errors():
+    with pytest.raises(ValueError, match="unknown preprocessing"):
+        Preprocessor("pca")
+    with pytest.raises(ValueError, match="epsilon"):
+        Preprocessor("zca", epsilon=0)
+    with pytest.raises(RuntimeError, match="before fit"):
+        Preprocessor().transform(np.zeros((2, 3, 4, 4)))
+    prep = Preprocessor("mean").fit(correlated_images(10))
+    with pytest.raises(ValueError, match="do not match"):
+        prep.transform(np.zeros((2, 3, 5, 5)))
+    with pytest.raises(ValueError, match="missing"):
+        Preprocessor.from_state({"prep_method": np.array("zca")})
