@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer import TwoLayerNet
+from twolayer import TwoLayerNet, optim
 from twolayer._io import atomic_savez
 from twolayer.cli import (
     ArgumentParser,
@@ -210,9 +210,10 @@ def parse_augment(spec: str):
 
 
 def set_threads(threads: int | None) -> None:
-    """Limit BLAS threads: threadpoolctl when installed, else restart with the env set."""
+    """Limit BLAS and update-rule threads (BLAS: threadpoolctl, else restart with the env set)."""
     if threads is None:
         return
+    optim.set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

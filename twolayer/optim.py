@@ -16,7 +16,9 @@ are Python floats, which NumPy does not let upcast an array: float32 stays float
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -29,6 +31,12 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
     "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
 }
+
+
+_PARALLEL_MIN_SIZE = 1 << 18  # below this many entries a thread hop costs more than it saves
+_threads = min(4, os.cpu_count() or 1)
+_pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
 def _with_defaults(config: Config | None, defaults: dict[str, float]) -> Config:
@@ -48,13 +56,55 @@ def _array(config: Config, key: str, like: np.ndarray) -> np.ndarray:
     return a
 
 
+def set_num_threads(n: int) -> None:
+    """Threads for updating large parameters (default: the number of cores, at most 4)."""
+    global _threads
+    _threads = max(1, int(n))
+
+
+def get_num_threads() -> int:
+    """Threads used for updating large parameters."""
+    return _threads
+
+
+def _in_chunks(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
+    """Run the elementwise ``kernel`` on row blocks of ``arrays`` in parallel threads.
+
+    NumPy's ufuncs run on one core but release the GIL, so splitting the rows of a
+    large parameter (W1 has 1.6 M entries on CIFAR-10) over threads cuts the update
+    time; small ones are not worth a thread hop. Elementwise work on row blocks
+    gives the same bits as on the whole array.
+    """
+    rows = arrays[0].shape[0] if arrays[0].ndim else 1
+    n = min(_threads, rows)
+    if n < 2 or arrays[0].size < _PARALLEL_MIN_SIZE:
+        kernel(*arrays)
+        return
+    global _pool, _pool_size
+    if _pool is None or _pool_size != n:
+        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="twolayer-optim")
+        _pool_size = n
+    bounds = [rows * i // n for i in range(n + 1)]
+    blocks = [
+        _pool.submit(kernel, *(a[lo:hi] for a in arrays))
+        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+    ]
+    for block in blocks:
+        block.result()
+
+
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
     """Vanilla SGD: ``w -= learning_rate * dw``.
 
     config: learning_rate (1e-2).
     """
     config = _with_defaults(config, DEFAULTS["sgd"])
-    w -= np.multiply(config["learning_rate"], dw, out=_array(config, "_scratch", w))
+    lr = config["learning_rate"]
+
+    def kernel(w: np.ndarray, dw: np.ndarray, s: np.ndarray) -> None:
+        w -= np.multiply(lr, dw, out=s)
+
+    _in_chunks(kernel, w, dw, _array(config, "_scratch", w))
     return w, config
 
 
@@ -66,10 +116,14 @@ def sgd_momentum(
     config: learning_rate (1e-2), momentum (0.9), velocity (like w, zeros at first).
     """
     config = _with_defaults(config, DEFAULTS["sgd_momentum"])
-    v = _array(config, "velocity", w)
-    v *= config["momentum"]
-    v -= np.multiply(config["learning_rate"], dw, out=_array(config, "_scratch", w))
-    w += v
+    lr, mu = config["learning_rate"], config["momentum"]
+
+    def kernel(w: np.ndarray, dw: np.ndarray, v: np.ndarray, s: np.ndarray) -> None:
+        v *= mu
+        v -= np.multiply(lr, dw, out=s)
+        w += v
+
+    _in_chunks(kernel, w, dw, _array(config, "velocity", w), _array(config, "_scratch", w))
     return w, config
 
 
@@ -82,18 +136,21 @@ def rmsprop(
     cache (like w, zeros at first).
     """
     config = _with_defaults(config, DEFAULTS["rmsprop"])
-    dr = config["decay_rate"]
+    lr, dr, eps = config["learning_rate"], config["decay_rate"], config["epsilon"]
+
+    def kernel(w, dw, cache, s, s2) -> None:  # row blocks of equal shape
+        cache *= dr
+        np.square(dw, out=s)
+        s *= 1 - dr
+        cache += s
+        np.sqrt(cache, out=s)
+        s += eps
+        np.multiply(lr, dw, out=s2)
+        s2 /= s
+        w -= s2
+
     cache = _array(config, "cache", w)
-    s, s2 = _array(config, "_scratch", w), _array(config, "_scratch2", w)
-    cache *= dr
-    np.square(dw, out=s)
-    s *= 1 - dr
-    cache += s
-    np.sqrt(cache, out=s)
-    s += config["epsilon"]
-    np.multiply(config["learning_rate"], dw, out=s2)
-    s2 /= s
-    w -= s2
+    _in_chunks(kernel, w, dw, cache, _array(config, "_scratch", w), _array(config, "_scratch2", w))
     return w, config
 
 
@@ -107,23 +164,26 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[n
     m and v (like w, zeros at first), t (int, 0 at first; incremented before use).
     """
     config = _with_defaults(config, DEFAULTS["adam"])
-    b1, b2 = config["beta1"], config["beta2"]
+    lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = config["t"] = config.get("t", 0) + 1
+
+    def kernel(w, dw, m, v, s, s2) -> None:  # row blocks of equal shape
+        m *= b1
+        m += np.multiply(1 - b1, dw, out=s)
+        v *= b2
+        np.square(dw, out=s)
+        s *= 1 - b2
+        v += s
+        np.divide(v, 1 - b2**t, out=s)
+        np.sqrt(s, out=s)
+        s += eps
+        np.divide(m, 1 - b1**t, out=s2)
+        s2 *= lr
+        s2 /= s
+        w -= s2
+
     m, v = _array(config, "m", w), _array(config, "v", w)
-    s, s2 = _array(config, "_scratch", w), _array(config, "_scratch2", w)
-    m *= b1
-    m += np.multiply(1 - b1, dw, out=s)
-    v *= b2
-    np.square(dw, out=s)
-    s *= 1 - b2
-    v += s
-    np.divide(v, 1 - b2**t, out=s)
-    np.sqrt(s, out=s)
-    s += config["epsilon"]
-    np.divide(m, 1 - b1**t, out=s2)
-    s2 *= config["learning_rate"]
-    s2 /= s
-    w -= s2
+    _in_chunks(kernel, w, dw, m, v, _array(config, "_scratch", w), _array(config, "_scratch2", w))
     return w, config
 
 
