@@ -25,6 +25,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from twolayer._io import atomic_write
 from twolayer._validate import check_labels
@@ -292,3 +293,43 @@ def show_pngs(paths: Sequence[str | os.PathLike]) -> bool:
         ax.axis("off")
     plt.show()
     return True
+
+
+def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """CS231n's search plot: each trial at (lr, reg) on log axes, coloured by val acc."""
+    fig, (ax,) = _figure(width=6.4, height=4.8)
+    ok = [r for r in rows if r["status"] == "ok"]
+    bad = [r for r in rows if r["status"] != "ok"]
+    if ok:
+        points = ax.scatter(
+            [r["lr"] for r in ok],
+            [r["reg"] for r in ok],
+            c=[r["val_acc"] for r in ok],
+            cmap="viridis",
+            s=60,
+            edgecolors="black",
+            linewidths=0.5,
+        )
+        fig.colorbar(points, ax=ax, label="best validation accuracy")
+        best = max(ok, key=lambda r: r["val_acc"])
+        ax.scatter(best["lr"], best["reg"], marker="*", s=400, facecolors="none",
+                   edgecolors="tab:red", linewidths=1.5, label="best")  # fmt: skip
+    if bad:
+        ax.scatter(
+            [r["lr"] for r in bad],
+            [r["reg"] for r in bad],
+            marker="x",
+            c="gray",
+            s=50,
+            label="diverged or failed",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # labelled minor ticks overlap on short log ranges
+        axis.set_minor_formatter(NullFormatter())
+    ax.set_title(f"Validation accuracy of {len(rows)} trials")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("regularization strength")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(frameon=False, loc="best")
+    return _save(fig, path)

@@ -1,0 +1,490 @@
+"""Hyperparameter search: run many seeded trials in parallel and keep every result on disk.
+
+    from twolayer.tune import best_result, run_search
+    from twolayer.tune_space import build_space, make_spec, train_command
+
+    spec = make_spec("spiral", build_space("spiral", {"lr": "1e-3:1e-1"}), trials=20, seed=0)
+    rows = run_search(spec, "searches/spiral")      # resumable: rerun to continue
+    print(train_command(spec, best_result(rows)))
+
+A search directory holds ``search.json`` (the spec; resuming with another one is
+refused), ``trials.csv`` (one row per finished trial, appended and fsynced as each
+finishes) and ``trials/<index>.json`` (each trial's training curves, as in
+:mod:`twolayer.runs`). Trials run on any ``concurrent.futures.Executor``: by default
+a local pool of spawned processes with one BLAS thread each, or, given a scheduler
+address, an existing Dask cluster (the ``dask`` extra, imported only then). Workers
+only compute and return results; the process that runs the search writes every file,
+so cluster workers need no shared filesystem — only the data, for CIFAR-10.
+
+This module never imports matplotlib or dask unless asked to.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import (
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    as_completed,
+)
+from contextlib import contextmanager, nullcontext
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from twolayer._io import atomic_write_json, atomic_write_text
+from twolayer.datasets import load_cifar10, make_augment, spiral_splits
+from twolayer.model import TwoLayerNet
+from twolayer.preprocess import Preprocessor
+from twolayer.runs import epoch_table, history_from_solver
+from twolayer.solver import SOLVER_DEFAULTS, DivergenceError, Solver
+from twolayer.tune_space import (
+    PARAMS,
+    Trial,
+    augment_settings,
+    generate_trials,
+    parse_value,
+    train_command,
+)
+
+SEARCH_JSON = "search.json"
+TRIALS_CSV = "trials.csv"
+TRIALS_DIR = "trials"
+BEST_COMMAND = "best_command.txt"
+STATUSES = ("ok", "diverged", "failed")
+RESULT_COLUMNS = (
+    "index", "status", "val_acc", "train_loss", "val_loss", "seconds", "seed", *PARAMS,
+    "error", "finished_at", "worker",
+)  # fmt: skip
+_FLOAT_COLUMNS = ("val_acc", "train_loss", "val_loss", "seconds")
+
+BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+# -- the search directory ------------------------------------------------------------------
+
+
+def open_search_dir(out: str | os.PathLike, spec: dict[str, Any]) -> Path:
+    """Create ``out`` or check that the search in it is this one, then save the spec.
+
+    Random trials depend only on their index, so a random search may be resumed
+    with a different number of trials; anything else that differs is refused.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
+    path = out / SEARCH_JSON
+    if path.is_file():
+        try:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e})") from None
+        ignore = {"trials"} if spec["search"] == "random" else set()
+        keys = (set(spec) | set(saved)) - ignore
+        differ = sorted(k for k in keys if saved.get(k) != spec.get(k))
+        if differ:
+            detail = "; ".join(f"{k}: was {saved.get(k)}, now {spec.get(k)}" for k in differ)
+            raise ValueError(
+                f"{out} holds a different search ({detail}); rerun with its original "
+                f"settings to resume it, or pick a new --out"
+            )
+    elif out.is_dir() and any(out.iterdir()):
+        raise ValueError(f"{out} is not empty and has no {SEARCH_JSON}: it is not a search")
+    atomic_write_json(path, spec)
+    return out
+
+
+# -- one trial (runs in a worker) ----------------------------------------------------------
+
+_DATA_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
+_DATA_LOCK = threading.Lock()  # a Dask worker may run several trials in threads
+
+
+def _load_data(dataset: str, data_args: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The trial data, loaded once per worker process and reused by its later trials."""
+    key = (dataset, *sorted(data_args.items()))
+    with _DATA_LOCK:
+        if key not in _DATA_CACHE:
+            # One entry only: a long-lived cluster worker serving one search after
+            # another should not keep every dataset it ever saw.
+            _DATA_CACHE.clear()
+            if dataset == "spiral":
+                a = data_args
+                _DATA_CACHE[key] = spiral_splits(
+                    a["num_per_class"], a["classes"], a["noise"], a["val_fraction"], a["seed"]
+                )
+            else:
+                _DATA_CACHE[key] = _cifar10(data_args)
+        return _DATA_CACHE[key]
+
+
+def _cifar10(args: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The images as scripts/train_cifar10.py prepares them, so its best command transfers:
+    the first ``num_train`` training images, the last ``num_val`` for validation,
+    pixels scaled to [0, 1], then the fitted mean subtraction or ZCA whitening.
+    """
+    # Never a download here: workers would race to it. Missing data stops the search.
+    X, y, _, _ = load_cifar10(args["data_dir"])
+    if args["num_train"] + args["num_val"] > len(X):
+        raise ValueError(
+            f"num_train {args['num_train']} + num_val {args['num_val']} exceeds the "
+            f"{len(X)} training images in {args['data_dir']}"
+        )
+    train, val = slice(0, args["num_train"]), slice(len(X) - args["num_val"], len(X))
+    prep = Preprocessor(args["preprocess"], args["zca_epsilon"])
+    prep.fit(X[train], channels_last=True)
+    return {
+        "X_train": prep.transform(X[train], channels_last=True),
+        "y_train": y[train].copy(),
+        "X_val": prep.transform(X[val], channels_last=True),
+        "y_val": y[val].copy(),
+    }
+
+
+def _solver(dataset: str, data: dict[str, np.ndarray], trial: Trial, num_classes: int) -> Solver:
+    model = TwoLayerNet(
+        input_dim=math.prod(data["X_train"].shape[1:]),
+        hidden_dim=trial["hidden"],
+        num_classes=num_classes,
+        weight_scale=trial["weight_scale"],
+        reg=trial["reg"],
+        seed=trial["seed"],
+        label_smoothing=trial["label_smoothing"],
+    )
+    flip_shift = augment_settings(trial["augment"])
+    return Solver(
+        model,
+        data,
+        update_rule=trial["optimizer"],
+        optim_config={"learning_rate": trial["lr"]},
+        lr_schedule=trial["schedule"],
+        batch_size=trial["batch_size"],
+        num_epochs=trial["epochs"],
+        augment=None if flip_shift is None else make_augment(*flip_shift),
+        # The spiral is tiny: measure the train accuracy on all of it, as train_spiral does.
+        num_train_samples=None if dataset == "spiral" else SOLVER_DEFAULTS["num_train_samples"],
+        seed=trial["seed"],
+        verbose=False,
+    )
+
+
+def run_trial(dataset: str, data_args: dict[str, Any], trial: Trial) -> dict[str, Any]:
+    """Train one trial; returns ``{"row": <trials.csv row>, "history": dict | None}``.
+
+    A diverging or failing trial is a result (status "diverged" or "failed" with its
+    error), not an exception. Errors loading the data do raise: they would fail
+    every trial, so the search stops on them.
+    """
+    data = _load_data(dataset, data_args)
+    num_classes = 10 if dataset == "cifar10" else data_args["classes"]
+    start = time.perf_counter()
+    solver, status, error = None, "ok", ""
+    try:
+        # Diverging runs overflow; their warnings would only garble the progress bar.
+        with np.errstate(all="ignore"):  # thread-local, unlike the warnings filters
+            solver = _solver(dataset, data, trial, num_classes)
+            solver.train()
+    except DivergenceError as e:
+        status, error = "diverged", str(e)
+    except Exception as e:  # any bug in one configuration must not end the whole search
+        status, error = "failed", f"{type(e).__name__}: {e}"
+    history = None if solver is None else history_from_solver(solver)
+    table = epoch_table(history) if history and history["val_acc_history"] else None
+    row = {
+        **{k: trial[k] for k in ("index", "seed", *PARAMS)},
+        "status": status,
+        "val_acc": 0.0 if solver is None else float(solver.best_val_acc),
+        "train_loss": table["train_loss"][-1] if table else math.nan,
+        "val_loss": table["val_loss"][-1] if table else math.nan,
+        "seconds": round(time.perf_counter() - start, 3),
+        "error": " ".join(error.split()),
+        "finished_at": datetime.now().isoformat(timespec="microseconds"),
+        "worker": f"{socket.gethostname()}:{os.getpid()}",
+    }
+    return {"row": row, "history": history}
+
+
+# -- executors -----------------------------------------------------------------------------
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _init_worker() -> None:
+    # Ctrl-C goes to the whole process group; the parent handles it, and a worker's
+    # Solver must not turn it into an interrupt checkpoint of a half-trained trial.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return  # the environment variables set by the parent already apply
+    threadpool_limits(1)  # stays in effect for the worker's lifetime
+
+
+@contextmanager
+def _blas_env(threads: int) -> Iterator[None]:
+    """Set the BLAS thread variables while spawning workers, then restore them.
+
+    A spawned worker re-imports the parent's main module, and with it numpy, before
+    any initializer runs; BLAS reads these variables once, at that import, so they
+    must already be in the environment the worker inherits.
+    """
+    saved = {k: os.environ.get(k) for k in BLAS_ENV_VARS}
+    os.environ.update(dict.fromkeys(BLAS_ENV_VARS, str(threads)))
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@contextmanager
+def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
+    """An Executor for trials: a Dask cluster's at ``scheduler``, else a local process pool.
+
+    The local pool has ``workers`` processes (default: the cores), started with
+    "spawn" and one BLAS thread each, so that trials do not oversubscribe the cores.
+    """
+    if scheduler is not None:
+        with _dask_client(scheduler) as client:
+            yield client.get_executor()
+        return
+    with _blas_env(1):
+        pool = ProcessPoolExecutor(
+            workers or default_workers(),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+        try:
+            yield pool
+        except BaseException:
+            # Do not wait for running trials: they are lost anyway and rerun on resume.
+            # (ProcessPoolExecutor has no public way to stop running tasks before 3.14.)
+            for process in list((getattr(pool, "_processes", None) or {}).values()):
+                process.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)  # quick: nothing is left running
+            raise
+        pool.shutdown()
+
+
+def _dask_client(address: str) -> Any:
+    return _require_dask(address).Client(address, timeout=20)
+
+
+def _require_dask(address: str) -> Any:
+    """The ``distributed`` module, or a one-line error saying how to install it."""
+    try:
+        import distributed
+    except ImportError:
+        raise ValueError(
+            f'--scheduler {address} needs Dask: pip install "twolayer[dask]"'
+        ) from None
+    return distributed
+
+
+# -- the search ----------------------------------------------------------------------------
+
+
+def _repair_tail(path: Path) -> None:
+    """Drop a half-written last line, left if the search was killed mid-append."""
+    if not path.is_file():
+        return
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data and not data.endswith(b"\n"):
+            f.truncate(data.rfind(b"\n") + 1)
+
+
+def load_results(out: str | os.PathLike, trials: Sequence[Trial] | None = None) -> list[dict]:
+    """The rows of ``out/trials.csv``, typed, the last one per trial index, by index.
+
+    With ``trials``, rows must match the trial of their index in every setting;
+    a row that does not means trials.csv belongs to another search (ValueError).
+    """
+    path = Path(out) / TRIALS_CSV
+    if not path.is_file():
+        return []
+    by_index = {t["index"]: t for t in trials or ()}
+    rows: dict[int, dict] = {}
+    with open(path, newline="", encoding="utf-8") as f:
+        for raw in csv.DictReader(f):
+            if None in raw:  # more fields than columns: not a row this module wrote
+                continue
+            try:
+                row = {
+                    **raw,
+                    "index": int(raw["index"]),
+                    "seed": int(raw["seed"]),
+                    **{k: parse_value(k, raw[k]) for k in PARAMS},
+                    **{k: float(raw[k]) for k in _FLOAT_COLUMNS},
+                }
+            except (TypeError, ValueError):
+                continue  # a damaged line: that trial simply runs again
+            if trials is not None:
+                trial = by_index.get(row["index"])
+                if trial is None:
+                    continue  # beyond a shortened random search: kept in the file, not used
+                if any(row[k] != trial[k] for k in ("seed", *PARAMS)):
+                    raise ValueError(
+                        f"{path}: trial {row['index']} has settings that this search would not "
+                        "generate; trials.csv belongs to another search"
+                    )
+            rows[row["index"]] = row
+    return [rows[i] for i in sorted(rows)]
+
+
+def _append_row(path: Path, row: dict[str, Any]) -> None:
+    new = not path.is_file() or path.stat().st_size == 0
+    with open(path, "a", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, RESULT_COLUMNS, lineterminator="\n")
+        if new:
+            writer.writeheader()
+        writer.writerow({k: str(row[k]) for k in RESULT_COLUMNS})
+        f.flush()
+        os.fsync(f.fileno())  # a result survives even a power cut the moment it is logged
+
+
+def _best_acc(rows: Sequence[dict]) -> float:
+    return max((r["val_acc"] for r in rows if r["status"] == "ok"), default=math.nan)
+
+
+def _collect(futures: list[Future], out: Path, rows: dict[int, dict], bar: tqdm) -> None:
+    """Log each trial's result as it arrives; on any error, cancel the trials not started."""
+    try:
+        for future in as_completed(futures):
+            # An exception here did not come from training (run_trial records those):
+            # the data or the executor failed, which would fail every trial: stop.
+            result = future.result()
+            row = result["row"]
+            if result["history"] is not None:
+                atomic_write_json(out / TRIALS_DIR / f"{row['index']}.json", result["history"])
+            _append_row(out / TRIALS_CSV, row)
+            rows[row["index"]] = row
+            if row["status"] != "ok":
+                bar.write(f"trial {row['index']} {row['status']}: {row['error'][:200]}")
+            bar.set_postfix(best=f"{_best_acc(rows.values()):.4f}", refresh=False)
+            bar.update()
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+
+
+def run_search(
+    spec: dict[str, Any],
+    out: str | os.PathLike,
+    *,
+    data_dir: str | os.PathLike = "data",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> list[dict]:
+    """Run the spec's unfinished trials; returns every trial's row, by index.
+
+    Trials run on ``executor`` if given, else on :func:`open_executor`'s. Each result
+    is logged as soon as it arrives, so an interrupted search loses only running
+    trials; rerunning with the same ``out`` continues it.
+    """
+    if scheduler is not None and executor is None:
+        _require_dask(scheduler)  # before anything is written
+    out = open_search_dir(out, spec)
+    _repair_tail(out / TRIALS_CSV)
+    trials = generate_trials(spec)
+    rows = {r["index"]: r for r in load_results(out, trials)}
+    todo = [t for t in trials if t["index"] not in rows]
+    if spec["dataset"] == "spiral":
+        data_args = {**spec["data"], "seed": spec["seed"]}
+    else:
+        data_args = {**spec["data"], "data_dir": os.fspath(data_dir)}
+
+    bar = tqdm(total=len(trials), initial=len(rows), desc="trials", unit="trial",
+               disable=not progress)  # fmt: skip
+    if rows:
+        bar.set_postfix(best=f"{_best_acc(rows.values()):.4f}")
+    if executor is not None:
+        context = nullcontext(executor)
+    else:  # no more processes than trials; none at all when resuming a finished search
+        context = open_executor(min(workers or default_workers(), len(todo)), scheduler)
+    try:
+        if todo:
+            with context as ex:
+                futures = [ex.submit(run_trial, spec["dataset"], data_args, t) for t in todo]
+                _collect(futures, out, rows, bar)
+    except BrokenExecutor as e:
+        raise ChildProcessError(
+            f"a worker process died ({e}); out of memory? The finished trials are saved in "
+            f"{out / TRIALS_CSV}: rerun the same command to resume"
+        ) from e
+    finally:
+        bar.close()
+    return [rows[i] for i in sorted(rows)]
+
+
+# -- reporting -----------------------------------------------------------------------------
+
+
+def best_result(rows: Sequence[dict]) -> dict | None:
+    """The "ok" row with the highest val_acc (the lowest index among ties), or None."""
+    ok = [r for r in rows if r["status"] == "ok"]
+    return max(ok, key=lambda r: (r["val_acc"], -r["index"]), default=None)
+
+
+def write_best_command(
+    out: str | os.PathLike, spec: dict[str, Any], rows: Sequence[dict], data_dir: str = "data"
+) -> tuple[dict, str] | None:
+    """Write the best trial's train command to ``out/best_command.txt``; None if no trial is ok."""
+    best = best_result(rows)
+    if best is None:
+        return None
+    command = train_command(spec, best, data_dir)
+    atomic_write_text(Path(out) / BEST_COMMAND, command + "\n")
+    return best, command
+
+
+def format_table(rows: Sequence[dict], top: int = 10) -> str:
+    """The ``top`` ok trials by val_acc as a text table; settings that never vary go on top."""
+    ok = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: (-r["val_acc"], r["index"]))
+    fixed = [p for p in PARAMS if len({str(r[p]) for r in rows}) == 1]
+    columns = ["index", "val_acc", "train_loss", "val_loss", *(p for p in PARAMS if p not in fixed)]
+    columns.append("seconds")
+    lines = []
+    if rows and fixed:
+        lines.append("fixed: " + ", ".join(f"{p}={rows[0][p]}" for p in fixed))
+    cells = [[_format_cell(r[c]) for c in columns] for r in ok[:top]]
+    widths = [max([len(c), *(len(line[i]) for line in cells)]) for i, c in enumerate(columns)]
+    lines.append("  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True)))
+    lines += ["  ".join(v.rjust(w) for v, w in zip(line, widths, strict=True)) for line in cells]
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
+    lines.append(
+        f"{len(rows)} trials: "
+        + ", ".join(f"{n} {s}" for s, n in counts.items())
+        + (f" (top {min(top, len(ok))} of the ok ones shown)" if ok else "")
+    )
+    return "\n".join(lines)
+
+
+def _format_cell(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

@@ -1,0 +1,390 @@
+"""What :mod:`twolayer.tune` searches: spaces, specs, the trials they give, train commands.
+
+A space maps each tunable setting (:data:`PARAMS`) to a *dimension*, a JSON-safe
+dict: ``{"choices": [64, 128]}`` or ``{"log": [1e-4, 1e-2]}`` (log-uniform between
+the bounds; numeric settings only). Dimensions are written the same way on the
+command line and in a space file:
+
+    "1e-4:1e-2"   log range        "64,128"   choices        "adam"   one fixed value
+
+A space file (JSON, or TOML on Python >= 3.11) holds one such entry per setting,
+e.g. ``{"lr": "1e-4:1e-2", "hidden": [64, 128], "optimizer": "adam"}``.
+
+Trials are flat dicts ``{"index", "seed", <every PARAMS name>}``. Trial ``i`` draws
+its settings and its training seed from ``SeedSequence(seed, spawn_key=(i,))``, so a
+trial depends only on the search seed and its index: a rerun regenerates the same
+list, and raising the number of random trials keeps the earlier ones.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import os
+import re
+import shlex
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twolayer.optim import UPDATE_RULES
+
+Dimension = dict[str, list[Any]]
+Space = dict[str, Dimension]
+Trial = dict[str, Any]
+
+SCHEDULES = ("cosine", "step")
+_AUGMENT = re.compile(r"(flip)|(?:(flip)\+)?translate([1-9]\d*)")
+
+
+def _positive(convert: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError(f"must be {what}, got {value!r}")
+        try:
+            number = convert(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"must be {what}, got {value!r}") from None
+        # A float like 64.5 passed for an int setting must not be rounded silently.
+        if not math.isfinite(number) or number <= 0 or float(number) != float(value):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    return parse
+
+
+def _augment(value: Any) -> str:
+    augment_settings(value)
+    return value
+
+
+def augment_settings(value: str) -> tuple[bool, int] | None:
+    """``(flip, max_shift)`` for :func:`twolayer.datasets.make_augment`; None for "none"."""
+    match = _AUGMENT.fullmatch(value) if isinstance(value, str) else None
+    if value == "none":
+        return None
+    if match is None:
+        raise ValueError(
+            f'must be "none", "flip", "translate2" or "flip+translate2", got {value!r}'
+        )
+    flip, flip_too, shift = match.groups()
+    return bool(flip or flip_too), int(shift or 0)
+
+
+def _smoothing(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"must be a number in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _weight_scale(value: Any) -> float | str:
+    return "he" if value == "he" else _positive(float, 'a number > 0 or "he"')(value)
+
+
+#: Tunable settings -> (parser of one value, numeric: whether a log range is allowed).
+PARAMS: dict[str, tuple[Callable[[Any], Any], bool]] = {
+    "lr": (_positive(float, "a number > 0"), True),
+    "reg": (_positive(float, "a number > 0"), True),
+    "hidden": (_positive(int, "a whole number > 0"), True),
+    "batch_size": (_positive(int, "a whole number > 0"), True),
+    "epochs": (_positive(int, "a whole number > 0"), True),
+    "optimizer": (_one_of(tuple(sorted(UPDATE_RULES))), False),
+    "schedule": (_one_of(SCHEDULES), False),
+    "augment": (_augment, False),
+    "weight_scale": (_weight_scale, False),
+    "label_smoothing": (_smoothing, False),
+}
+
+#: The space searched when neither a flag nor a space file says otherwise.
+DEFAULT_SPACES: dict[str, Space] = {
+    "spiral": {
+        "lr": {"log": [1e-3, 1e-1]},
+        "reg": {"log": [1e-6, 1e-2]},
+        "hidden": {"choices": [50, 100]},
+        "batch_size": {"choices": [16]},
+        "epochs": {"choices": [30]},
+        "optimizer": {"choices": ["adam"]},
+        "schedule": {"choices": ["cosine"]},
+        "augment": {"choices": ["none"]},
+        "weight_scale": {"choices": ["he"]},
+        "label_smoothing": {"choices": [0.0]},
+    },
+    "cifar10": {
+        "lr": {"log": [1e-4, 1e-2]},
+        "reg": {"log": [1e-5, 1e-2]},
+        "hidden": {"choices": [100, 200]},
+        "batch_size": {"choices": [200]},
+        "epochs": {"choices": [5]},
+        "optimizer": {"choices": ["adam"]},
+        "schedule": {"choices": ["cosine"]},
+        "augment": {"choices": ["none"]},
+        "weight_scale": {"choices": ["he"]},
+        "label_smoothing": {"choices": [0.0]},
+    },
+}
+
+
+def _scalar(text: str) -> Any:
+    """A command-line value as a number when it reads as one, else as the string."""
+    for convert in (int, float):
+        try:
+            return convert(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_value(name: str, text: str) -> Any:
+    """One value of setting ``name`` from its text (as in trials.csv), validated."""
+    return PARAMS[name][0](_scalar(text))
+
+
+def make_dimension(name: str, value: Any) -> Dimension:
+    """Validate one setting's range: a ``"lo:hi"`` / ``"a,b"`` string, a list, a scalar.
+
+    A dict already in dimension form (``{"log": [lo, hi]}`` or ``{"choices": [...]}``)
+    is checked and returned normalized. Raises ValueError naming the setting.
+    """
+    if name not in PARAMS:
+        raise ValueError(f"unknown search setting {name!r}; known: {', '.join(PARAMS)}")
+    parse, numeric = PARAMS[name]
+    if isinstance(value, str):
+        value = value.strip()
+        if ":" in value:
+            value = {"log": [_scalar(v) for v in value.split(":")]}
+        else:
+            value = {"choices": [_scalar(v.strip()) for v in value.split(",")]}
+    elif isinstance(value, list):
+        value = {"choices": value}
+    elif not isinstance(value, dict):
+        value = {"choices": [value]}
+    try:
+        if set(value) == {"choices"} and isinstance(value["choices"], list) and value["choices"]:
+            return {"choices": list(dict.fromkeys(parse(v) for v in value["choices"]))}
+        if set(value) == {"log"} and isinstance(value["log"], list) and len(value["log"]) == 2:
+            if not numeric:
+                raise ValueError("takes choices (a,b,c), not a range")
+            lo, hi = (parse(v) for v in value["log"])
+            if lo > hi:
+                raise ValueError(f"range {lo}:{hi} is empty; write it low:high")
+            return {"log": [lo, hi]}
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from None
+    raise ValueError(f'{name}: expected "low:high", "a,b,c", a list or one value, got {value!r}')
+
+
+def load_space_file(path: str | os.PathLike) -> Space:
+    """The space in a JSON (or, on Python >= 3.11, TOML) file, validated."""
+    path = Path(path)
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".toml":
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10
+            raise ValueError(
+                f"{path}: TOML needs Python >= 3.11; write the space as JSON"
+            ) from None
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise ValueError(f"{path} is not valid TOML ({e})") from None
+    else:
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path} should hold an object mapping settings to ranges")
+    try:
+        return {k.replace("-", "_"): make_dimension(k.replace("-", "_"), v) for k, v in raw.items()}
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def build_space(dataset: str, *layers: Space) -> Space:
+    """The default space of ``dataset`` overridden by each of ``layers`` in turn."""
+    if dataset not in DEFAULT_SPACES:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DEFAULT_SPACES)}")
+    space = dict(DEFAULT_SPACES[dataset])
+    for layer in layers:
+        space.update({k: make_dimension(k, v) for k, v in layer.items()})
+    return {k: space[k] for k in PARAMS}
+
+
+def _is_int(name: str) -> bool:
+    return name in ("hidden", "batch_size", "epochs")
+
+
+def _snap(name: str, value: float) -> float | int:
+    """A value drawn from a log range, rounded: ints to whole, floats to 3 digits."""
+    return int(round(value)) if _is_int(name) else float(f"{value:.3g}")
+
+
+def trial_streams(seed: int, index: int) -> tuple[np.random.Generator, int]:
+    """Trial ``index``'s sampling generator and training seed, from the search seed."""
+    sample, train = np.random.SeedSequence(seed, spawn_key=(index,)).spawn(2)
+    return np.random.default_rng(sample), int(train.generate_state(1)[0])
+
+
+def random_trials(space: Space, n: int, seed: int) -> list[Trial]:
+    """``n`` trials with settings drawn independently from ``space``."""
+    trials = []
+    for index in range(n):
+        rng, trial_seed = trial_streams(seed, index)
+        trial: Trial = {"index": index, "seed": trial_seed}
+        for name in PARAMS:  # a fixed order, so the draws are reproducible
+            dim = space[name]
+            if "log" in dim:
+                lo, hi = dim["log"]
+                trial[name] = _snap(name, math.exp(rng.uniform(math.log(lo), math.log(hi))))
+            else:
+                trial[name] = dim["choices"][rng.integers(len(dim["choices"]))]
+        trials.append(trial)
+    return trials
+
+
+def grid_values(name: str, dim: Dimension, points: int) -> list[Any]:
+    """The values a grid takes along one dimension: a log range gives ``points`` steps."""
+    if "choices" in dim:
+        return list(dim["choices"])
+    lo, hi = dim["log"]
+    return list(dict.fromkeys(_snap(name, v) for v in np.geomspace(lo, hi, points)))
+
+
+def grid_trials(space: Space, points: int, seed: int) -> list[Trial]:
+    """Every combination of the grid values of ``space``, in a fixed order."""
+    axes = [grid_values(name, space[name], points) for name in PARAMS]
+    trials = []
+    for index, values in enumerate(itertools.product(*axes)):
+        trial: Trial = {"index": index, "seed": trial_streams(seed, index)[1]}
+        trial.update(zip(PARAMS, values, strict=True))
+        trials.append(trial)
+    return trials
+
+
+#: Data settings per dataset, and their defaults (``data_dir`` is where, not what, so
+#: it is passed beside the spec and may change between resumptions).
+DATA_DEFAULTS: dict[str, dict[str, Any]] = {
+    "spiral": {"num_per_class": 100, "classes": 3, "noise": 0.2, "val_fraction": 0.2},
+    "cifar10": {"num_train": 10_000, "num_val": 1_000, "preprocess": "mean", "zca_epsilon": 0.1},
+}
+CIFAR10_TRAIN_IMAGES = 50_000
+TRAIN_SCRIPTS = {"spiral": "scripts/train_spiral.py", "cifar10": "scripts/train_cifar10.py"}
+
+
+def make_spec(
+    dataset: str,
+    space: Space,
+    *,
+    search: str = "random",
+    trials: int | None = 20,
+    grid_points: int = 3,
+    seed: int = 0,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A validated, JSON-safe search spec; ``space`` comes from ``tune_space.build_space``.
+
+    ``trials`` is the number of random trials; a grid runs all of its points (pass
+    None). ``data`` overrides :data:`DATA_DEFAULTS` of the dataset.
+    """
+    if dataset not in DATA_DEFAULTS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATA_DEFAULTS)}")
+    if search not in ("random", "grid"):
+        raise ValueError(f'search must be "random" or "grid", got {search!r}')
+    if search == "random" and (not isinstance(trials, int) or trials <= 0):
+        raise ValueError(f"a random search needs trials > 0, got {trials!r}")
+    if search == "grid" and trials is not None:
+        raise ValueError("a grid search runs every point of its grid; leave trials unset")
+    unknown = sorted(set(data or {}) - set(DATA_DEFAULTS[dataset]))
+    if unknown:
+        raise ValueError(f"unknown data setting(s) for {dataset}: {', '.join(unknown)}")
+    data = {**DATA_DEFAULTS[dataset], **(data or {})}
+    if dataset == "cifar10":
+        _check_cifar10(data)
+    if dataset == "spiral":
+        # train_spiral.py has no flags for these: its best command could not say them.
+        for name, only in (("augment", "none"), ("weight_scale", "he"), ("label_smoothing", 0.0)):
+            if space[name] != {"choices": [only]}:
+                raise ValueError(f"the spiral is searched with {name} {only} only")
+    spec = {
+        "dataset": dataset,
+        "search": search,
+        "trials": trials,
+        "grid_points": grid_points,
+        "seed": seed,
+        "space": space,
+        "data": data,
+    }
+    return json.loads(json.dumps(spec))  # tuples -> lists, as search.json will hold it
+
+
+def _check_cifar10(data: dict[str, Any]) -> None:
+    if data["num_train"] + data["num_val"] > CIFAR10_TRAIN_IMAGES:
+        raise ValueError(
+            f"num_train {data['num_train']} + num_val {data['num_val']} exceeds the "
+            f"{CIFAR10_TRAIN_IMAGES} CIFAR-10 training images"
+        )
+    if data["preprocess"] not in ("mean", "zca"):
+        raise ValueError(f'preprocess must be "mean" or "zca", got {data["preprocess"]!r}')
+
+
+def generate_trials(spec: dict[str, Any]) -> list[Trial]:
+    """The spec's trials, always the same list for the same spec."""
+    if spec["search"] == "grid":
+        return grid_trials(spec["space"], spec["grid_points"], spec["seed"])
+    return random_trials(spec["space"], spec["trials"], spec["seed"])
+
+
+def train_command(spec: dict[str, Any], row: dict, data_dir: str | os.PathLike = "data") -> str:
+    """The train script command line that trains ``row``'s configuration.
+
+    The seed is the trial's. The spiral's data is drawn from the seed too, so its
+    points differ from the search's (drawn from the search seed). For CIFAR-10 it
+    keeps the search's preprocessing and ``--num-train`` (drop it to train on all
+    49,000 images).
+    """
+    flags: dict[str, Any] = {
+        "hidden": row["hidden"],
+        "lr": row["lr"],
+        "reg": row["reg"],
+        "epochs": row["epochs"],
+        "batch-size": row["batch_size"],
+        "optimizer": row["optimizer"],
+    }
+    data = spec["data"]
+    if spec["dataset"] == "spiral":
+        flags["schedule"] = row["schedule"]
+        flags.update({k.replace("_", "-"): v for k, v in data.items()})
+    else:
+        flags.update(
+            {
+                "lr-schedule": row["schedule"],
+                "weight-scale": row["weight_scale"],
+                "augment": row["augment"],
+                "label-smoothing": row["label_smoothing"],
+                "data-dir": os.fspath(data_dir),
+                "num-train": data["num_train"],
+                "num-val": data["num_val"],
+                "preprocess": data["preprocess"],
+                "store-dtype": "float32",  # as the trials held the images: the same run exactly
+            }
+        )
+        if data["preprocess"] == "zca":
+            flags["zca-epsilon"] = data["zca_epsilon"]
+    flags["seed"] = row["seed"]
+    args = ["python", TRAIN_SCRIPTS[spec["dataset"]]]
+    for name, value in flags.items():
+        args += [f"--{name}", str(value)]
+    return shlex.join(args)
