@@ -34,6 +34,7 @@ DEFAULTS: dict[str, dict[str, float]] = {
 
 
 _PARALLEL_MIN_SIZE = 1 << 18  # below this many entries a thread hop costs more than it saves
+_BLOCK_SIZE = 1 << 18  # entries per block: the blocks of all the arrays fit in L3 cache together
 _threads = min(4, os.cpu_count() or 1)
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
@@ -68,29 +69,37 @@ def get_num_threads() -> int:
 
 
 def _in_chunks(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
-    """Run the elementwise ``kernel`` on row blocks of ``arrays`` in parallel threads.
+    """Run the elementwise ``kernel`` on cache-sized row blocks of ``arrays``, in threads.
 
-    NumPy's ufuncs run on one core but release the GIL, so splitting the rows of a
-    large parameter (W1 has 1.6 M entries on CIFAR-10) over threads cuts the update
-    time; small ones are not worth a thread hop. Elementwise work on row blocks
-    gives the same bits as on the whole array.
+    An update makes about a dozen passes over its arrays. Run pass by pass over
+    all of W1 (1.6 M entries on CIFAR-10, 6 MB for each of w, dw and the state),
+    every pass streams from main memory; run block by block, the later passes
+    find the block in cache. NumPy's ufuncs run on one core but release the GIL,
+    so the blocks are also shared among threads. Elementwise work on blocks gives
+    the same bits as on the whole array.
     """
     rows = arrays[0].shape[0] if arrays[0].ndim else 1
-    n = min(_threads, rows)
-    if n < 2 or arrays[0].size < _PARALLEL_MIN_SIZE:
+    if arrays[0].size < _PARALLEL_MIN_SIZE:
         kernel(*arrays)
+        return
+    step = max(1, _BLOCK_SIZE * rows // arrays[0].size)
+
+    def run(lo: int, hi: int) -> None:
+        for start in range(lo, hi, step):
+            kernel(*(a[start : min(start + step, hi)] for a in arrays))
+
+    n = min(_threads, rows)
+    if n < 2:
+        run(0, rows)
         return
     global _pool, _pool_size
     if _pool is None or _pool_size != n:
         _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="twolayer-optim")
         _pool_size = n
     bounds = [rows * i // n for i in range(n + 1)]
-    blocks = [
-        _pool.submit(kernel, *(a[lo:hi] for a in arrays))
-        for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
-    ]
-    for block in blocks:
-        block.result()
+    parts = [_pool.submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+    for part in parts:
+        part.result()
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
