@@ -8,6 +8,7 @@ from twolayer import (
     affine_forward,
     eval_numerical_gradient,
     eval_numerical_gradient_array,
+    grad_check_sparse,
     rel_error,
     relu_backward,
     relu_forward,
@@ -99,3 +100,14 @@ def test_softmax_loss_float32_stays_float32():
     x = rng.standard_normal((4, 3)).astype(np.float32)
     loss, dx = softmax_loss(x, np.array([0, 1, 2, 0]))
     assert dx.dtype == np.float32 and isinstance(loss, float)
+
+
+def test_grad_check_sparse_and_rel_error():
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((5, 6))
+    errors = grad_check_sparse(lambda x: float(np.sum(x**3)), x, 3 * x**2, num_checks=5, seed=0)
+    assert len(errors) == 5 and max(errors) < 1e-7
+    wrong = grad_check_sparse(lambda x: float(np.sum(x**3)), x, 2 * x**2, num_checks=5, seed=0)
+    assert min(wrong) > 0.1  # a wrong gradient is caught
+    assert rel_error(np.array([1.0, 2.0]), np.array([1.0, 2.0])) == 0.0
+    assert rel_error(np.array([1.0]), np.array([3.0])) == 0.5  # |1 - 3| / (1 + 3)

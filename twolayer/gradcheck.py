@@ -18,24 +18,27 @@ def rel_error(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
+def _plus_minus(f: Callable[[np.ndarray], object], x: np.ndarray, ix: tuple, h: float):
+    """``f`` at x with ``x[ix]`` moved by +h and by -h (copied), leaving x as it was."""
+    old = x[ix]
+    x[ix] = old + h
+    plus = np.array(f(x), copy=True)  # f may return a view of x or a reused buffer
+    x[ix] = old - h
+    minus = np.array(f(x), copy=True)
+    x[ix] = old
+    return plus, minus
+
+
 def eval_numerical_gradient(
     f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = True, h: float = 1e-5
 ) -> np.ndarray:
     """Gradient of the scalar function ``f`` at ``x``: (f(x + h) - f(x - h)) / 2h per element."""
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        grad[ix] = (fxph - fxmh) / (2 * h)
+    for ix in np.ndindex(x.shape):
+        plus, minus = _plus_minus(f, x, ix, h)
+        grad[ix] = (plus - minus) / (2 * h)
         if verbose:
             print(ix, grad[ix])
-        it.iternext()
     return grad
 
 
@@ -44,17 +47,9 @@ def eval_numerical_gradient_array(
 ) -> np.ndarray:
     """Gradient of ``sum(f(x) * df)`` at ``x``: backprop of ``df`` through an array function."""
     grad = np.zeros_like(x)
-    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
-    while not it.finished:
-        ix = it.multi_index
-        old = x[ix]
-        x[ix] = old + h
-        pos = np.array(f(x), copy=True)
-        x[ix] = old - h
-        neg = np.array(f(x), copy=True)
-        x[ix] = old
-        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
-        it.iternext()
+    for ix in np.ndindex(x.shape):
+        plus, minus = _plus_minus(f, x, ix, h)
+        grad[ix] = np.sum((plus - minus) * df) / (2 * h)
     return grad
 
 
@@ -74,13 +69,8 @@ def grad_check_sparse(
     errors = []
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(n)) for n in x.shape)
-        old = x[ix]
-        x[ix] = old + h
-        fxph = f(x)
-        x[ix] = old - h
-        fxmh = f(x)
-        x[ix] = old
-        numeric = (fxph - fxmh) / (2 * h)
+        plus, minus = _plus_minus(f, x, ix, h)
+        numeric = float(plus - minus) / (2 * h)
         analytic = analytic_grad[ix]
         err = abs(numeric - analytic) / max(1e-8, abs(numeric) + abs(analytic))
         errors.append(float(err))
