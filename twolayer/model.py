@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from twolayer._blocks import for_blocks
 from twolayer._io import atomic_savez
 from twolayer._validate import check_finite, check_labels, check_positive_int
 from twolayer.layers import (
@@ -138,9 +139,7 @@ class TwoLayerNet:
 
         loss = data_loss
         if self.reg:
-            loss += 0.5 * self.reg * float(np.vdot(W1, W1) + np.vdot(W2, W2))
-            dW1 += self.reg * W1
-            dW2 += self.reg * W2
+            loss += 0.5 * self.reg * (_add_l2(dW1, W1, self.reg) + _add_l2(dW2, W2, self.reg))
         return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
@@ -213,6 +212,16 @@ class TwoLayerNet:
         """The ``extra`` arrays stored by :meth:`save`."""
         with _open_npz(path) as f:
             return {k[len("extra_") :]: f[k] for k in f.files if k.startswith("extra_")}
+
+
+def _add_l2(grad: np.ndarray, w: np.ndarray, reg: float) -> float:
+    """``grad += reg * w`` in place; returns ``sum(w**2)``, taken while each block is in cache."""
+
+    def kernel(grad: np.ndarray, w: np.ndarray) -> float:
+        grad += np.multiply(w, reg, dtype=w.dtype)
+        return float(np.vdot(w, w))
+
+    return sum(for_blocks(kernel, grad, w))
 
 
 def _open_npz(path: str | os.PathLike):

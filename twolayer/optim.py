@@ -16,11 +16,14 @@ are Python floats, which NumPy does not let upcast an array: float32 stays float
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+
+from twolayer._blocks import for_blocks as _in_chunks
+from twolayer._blocks import get_num_threads, set_num_threads
+
+__all__ = ["DEFAULTS", "UPDATE_RULES", "get_num_threads", "get_update_rule", "set_num_threads"]
 
 Config = dict
 UpdateRule = Callable[[np.ndarray, np.ndarray, "Config | None"], "tuple[np.ndarray, Config]"]
@@ -31,13 +34,6 @@ DEFAULTS: dict[str, dict[str, float]] = {
     "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
     "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
 }
-
-
-_PARALLEL_MIN_SIZE = 1 << 18  # below this many entries a thread hop costs more than it saves
-_BLOCK_SIZE = 1 << 18  # entries per block: the blocks of all the arrays fit in L3 cache together
-_threads = min(4, os.cpu_count() or 1)
-_pool: ThreadPoolExecutor | None = None
-_pool_size = 0
 
 
 def _with_defaults(config: Config | None, defaults: dict[str, float]) -> Config:
@@ -55,51 +51,6 @@ def _array(config: Config, key: str, like: np.ndarray) -> np.ndarray:
     if a is None:
         a = config[key] = np.zeros_like(like)
     return a
-
-
-def set_num_threads(n: int) -> None:
-    """Threads for updating large parameters (default: the number of cores, at most 4)."""
-    global _threads
-    _threads = max(1, int(n))
-
-
-def get_num_threads() -> int:
-    """Threads used for updating large parameters."""
-    return _threads
-
-
-def _in_chunks(kernel: Callable[..., None], *arrays: np.ndarray) -> None:
-    """Run the elementwise ``kernel`` on cache-sized row blocks of ``arrays``, in threads.
-
-    An update makes about a dozen passes over its arrays. Run pass by pass over
-    all of W1 (1.6 M entries on CIFAR-10, 6 MB for each of w, dw and the state),
-    every pass streams from main memory; run block by block, the later passes
-    find the block in cache. NumPy's ufuncs run on one core but release the GIL,
-    so the blocks are also shared among threads. Elementwise work on blocks gives
-    the same bits as on the whole array.
-    """
-    rows = arrays[0].shape[0] if arrays[0].ndim else 1
-    if arrays[0].size < _PARALLEL_MIN_SIZE:
-        kernel(*arrays)
-        return
-    step = max(1, _BLOCK_SIZE * rows // arrays[0].size)
-
-    def run(lo: int, hi: int) -> None:
-        for start in range(lo, hi, step):
-            kernel(*(a[start : min(start + step, hi)] for a in arrays))
-
-    n = min(_threads, rows)
-    if n < 2:
-        run(0, rows)
-        return
-    global _pool, _pool_size
-    if _pool is None or _pool_size != n:
-        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="twolayer-optim")
-        _pool_size = n
-    bounds = [rows * i // n for i in range(n + 1)]
-    parts = [_pool.submit(run, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
-    for part in parts:
-        part.result()
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
