@@ -1,0 +1,157 @@
+"""scripts/benchmark.py end to end on tiny sizes, and the timing helpers of twolayer.bench.
+
+Times are never compared with anything: only that every number is there, positive and
+finite. PyTorch is optional (CI does not install the bench extra); one run hides it on
+purpose so the torch-less path is always covered.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from twolayer import bench
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "benchmark.py"
+TINY = [
+    "--hidden", "16", "--batch-size", "8", "--num-train", "40", "--num-eval", "24",
+    "--input-dim", "48", "--repeats", "2", "--warmup", "1", "--threads", "1", "--no-progress",
+]  # fmt: skip
+# Runs the script with `import torch` failing, as on a machine without PyTorch.
+WITHOUT_TORCH = (
+    "import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
+    "runpy.run_path(sys.argv[0], run_name='__main__')"
+)
+TIMED = ("ours", "matmul_bound", "torch")
+
+
+def run(*args: str, hide_torch: bool = False) -> subprocess.CompletedProcess:
+    prefix = ["-c", WITHOUT_TORCH] if hide_torch else []
+    return subprocess.run(
+        [sys.executable, *prefix, str(SCRIPT), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def bench_json(result: subprocess.CompletedProcess) -> dict:
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("BENCH_JSON ")
+    return json.loads(last[len("BENCH_JSON ") :])
+
+
+def positive(x: object) -> bool:
+    return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
+
+
+def check_result(r: dict, torch_present: bool) -> None:
+    assert (r["hidden"], r["batch_size"], r["input_dim"], r["num_train"]) == (16, 8, 48, 40)
+    assert r["steps_per_epoch"] == 5
+    for key in TIMED:
+        stats = r[key]
+        if key == "torch" and not torch_present:
+            assert stats is None
+            continue
+        assert positive(stats["ms_per_step"]) and positive(stats["s_per_epoch"])
+        assert len(stats["repeats_ms_per_step"]) == 2
+        assert all(positive(t) for t in stats["repeats_ms_per_step"])
+    assert positive(r["ratio_ours_to_bound"]) and positive(r["fraction_of_bound"])
+    assert r["predict"]["num_images"] == 24 and positive(r["predict"]["ours_images_per_s"])
+    for value in (r["ratio_ours_to_torch"], r["predict"]["torch_images_per_s"]):
+        assert positive(value) if torch_present else value is None
+
+
+def check_system(s: dict, torch_present: bool) -> None:
+    assert s["threads"] == 1
+    assert set(s["openblas_env"]) == {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"}
+    assert isinstance(s["blas"], list) and s["blas"]
+    assert positive(s["peak_rss_mib"]) and positive(s["wall_time_s"])
+    assert (s["torch"] is not None) == torch_present
+
+
+def test_default_config_reports_every_number():
+    result = run(*TINY)
+    data = bench_json(result)
+    torch_present = bench.load_torch() is not None
+    check_system(data["system"], torch_present)
+    [r] = data["results"]
+    assert (r["dtype"], r["rule"], r["reg"]) == ("float32", "adam", 5e-4)
+    check_result(r, torch_present)
+    assert "ours (Solver)" in result.stdout and "matmul bound" in result.stdout
+
+
+def test_without_torch_the_torch_fields_are_null():
+    data = bench_json(run(*TINY, "--all", hide_torch=True))
+    check_system(data["system"], torch_present=False)
+    pairs = [(r["rule"], r["dtype"]) for r in data["results"]]
+    assert pairs == [
+        ("adam", "float32"),
+        ("adam", "float64"),
+        ("sgd_momentum", "float32"),
+        ("sgd_momentum", "float64"),
+    ]
+    for r in data["results"]:
+        check_result(r, torch_present=False)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--hidden", "0"],
+        ["--repeats", "-1"],
+        ["--reg", "nan"],
+        ["--dtype", "float16"],
+        ["--rule", "lbfgs"],
+        ["--data-dir", "data", "--input-dim", "48"],
+        ["--data-dir", "/nonexistent/cifar", "--num-train", "10", "--num-eval", "10"],
+    ],
+)
+def test_bad_values_give_one_error_line_and_exit_2(args):
+    result = run(*args, "--no-progress")
+    assert result.returncode == 2, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_documents_unsetting_the_openblas_variables():
+    result = run("--help")
+    assert result.returncode == 0
+    assert "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE" in result.stdout
+
+
+def test_importing_bench_does_not_import_torch():
+    code = "import sys, twolayer.bench; assert 'torch' not in sys.modules"
+    assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
+
+
+def test_tasks_are_interleaved_with_warmup_untimed():
+    calls: list[str] = []
+    tasks = [
+        bench.Task("a", lambda: calls.append("a"), steps=2, warmup=1),
+        bench.Task("b", lambda: calls.append("b"), steps=1),
+    ]
+    done: list[str] = []
+    times = bench.time_interleaved(tasks, repeats=2, progress=done.append)
+    assert calls == ["a", "a", "a", "b"] * 2
+    assert done == ["a", "b", "a", "b"]
+    assert {k: len(v) for k, v in times.items()} == {"a": 2, "b": 2}
+    assert all(t >= 0 for v in times.values() for t in v)
+
+
+def test_matmul_bound_computes_the_step_products():
+    data = bench.random_data(num_train=12, num_eval=4, input_dim=6)
+    solver = bench.make_solver(data, hidden=5, batch_size=4, dtype="float64", rule="adam", reg=0)
+    step = bench.matmul_bound_step(solver.model, data["X_train"][:4])
+    step()  # shapes and dtypes must line up, or out= raises
+    assert data["X_train"].shape == (12, 6) and data["X_val"].shape == (4, 6)
+    assert bench.random_data(2, 1, 3072)["X_train"].shape == (2, 3, 32, 32)
