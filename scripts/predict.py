@@ -2,7 +2,8 @@
 
 Each image (PNG, JPEG, or any format Pillow reads) is converted to RGB, resized
 to 32x32 and processed exactly as the training images were (the run's saved
-mean and ZCA whitening), then the top classes are printed with probabilities.
+mean and ZCA whitening); the probabilities are averaged over the run's
+test-time views, and the top classes are printed.
 
 examples:
   python scripts/predict.py runs/cifar10-20261125-160000 cat.jpg truck.png
@@ -20,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 
 from twolayer import TwoLayerNet
 from twolayer.cli import make_parser, positive_int, run_main
+from twolayer.datasets import tta_proba
 from twolayer.preprocess import Preprocessor
 from twolayer.runs import check_run_dir
 
@@ -38,8 +40,8 @@ def load_image(path: Path) -> np.ndarray:
         raise ValueError(f"{path} is not a readable image ({e})") from None
 
 
-def load_classifier(run_dir: Path) -> tuple[TwoLayerNet, Preprocessor, list[str]]:
-    """The model of a CIFAR-10 run, its preprocessing and its class names."""
+def load_classifier(run_dir: Path) -> tuple[TwoLayerNet, Preprocessor, list[str], str]:
+    """The model of a CIFAR-10 run, its preprocessing, class names and test-time views."""
     path = run_dir / "model.npz"
     if not path.is_file():
         raise ValueError(f"{run_dir} has no model.npz; did its training finish?")
@@ -47,7 +49,8 @@ def load_classifier(run_dir: Path) -> tuple[TwoLayerNet, Preprocessor, list[str]
     extra = TwoLayerNet.load_extra(path)
     if "class_names" not in extra:
         raise ValueError(f"{path} has no preprocessing or class names: not a CIFAR-10 run")
-    return model, Preprocessor.from_state(extra), [str(c) for c in extra["class_names"]]
+    classes = [str(c) for c in extra["class_names"]]
+    return model, Preprocessor.from_state(extra), classes, str(extra.get("tta", "none"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -57,11 +60,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--top", type=positive_int, default=3, help="classes shown per image")
     args = parser.parse_args(argv)
 
-    model, prep, classes = load_classifier(check_run_dir(args.run_dir))
+    model, prep, classes, views = load_classifier(check_run_dir(args.run_dir))
     paths = [Path(p) for p in args.images]
     images = np.stack([load_image(p) for p in paths])
     X = prep.transform(images, np.float32, channels_last=True)
-    probs = model.predict_proba(X)
+    probs = tta_proba(model.predict_proba, X, views)  # as the run's test accuracy was taken
     top = min(args.top, len(classes))
     for path, p in zip(paths, probs, strict=True):
         best = np.argsort(p)[::-1][:top]

@@ -55,6 +55,7 @@ def test_a_run_leaves_a_complete_directory(zca_run):
     for png in PNGS:
         assert_png(run_dir / png)
     lines = result.stdout.strip().splitlines()
+    assert re.fullmatch(r"test accuracy without test-time augmentation: [01]\.\d{4}", lines[-3])
     assert re.fullmatch(r"val accuracy: [01]\.\d{4}", lines[-2])
     assert re.fullmatch(r"test accuracy: [01]\.\d{4}", lines[-1])
     config = json.loads((run_dir / "config.json").read_text())

@@ -15,6 +15,7 @@ from twolayer.datasets.cifar10 import (
 )
 from twolayer.datasets.download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from twolayer.datasets.spiral import make_spiral, spiral_splits
+from twolayer.datasets.tta import TTA_VIEWS, tta_proba
 
 __all__ = [
     "CIFAR10_MD5",
@@ -29,4 +30,6 @@ __all__ = [
     "random_flip",
     "random_translate",
     "spiral_splits",
+    "TTA_VIEWS",
+    "tta_proba",
 ]
