@@ -292,7 +292,9 @@ def format_system(s: dict[str, Any]) -> str:
         f"{k}={'unset' if v is None else repr(v)}" for k, v in s["openblas_env"].items()
     )
     torch = (
-        "not installed" if s["torch"] is None else f"{s['torch']} ({s['torch_threads']} threads)"
+        "not installed"
+        if s["torch"] is None
+        else f"{s['torch']} ({s['torch_threads']} threads, OMP_WAIT_POLICY={s['omp_wait_policy']})"
     )
 
     def load(avg: Sequence[float] | None) -> str:
@@ -339,6 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
         "torch_threads": None if torch is None else torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "python": platform.python_version(),
         "machine": platform.machine(),
         "cpu_count": os.cpu_count(),
