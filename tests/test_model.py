@@ -1,5 +1,7 @@
 """TwoLayerNet: CS231n's reference values, whole-net gradient checks, ln(C), overfitting, I/O."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -222,3 +224,10 @@ def test_bad_inputs_raise_clear_errors(X, y, match):
 def test_bad_constructor_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         TwoLayerNet(**kwargs)
+
+
+def test_saved_files_get_ordinary_permissions(tmp_path):
+    path = TwoLayerNet(input_dim=4, hidden_dim=3, num_classes=2).save(tmp_path / "m.npz")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
