@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer import checkpoint
+from twolayer._signals import SigintGuard
 from twolayer._validate import check_finite, check_labels, check_positive_int
 from twolayer.layers import softmax_loss
 from twolayer.optim import DEFAULTS, UPDATE_RULES, get_update_rule
@@ -315,7 +314,7 @@ class Solver:
             self._last_params = None
         self.interrupted = False
         self._epoch_start = time.perf_counter()
-        guard = _SigintGuard()
+        guard = SigintGuard()
         try:
             with guard:
                 while self.epoch < self.num_epochs and not self.stopped_early:
@@ -334,7 +333,7 @@ class Solver:
         finally:
             self._keep_best()
 
-    def _train_epoch(self, guard: _SigintGuard) -> None:
+    def _train_epoch(self, guard: SigintGuard) -> None:
         n, b, every = self.X_train.shape[0], self.batch_size, self.print_every
         self._epoch_start = time.perf_counter()
         bar = tqdm(
@@ -474,35 +473,6 @@ class Solver:
         solver = cls(model, data, **checkpoint.resume_settings(meta, overrides, path))
         checkpoint.restore(solver, meta, arrays, overrides.get("optim_config", {}), path)
         return solver
-
-
-class _SigintGuard:
-    """Turns the first Ctrl-C into a flag that train() checks between steps.
-
-    A checkpoint taken then never sees a half-applied update. A second Ctrl-C raises
-    at once. Only the main thread can install the handler; elsewhere this does nothing.
-    """
-
-    def __init__(self) -> None:
-        self.pressed = 0
-        self._previous: Any = None
-
-    def __enter__(self) -> _SigintGuard:
-        if (
-            threading.current_thread() is threading.main_thread()
-            and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-        ):
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        self.pressed += 1
-        if self.pressed > 1:
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
 
 
 def _name(f: Callable) -> str:
