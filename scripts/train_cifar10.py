@@ -50,6 +50,7 @@ from twolayer.datasets import (
     download_cifar10,
     load_cifar10,
     make_augment,
+    train_val_split,
     tta_proba,
 )
 from twolayer.optim import UPDATE_RULES
@@ -258,22 +259,9 @@ def load_images(s: dict, say, quiet: bool) -> dict:
     if not s["no_download"]:
         download_cifar10(root, **({"md5": None} if s["skip_md5"] else {}), progress=not quiet)
     X_train, y_train, X_test, y_test = load_cifar10(root)
-    num_train, num_val = s["num_train"], s["num_val"]
-    if num_train + num_val > len(X_train):
-        raise ValueError(
-            f"--num-train {num_train} plus --num-val {num_val} exceeds the {len(X_train)} "
-            "training images; lower them"
-        )
-    val = slice(len(X_train) - num_val, len(X_train))
-    raw = {
-        "X_train": X_train[:num_train],
-        "y_train": y_train[:num_train],
-        "X_val": X_train[val],
-        "y_val": y_train[val],
-        "X_test": X_test,
-        "y_test": y_test,
-    }
-    say(f"CIFAR-10: {num_train} train / {num_val} val / {len(X_test)} test images")
+    raw = train_val_split(X_train, y_train, s["num_train"], s["num_val"])
+    raw["X_test"], raw["y_test"] = X_test, y_test
+    say(f"CIFAR-10: {s['num_train']} train / {s['num_val']} val / {len(X_test)} test images")
     return raw
 
 

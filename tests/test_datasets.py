@@ -509,3 +509,14 @@ def test_make_augment_names_and_errors():
         make_augment(flip=False, translate=0)
     with pytest.raises(ValueError, match=r"\(N, C, H, W\)"):
         make_augment()(np.zeros((4, 3072), np.float32), np.random.default_rng(0))
+
+
+def test_train_val_split_takes_validation_from_the_end():
+    from twolayer.datasets import train_val_split
+
+    X, y = np.arange(10).reshape(10, 1), np.arange(10)
+    split = train_val_split(X, y, num_train=6, num_val=3)
+    assert split["y_train"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert split["y_val"].tolist() == [7, 8, 9] and split["X_val"][:, 0].tolist() == [7, 8, 9]
+    with pytest.raises(ValueError, match="exceeds the 10 training images"):
+        train_val_split(X, y, num_train=8, num_val=3)

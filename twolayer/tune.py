@@ -47,7 +47,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer._io import atomic_write_json, atomic_write_text
-from twolayer.datasets import load_cifar10, make_augment, spiral_splits
+from twolayer.datasets import load_cifar10, make_augment, spiral_splits, train_val_split
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 from twolayer.runs import epoch_table, history_from_solver
@@ -139,19 +139,14 @@ def _cifar10(args: dict[str, Any]) -> dict[str, np.ndarray]:
     """
     # Never a download here: workers would race to it. Missing data stops the search.
     X, y, _, _ = load_cifar10(args["data_dir"])
-    if args["num_train"] + args["num_val"] > len(X):
-        raise ValueError(
-            f"num_train {args['num_train']} + num_val {args['num_val']} exceeds the "
-            f"{len(X)} training images in {args['data_dir']}"
-        )
-    train, val = slice(0, args["num_train"]), slice(len(X) - args["num_val"], len(X))
+    raw = train_val_split(X, y, args["num_train"], args["num_val"])
     prep = Preprocessor(args["preprocess"], args["zca_epsilon"])
-    prep.fit(X[train], channels_last=True)
+    prep.fit(raw["X_train"], channels_last=True)
     return {
-        "X_train": prep.transform(X[train], channels_last=True),
-        "y_train": y[train].copy(),
-        "X_val": prep.transform(X[val], channels_last=True),
-        "y_val": y[val].copy(),
+        "X_train": prep.transform(raw["X_train"], channels_last=True),
+        "y_train": raw["y_train"].copy(),
+        "X_val": prep.transform(raw["X_val"], channels_last=True),
+        "y_val": raw["y_val"].copy(),
     }
 
 

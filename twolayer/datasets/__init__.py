@@ -12,6 +12,7 @@ from twolayer.datasets.cifar10 import (
     UnsafePickleError,
     get_cifar10_data,
     load_cifar10,
+    train_val_split,
 )
 from twolayer.datasets.download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from twolayer.datasets.spiral import make_spiral, spiral_splits
@@ -30,6 +31,7 @@ __all__ = [
     "random_flip",
     "random_translate",
     "spiral_splits",
+    "train_val_split",
     "TTA_VIEWS",
     "tta_proba",
 ]
