@@ -47,9 +47,9 @@ from twolayer.cli import (
 from twolayer.datasets import (
     CLASSES,
     TTA_VIEWS,
+    augment_from_spec,
     download_cifar10,
     load_cifar10,
-    make_augment,
     train_val_split,
     tta_proba,
 )
@@ -203,26 +203,12 @@ def weight_scale(text: str) -> float | str:
 
 
 def augment_spec(text: str) -> str:
-    """Check an augmentation spec such as "flip+translate2" (or "none")."""
-    parse_augment(text)  # raises on a bad spec
+    """argparse type: an augmentation spec such as "flip+translate2" (or "none")."""
+    try:
+        augment_from_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
     return text
-
-
-def parse_augment(spec: str):
-    """The Solver's augment callable for ``spec``, or None for "none"."""
-    if spec == "none":
-        return None
-    flip, translate = False, 0
-    for part in spec.replace(",", "+").split("+"):
-        if part == "flip":
-            flip = True
-        elif part.startswith("translate") and part[len("translate") :].isdigit():
-            translate = int(part[len("translate") :])
-        else:
-            raise argparse.ArgumentTypeError(
-                f'unknown augmentation {part!r}: use "flip", "translateK" or "none"'
-            )
-    return make_augment(flip=flip, translate=translate) if flip or translate else None
 
 
 def set_threads(threads: int | None) -> None:
@@ -328,7 +314,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "print_every": 20,
         "verbose": not args.quiet,
     }
-    augment = parse_augment(s["augment"])
+    augment = augment_from_spec(s["augment"])
     train_data = {k: data[k] for k in ("X_train", "y_train", "X_val", "y_val")}
     if resume_dir is not None:
         checkpoint = latest_checkpoint(resume_dir)

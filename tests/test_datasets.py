@@ -520,3 +520,15 @@ def test_train_val_split_takes_validation_from_the_end():
     assert split["y_val"].tolist() == [7, 8, 9] and split["X_val"][:, 0].tolist() == [7, 8, 9]
     with pytest.raises(ValueError, match="exceeds the 10 training images"):
         train_val_split(X, y, num_train=8, num_val=3)
+
+
+def test_augment_from_spec_names_what_make_augment_names():
+    from twolayer.datasets import augment_from_spec
+
+    assert augment_from_spec("none") is None
+    for spec in ("flip", "translate3", "flip+translate2"):
+        assert augment_from_spec(spec).__name__ == spec
+    assert augment_from_spec("translate2+flip").__name__ == "flip+translate2"
+    for bad in ("flop", "flip+", "translate", 3):
+        with pytest.raises(ValueError):
+            augment_from_spec(bad)

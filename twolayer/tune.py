@@ -47,7 +47,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer._io import atomic_write_json, atomic_write_text
-from twolayer.datasets import load_cifar10, make_augment, spiral_splits, train_val_split
+from twolayer.datasets import augment_from_spec, load_cifar10, spiral_splits, train_val_split
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 from twolayer.runs import epoch_table, history_from_solver
@@ -55,7 +55,6 @@ from twolayer.solver import SOLVER_DEFAULTS, DivergenceError, Solver
 from twolayer.tune_space import (
     PARAMS,
     Trial,
-    augment_settings,
     generate_trials,
     parse_value,
     train_command,
@@ -160,7 +159,6 @@ def _solver(dataset: str, data: dict[str, np.ndarray], trial: Trial, num_classes
         seed=trial["seed"],
         label_smoothing=trial["label_smoothing"],
     )
-    flip_shift = augment_settings(trial["augment"])
     return Solver(
         model,
         data,
@@ -169,7 +167,7 @@ def _solver(dataset: str, data: dict[str, np.ndarray], trial: Trial, num_classes
         lr_schedule=trial["schedule"],
         batch_size=trial["batch_size"],
         num_epochs=trial["epochs"],
-        augment=None if flip_shift is None else make_augment(*flip_shift),
+        augment=augment_from_spec(trial["augment"]),
         # The spiral is tiny: measure the train accuracy on all of it, as train_spiral does.
         num_train_samples=None if dataset == "spiral" else SOLVER_DEFAULTS["num_train_samples"],
         seed=trial["seed"],

@@ -22,7 +22,6 @@ import itertools
 import json
 import math
 import os
-import re
 import shlex
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from twolayer.datasets.augment import augment_from_spec
 from twolayer.optim import UPDATE_RULES
 
 Dimension = dict[str, list[Any]]
@@ -37,7 +37,6 @@ Space = dict[str, Dimension]
 Trial = dict[str, Any]
 
 SCHEDULES = ("cosine", "step")
-_AUGMENT = re.compile(r"(flip)|(?:(flip)\+)?translate([1-9]\d*)")
 
 
 def _positive(convert: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
@@ -66,21 +65,8 @@ def _one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
 
 
 def _augment(value: Any) -> str:
-    augment_settings(value)
+    augment_from_spec(value)  # raises for a bad spec
     return value
-
-
-def augment_settings(value: str) -> tuple[bool, int] | None:
-    """``(flip, max_shift)`` for :func:`twolayer.datasets.make_augment`; None for "none"."""
-    match = _AUGMENT.fullmatch(value) if isinstance(value, str) else None
-    if value == "none":
-        return None
-    if match is None:
-        raise ValueError(
-            f'must be "none", "flip", "translate2" or "flip+translate2", got {value!r}'
-        )
-    flip, flip_too, shift = match.groups()
-    return bool(flip or flip_too), int(shift or 0)
 
 
 def _smoothing(value: Any) -> float:

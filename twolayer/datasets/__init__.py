@@ -6,7 +6,7 @@ CS231n split) and augmentation for image batches.
     augment = make_augment(flip=True, translate=2)
 """
 
-from twolayer.datasets.augment import make_augment, random_flip, random_translate
+from twolayer.datasets.augment import augment_from_spec, make_augment, random_flip, random_translate
 from twolayer.datasets.cifar10 import (
     CLASSES,
     UnsafePickleError,
@@ -19,6 +19,7 @@ from twolayer.datasets.spiral import make_spiral, spiral_splits
 from twolayer.datasets.tta import TTA_VIEWS, tta_proba
 
 __all__ = [
+    "augment_from_spec",
     "CIFAR10_MD5",
     "CIFAR10_URL",
     "CLASSES",

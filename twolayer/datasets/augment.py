@@ -96,3 +96,29 @@ def make_augment(flip: bool = True, translate: int = 2) -> AugmentFn:
             "make_augment(flip=False, translate=0) would do nothing; pass augment=None instead"
         )
     return _Augment(bool(flip), translate)
+
+
+def augment_from_spec(spec: str) -> AugmentFn | None:
+    """The augmentation a spec names, as :func:`make_augment` names its results.
+
+    ``spec`` is "none" (returns None) or "flip" and/or "translateK" (K pixels) joined
+    by "+", e.g. "flip+translate2". Raises ValueError for anything else.
+    """
+    if not isinstance(spec, str):
+        raise ValueError(
+            f'an augmentation spec is a string such as "flip+translate2", got {spec!r}'
+        )
+    if spec == "none":
+        return None
+    flip, translate = False, 0
+    for part in spec.split("+"):
+        if part == "flip":
+            flip = True
+        elif part.startswith("translate") and part[len("translate") :].isdigit():
+            translate = int(part[len("translate") :])
+        else:
+            raise ValueError(
+                f'unknown augmentation {part!r} in {spec!r}: use "flip", "translateK" '
+                '(K pixels), joined by "+", or "none"'
+            )
+    return make_augment(flip=flip, translate=translate) if flip or translate else None
