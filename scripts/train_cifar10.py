@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from twolayer import TwoLayerNet, optim
-from twolayer._io import atomic_savez
+from twolayer._io import atomic_savez, open_npz
 from twolayer.cli import (
     ArgumentParser,
     make_parser,
@@ -279,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = resume_dir or new_run_dir("cifar10", args.out)
     prep_path = run_dir / "preprocess.npz"
     if resume_dir is not None:
-        with np.load(prep_path, allow_pickle=False) as f:
+        with open_npz(prep_path, "preprocessing file") as f:
             prep = Preprocessor.from_state(dict(f))
     else:
         prep = Preprocessor(s["preprocess"], s["zca_epsilon"]).fit(

@@ -326,3 +326,11 @@ def test_keep_checkpoints_keeps_only_the_newest(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["run_epoch_3.npz", "run_epoch_4.npz"]
     with pytest.raises(ValueError, match="keep_checkpoints"):
         Solver(net(), blobs(), keep_checkpoints=0, **RUN)
+
+
+def test_resume_rejects_missing_and_unreadable_checkpoints(tmp_path):
+    with pytest.raises(FileNotFoundError, match="checkpoint not found"):
+        Solver.resume(tmp_path / "nope.npz", net(), blobs())
+    (tmp_path / "junk.npz").write_bytes(b"not a zip file")
+    with pytest.raises(ValueError, match="not a readable .npz checkpoint"):
+        Solver.resume(tmp_path / "junk.npz", net(), blobs())

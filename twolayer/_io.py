@@ -59,3 +59,16 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Write ``obj`` as indented JSON to ``path`` atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+
+def open_npz(path: str | os.PathLike, what: str) -> np.lib.npyio.NpzFile:
+    """Open an ``.npz`` without pickle (use it as a context manager), with clear errors.
+
+    ``what`` names the file for the messages, e.g. "model file" or "checkpoint".
+    """
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} is not a readable .npz {what} ({e})") from None

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from twolayer._io import atomic_savez
+from twolayer._io import atomic_savez, open_npz
 
 if TYPE_CHECKING:
     from twolayer.solver import Solver
@@ -83,13 +83,8 @@ def save(solver: Solver, params: dict[str, np.ndarray], path: str | os.PathLike)
 
 def load(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The JSON metadata and the arrays of a checkpoint written by :func:`save`."""
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise FileNotFoundError(f"checkpoint not found: {path}") from None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a readable .npz checkpoint ({e})") from None
+    with open_npz(path, "checkpoint") as f:
+        arrays = {k: f[k] for k in f.files}
     meta_json = arrays.pop("meta_json", None)
     meta = None if meta_json is None else json.loads(str(meta_json))
     if meta is None or meta.get("format") != FORMAT:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from twolayer._blocks import for_blocks
-from twolayer._io import atomic_savez
+from twolayer._io import atomic_savez, open_npz
 from twolayer._validate import check_finite, check_labels, check_positive_int
 from twolayer.layers import (
     affine_backward,
@@ -192,7 +192,7 @@ class TwoLayerNet:
     @classmethod
     def load(cls, path: str | os.PathLike) -> TwoLayerNet:
         """Rebuild a net written by :meth:`save` (no pickle is ever loaded)."""
-        with _open_npz(path) as f:
+        with open_npz(path, "model file") as f:
             try:
                 config = json.loads(str(f["config_json"]))
                 params = {k: f[k] for k in PARAM_NAMES}
@@ -210,7 +210,7 @@ class TwoLayerNet:
     @staticmethod
     def load_extra(path: str | os.PathLike) -> dict[str, np.ndarray]:
         """The ``extra`` arrays stored by :meth:`save`."""
-        with _open_npz(path) as f:
+        with open_npz(path, "model file") as f:
             return {k[len("extra_") :]: f[k] for k in f.files if k.startswith("extra_")}
 
 
@@ -222,12 +222,3 @@ def _add_l2(grad: np.ndarray, w: np.ndarray, reg: float) -> float:
         return float(np.vdot(w, w))
 
     return sum(for_blocks(kernel, grad, w))
-
-
-def _open_npz(path: str | os.PathLike):
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"model file not found: {path}") from None
-    except (OSError, ValueError) as e:
-        raise ValueError(f"{path} is not a readable .npz model file ({e})") from None
