@@ -133,3 +133,27 @@ def test_threaded_row_blocks_give_the_same_bits(name):
     finally:
         optim.set_num_threads(default)
     assert np.array_equal(results[0], results[1])
+    # and the blocks together give the bits of the formulas on the whole array
+    w_ref, ref_config = w0.copy(), dict(DEFAULTS[name], **{k: 0.0 for k in STATE[name]})
+    ref_config["t"] = 0
+    for dw in grads:
+        w_ref = reference(name, w_ref, dw, ref_config)
+    assert np.array_equal(results[0], w_ref)
+
+
+@pytest.mark.parametrize("name", RULES)
+@pytest.mark.parametrize("shape", [(4, 3), (700, 400)])  # whole, and in threaded blocks
+def test_weight_decay_steps_on_the_l2_gradient_bit_for_bit(name, shape):
+    rng = np.random.default_rng(2)
+    w0 = rng.standard_normal(shape).astype(np.float32)
+    decay = 5e-3
+    w, config = w0.copy(), {"weight_decay": decay}
+    w_ref, ref_config = w0.copy(), {}
+    for _ in range(3):
+        dw = rng.standard_normal(shape).astype(np.float32)
+        dw_before = dw.copy()
+        w, config = RULES[name](w, dw, config)
+        np.testing.assert_array_equal(dw, dw_before)  # the gradient is left alone
+        # what TwoLayerNet's reg does to its gradient: dw += reg * w
+        w_ref, ref_config = RULES[name](w_ref, dw + np.multiply(w_ref, decay), ref_config)
+    assert np.array_equal(w, w_ref)  # fails if weight_decay were ignored

@@ -211,6 +211,45 @@ def test_uint8_images_are_gathered_without_casting():
     assert solver._X_buf.dtype == np.uint8 and len(solver.loss_history) == 4
 
 
+def test_float16_images_are_widened_to_float32_exactly():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 12)).astype(np.float16)
+    y = rng.integers(0, 4, 60)
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    runs = []
+    for X_train in (X, X.astype(np.float32)):
+        model = TwoLayerNet(input_dim=12, hidden_dim=8, num_classes=4, seed=0)
+        solver = Solver(model, {**data, "X_train": X_train}, batch_size=16, **QUIET)
+        solver.train()
+        runs.append(model.params)
+    assert solver._X_buf.dtype == np.float32
+    for name in runs[0]:
+        assert np.array_equal(runs[0][name], runs[1][name])
+
+
+@pytest.mark.parametrize("rule", ["sgd_momentum", "adam"])
+def test_weight_decay_in_the_optimizer_trains_like_reg_in_the_model(rule):
+    """Bit for bit the same weights: the same L2 gradient, added in the update's pass."""
+    data = blobs()
+    params = []
+    for reg, optim_config in ((0.05, {}), (0.0, {"weight_decay": 0.05})):
+        model = TwoLayerNet(input_dim=2, hidden_dim=20, num_classes=3, reg=reg, seed=0)
+        solver = Solver(
+            model,
+            data,
+            update_rule=rule,
+            optim_config={"learning_rate": 1e-2, **optim_config},
+            num_epochs=2,
+            **QUIET,
+        )
+        solver.train()
+        params.append(model.params)
+    for name in params[0]:
+        assert np.array_equal(params[0][name], params[1][name]), name
+    assert solver.optim_configs["b1"]["weight_decay"] == 0.0  # biases are not decayed
+    assert solver.optim_configs["W1"]["weight_decay"] == 0.05
+
+
 def test_resume_from_epoch_checkpoint_is_bit_identical(tmp_path):
     data = blobs()
     full = Solver(net(), data, checkpoint_name=tmp_path / "full", **RUN)
@@ -306,6 +345,7 @@ def test_unknown_keyword_rejected():
         ({"num_epochs": 2.5}, "num_epochs must be a positive integer"),
         ({"optim_config": {"learning_rate": float("nan")}}, "learning_rate must be a finite"),
         ({"optim_config": {"learning_rate": -1.0}}, "learning_rate must be a finite"),
+        ({"optim_config": {"weight_decay": -1e-3}}, "weight_decay must be a finite"),
         ({"update_rule": "adagrad"}, "unknown update rule"),
         ({"update_rule": lambda w, dw, c: (w, c)}, "custom update_rule needs"),
         ({"lr_schedule": "linear"}, "lr_schedule must be"),

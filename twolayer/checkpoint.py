@@ -136,7 +136,11 @@ def restore(
     solver.optim_configs = {
         name: {
             **meta["optim"][name]["scalars"],
-            **optim_overrides,
+            **{
+                key: value
+                for key, value in optim_overrides.items()
+                if key != "weight_decay" or model_params[name].ndim >= 2  # biases: no decay
+            },
             **{key: arrays[f"optim/{name}/{key}"] for key in meta["optim"][name]["arrays"]},
         }
         for name in names

@@ -217,8 +217,8 @@ class TwoLayerNet:
 def _add_l2(grad: np.ndarray, w: np.ndarray, reg: float) -> float:
     """``grad += reg * w`` in place; returns ``sum(w**2)``, taken while each block is in cache."""
 
-    def kernel(grad: np.ndarray, w: np.ndarray) -> float:
-        grad += np.multiply(w, reg, dtype=w.dtype)
+    def kernel(grad: np.ndarray, w: np.ndarray, scratch: np.ndarray) -> float:
+        grad += np.multiply(w, reg, out=scratch)
         return float(np.vdot(w, w))
 
-    return sum(for_blocks(kernel, grad, w))
+    return sum(for_blocks(kernel, grad, w, scratch=1))

@@ -5,13 +5,18 @@ weights ``w`` given their gradient ``dw`` (same shape). Missing hyperparameters
 in ``config`` are filled from ``DEFAULTS[name]``; the rule keeps its state
 (velocity, moments, step count) in ``config`` for the next call.
 
+Every rule also takes ``weight_decay`` (default 0), as torch.optim's optimizers
+do: the step uses ``dw + weight_decay * w``, the gradient of an L2 penalty
+``0.5 * weight_decay * sum(w**2)``, bit for bit the gradient that TwoLayerNet's
+``reg`` adds, without a separate pass over memory.
+
 The rules run for every parameter at every iteration, so they work in place:
 ``w`` and the state arrays are overwritten and ``next_w`` is ``w`` itself, and
-intermediates go to scratch buffers kept in ``config`` under keys starting with
-``"_"``. Those are caches: checkpoints skip them and the rules rebuild them.
-The arithmetic is CS231n's, operation for operation, so results match its
-formulas bit for bit. State arrays take the dtype of ``w`` and hyperparameters
-are Python floats, which NumPy does not let upcast an array: float32 stays float32.
+``dw`` is left alone. They run block by block on cache-sized pieces of the arrays,
+with intermediates in small per-thread scratch buffers. The arithmetic is
+CS231n's, operation for operation, so results match its formulas bit for bit.
+State arrays take the dtype of ``w`` and hyperparameters are Python floats,
+which NumPy does not let upcast an array: float32 stays float32.
 """
 
 from __future__ import annotations
@@ -29,10 +34,16 @@ Config = dict
 UpdateRule = Callable[[np.ndarray, np.ndarray, "Config | None"], "tuple[np.ndarray, Config]"]
 
 DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {"learning_rate": 1e-2},
-    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
-    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
-    "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+    "sgd": {"learning_rate": 1e-2, "weight_decay": 0.0},
+    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9, "weight_decay": 0.0},
+    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "weight_decay": 0.0},
+    "adam": {
+        "learning_rate": 1e-3,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "epsilon": 1e-8,
+        "weight_decay": 0.0,
+    },
 }
 
 
@@ -53,18 +64,39 @@ def _array(config: Config, key: str, like: np.ndarray) -> np.ndarray:
     return a
 
 
+def _blocks(kernel: Callable[..., None], config: Config, *arrays: np.ndarray, scratch: int) -> None:
+    """Run ``kernel(*blocks, *scratch, g)`` over row blocks, ``g`` the block's gradient.
+
+    ``arrays`` start with w and dw. ``g`` is dw itself, or with weight decay on,
+    ``dw + weight_decay * w`` in one more scratch array: the same sum, bit for bit,
+    that an L2 penalty ``0.5 * weight_decay * sum(w**2)`` in the loss adds to dw, taken
+    here while the block is in cache instead of in a separate pass over memory.
+    """
+    decay = config["weight_decay"]
+    if not decay:
+        _in_chunks(lambda *b: kernel(*b, b[1]), *arrays, scratch=scratch)
+        return
+
+    def decayed(*b: np.ndarray) -> None:
+        g = np.multiply(b[0], decay, out=b[-1])
+        g += b[1]
+        kernel(*b[:-1], g)
+
+    _in_chunks(decayed, *arrays, scratch=scratch + 1)
+
+
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
     """Vanilla SGD: ``w -= learning_rate * dw``.
 
-    config: learning_rate (1e-2).
+    config: learning_rate (1e-2), weight_decay (0).
     """
     config = _with_defaults(config, DEFAULTS["sgd"])
     lr = config["learning_rate"]
 
-    def kernel(w: np.ndarray, dw: np.ndarray, s: np.ndarray) -> None:
-        w -= np.multiply(lr, dw, out=s)
+    def kernel(w, dw, s, g) -> None:  # row blocks of equal shape
+        w -= np.multiply(lr, g, out=s)
 
-    _in_chunks(kernel, w, dw, _array(config, "_scratch", w))
+    _blocks(kernel, config, w, dw, scratch=1)
     return w, config
 
 
@@ -73,17 +105,18 @@ def sgd_momentum(
 ) -> tuple[np.ndarray, Config]:
     """SGD with momentum: ``v = momentum * v - learning_rate * dw; w += v``.
 
-    config: learning_rate (1e-2), momentum (0.9), velocity (like w, zeros at first).
+    config: learning_rate (1e-2), momentum (0.9), weight_decay (0),
+    velocity (like w, zeros at first).
     """
     config = _with_defaults(config, DEFAULTS["sgd_momentum"])
     lr, mu = config["learning_rate"], config["momentum"]
 
-    def kernel(w: np.ndarray, dw: np.ndarray, v: np.ndarray, s: np.ndarray) -> None:
+    def kernel(w, dw, v, s, g) -> None:  # row blocks of equal shape
         v *= mu
-        v -= np.multiply(lr, dw, out=s)
+        v -= np.multiply(lr, g, out=s)
         w += v
 
-    _in_chunks(kernel, w, dw, _array(config, "velocity", w), _array(config, "_scratch", w))
+    _blocks(kernel, config, w, dw, _array(config, "velocity", w), scratch=1)
     return w, config
 
 
@@ -92,25 +125,24 @@ def rmsprop(
 ) -> tuple[np.ndarray, Config]:
     """RMSProp: ``cache = dr * cache + (1 - dr) * dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
 
-    config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8),
+    config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8), weight_decay (0),
     cache (like w, zeros at first).
     """
     config = _with_defaults(config, DEFAULTS["rmsprop"])
     lr, dr, eps = config["learning_rate"], config["decay_rate"], config["epsilon"]
 
-    def kernel(w, dw, cache, s, s2) -> None:  # row blocks of equal shape
+    def kernel(w, dw, cache, s, s2, g) -> None:  # row blocks of equal shape
         cache *= dr
-        np.square(dw, out=s)
+        np.square(g, out=s)
         s *= 1 - dr
         cache += s
         np.sqrt(cache, out=s)
         s += eps
-        np.multiply(lr, dw, out=s2)
+        np.multiply(lr, g, out=s2)
         s2 /= s
         w -= s2
 
-    cache = _array(config, "cache", w)
-    _in_chunks(kernel, w, dw, cache, _array(config, "_scratch", w), _array(config, "_scratch2", w))
+    _blocks(kernel, config, w, dw, _array(config, "cache", w), scratch=2)
     return w, config
 
 
@@ -121,17 +153,18 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[n
     w -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)``.
 
     config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8),
-    m and v (like w, zeros at first), t (int, 0 at first; incremented before use).
+    weight_decay (0), m and v (like w, zeros at first), t (int, 0 at first;
+    incremented before use).
     """
     config = _with_defaults(config, DEFAULTS["adam"])
     lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = config["t"] = config.get("t", 0) + 1
 
-    def kernel(w, dw, m, v, s, s2) -> None:  # row blocks of equal shape
+    def kernel(w, dw, m, v, s, s2, g) -> None:  # row blocks of equal shape
         m *= b1
-        m += np.multiply(1 - b1, dw, out=s)
+        m += np.multiply(1 - b1, g, out=s)
         v *= b2
-        np.square(dw, out=s)
+        np.square(g, out=s)
         s *= 1 - b2
         v += s
         np.divide(v, 1 - b2**t, out=s)
@@ -142,8 +175,7 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[n
         s2 /= s
         w -= s2
 
-    m, v = _array(config, "m", w), _array(config, "v", w)
-    _in_chunks(kernel, w, dw, m, v, _array(config, "_scratch", w), _array(config, "_scratch2", w))
+    _blocks(kernel, config, w, dw, _array(config, "m", w), _array(config, "v", w), scratch=2)
     return w, config
 
 

@@ -26,6 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer import checkpoint
+from twolayer._gather import gather_rows
 from twolayer._signals import SigintGuard
 from twolayer._validate import check_finite, check_labels, check_positive_int
 from twolayer.layers import softmax_loss
@@ -76,6 +77,8 @@ class Solver:
         ``rule(w, dw, config) -> (next_w, config)`` (which needs
         ``optim_config["learning_rate"]``).
       optim_config: hyperparameters shared by all params; each param gets its own copy.
+        ``weight_decay`` (read by the built-in rules) decays the weights, not the
+        biases (the 1-D params), as the model's ``reg`` does.
       lr_schedule: "step" multiplies the learning rate by ``lr_decay`` after each
         epoch; "cosine" warms it up linearly from 0 over ``warmup_epochs`` (may be
         fractional), then decays it per iteration along a half cosine to 0 at the
@@ -129,11 +132,13 @@ class Solver:
         self.iterations_per_epoch = -(-n // self.batch_size)
         self._warmup_iters = round(self.warmup_epochs * self.iterations_per_epoch)
         b = min(self.batch_size, n)
-        self._X_buf = np.empty((b,) + self.X_train.shape[1:], dtype=self.X_train.dtype)
+        # float16 storage (half the memory) is widened to float32 as each batch is gathered.
+        buf_dtype = np.float32 if self.X_train.dtype == np.float16 else self.X_train.dtype
+        self._X_buf = np.empty((b,) + self.X_train.shape[1:], dtype=buf_dtype)
         self._y_buf = np.empty(b, dtype=self.y_train.dtype)
 
         self.rng = np.random.default_rng(self.seed)
-        self.optim_configs = {k: dict(self.optim_config) for k in model.params}
+        self.optim_configs = param_configs(self.optim_config, model.params)
         self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
         self.epoch = 0  # completed epochs
         self.t = 0  # completed iterations
@@ -200,6 +205,9 @@ class Solver:
         if not math.isfinite(lr) or lr <= 0:
             raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
         self._base_lr = float(lr)
+        decay = self.optim_config.get("weight_decay", 0.0)
+        if not math.isfinite(decay) or decay < 0:
+            raise ValueError(f"weight_decay must be a finite number >= 0, got {decay!r}")
 
         self.batch_size = check_positive_int(s["batch_size"], "batch_size")
         self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
@@ -264,7 +272,7 @@ class Solver:
         idx = self._perm[self._pos : self._pos + self.batch_size]
         k = idx.shape[0]
         # Gather into reused buffers: no per-step copy of the dataset or new batch array.
-        X_batch = np.take(self.X_train, idx, axis=0, out=self._X_buf[:k])
+        X_batch = gather_rows(self.X_train, idx, self._X_buf[:k])
         y_batch = np.take(self.y_train, idx, out=self._y_buf[:k])
         if self.lr_schedule == "cosine":
             self._set_lr(self._cosine_lr(self.t))
@@ -477,3 +485,13 @@ class Solver:
 
 def _name(f: Callable) -> str:
     return getattr(f, "__qualname__", None) or repr(f)
+
+
+def param_configs(optim_config: dict, params: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Each param's own copy of ``optim_config``, without weight decay for the biases."""
+    return {
+        name: {**optim_config, "weight_decay": 0.0}
+        if "weight_decay" in optim_config and np.ndim(w) < 2
+        else dict(optim_config)
+        for name, w in params.items()
+    }
