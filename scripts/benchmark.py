@@ -36,6 +36,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+# OpenBLAS's idle worker threads spin for about 0.1 s after each matrix product and
+# take a core from the update rule that follows (a sixth of a CIFAR-10 step here).
+# 4 (2**4 cycles) lets them sleep at once. Read when NumPy loads OpenBLAS, so set first.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -54,9 +59,11 @@ from twolayer.optim import UPDATE_RULES
 CIFAR_DIM = 3 * 32 * 32
 DTYPES = ("float32", "float64")
 EPILOG = """\
-OpenBLAS: the benchmark reports, and never changes, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE
-and the OpenBLAS kernel in use. Where they are set they can slow NumPy down; to measure
-without them, unset both for the run:
+OpenBLAS: the benchmark sets OPENBLAS_THREAD_TIMEOUT=4 unless it is set (idle OpenBLAS
+threads then sleep at once instead of spinning on the core the update rule needs; the
+training script does the same), and reports, but never changes, OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE and the OpenBLAS kernel in use. Where those two are set they can slow
+NumPy down; to measure without them, unset both for the run:
   env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python scripts/benchmark.py
 
 examples:

@@ -40,7 +40,7 @@ LEARNING_RATE = 1e-4
 EVAL_BATCH = 1000
 #: Environment variables that select or tune OpenBLAS kernels; some machines set them
 #: and they can make current NumPy slower, so the benchmark reports them.
-OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+OPENBLAS_ENV = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_THREAD_TIMEOUT")
 
 
 @dataclass
@@ -111,13 +111,16 @@ def random_data(
 def make_solver(
     data: dict[str, np.ndarray], hidden: int, batch_size: int, dtype: str, rule: str, reg: float
 ) -> Solver:
-    """A Solver training a fresh ``TwoLayerNet`` on ``data``, silent, ready for ``step()``."""
+    """A Solver training a fresh ``TwoLayerNet`` on ``data``, silent, ready for ``step()``.
+
+    ``reg`` is weight decay in the update rule, as in PyTorch's optimizers: the same
+    bits as the model's ``reg`` (tests check it), in the update's pass over memory.
+    """
     X = data["X_train"]
     model = TwoLayerNet(
         input_dim=math.prod(X.shape[1:]),
         hidden_dim=hidden,
         num_classes=int(data["y_train"].max()) + 1,
-        reg=reg,
         dtype=np.dtype(dtype),
         seed=0,
     )
@@ -125,7 +128,7 @@ def make_solver(
         model,
         data,
         update_rule=rule,
-        optim_config={"learning_rate": LEARNING_RATE},
+        optim_config={"learning_rate": LEARNING_RATE, "weight_decay": reg},
         batch_size=batch_size,
         seed=0,
         verbose=False,
@@ -180,8 +183,8 @@ def load_torch() -> ModuleType | None:
 def torch_optimizer(torch: ModuleType, net: Any, rule: str, reg: float) -> Any:
     """PyTorch's counterpart of our update ``rule`` with our hyperparameters.
 
-    ``reg`` becomes weight decay on the weights only, as our L2 penalty skips the biases;
-    both add ``reg * W`` to the weight gradients.
+    ``reg`` becomes weight decay on the weights only, as in our Solver, which skips
+    the biases; both add ``reg * W`` to the weight gradients.
     """
     weights = [p for p in net.parameters() if p.ndim == 2]
     biases = [p for p in net.parameters() if p.ndim == 1]
