@@ -12,7 +12,7 @@ presets (flags given on the command line override them):
   default  hidden 512, adam lr 1e-3 cosine, reg 5e-4, label smoothing 0.1,
            ZCA eps 0.1, flip + 2 px translations, 10 epochs, batch 200;
            test-time augmentation averages the image, its mirror and 1 px shifts
-  best     hidden 2048, the same recipe for 60 epochs (about 13 min on 2 cores)
+  best     hidden 2048, the same recipe for 60 epochs (about 10 min on 2 cores)
   quick    hidden 256, 3 epochs, mean subtraction only: a smoke test
 
 examples:
