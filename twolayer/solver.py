@@ -18,7 +18,6 @@ import math
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,32 +26,11 @@ from tqdm.auto import tqdm
 
 from twolayer import checkpoint
 from twolayer._gather import gather_rows
+from twolayer._settings import SOLVER_DEFAULTS, param_configs, resolve_settings
 from twolayer._signals import SigintGuard
-from twolayer._validate import check_finite, check_labels, check_positive_int
+from twolayer._validate import check_finite, check_labels
 from twolayer.layers import softmax_loss
-from twolayer.optim import DEFAULTS, UPDATE_RULES, get_update_rule
 
-#: Keyword arguments of :class:`Solver` and their defaults (CS231n's, plus the additions).
-SOLVER_DEFAULTS: dict[str, Any] = {
-    "update_rule": "sgd",
-    "optim_config": {},
-    "lr_decay": 1.0,
-    "batch_size": 100,
-    "num_epochs": 10,
-    "num_train_samples": 1000,
-    "num_val_samples": None,
-    "checkpoint_name": None,
-    "keep_checkpoints": None,
-    "print_every": 10,
-    "verbose": True,
-    "seed": None,
-    "progress": True,
-    "lr_schedule": "step",
-    "warmup_epochs": 0.0,
-    "augment": None,
-    "eval_batch_size": 1000,
-    "patience": None,
-}
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
@@ -126,7 +104,7 @@ class Solver:
         settings = {**SOLVER_DEFAULTS, **kwargs}
         self.model = model
         self._set_data(data)
-        self._set_settings(settings)
+        self.__dict__.update(resolve_settings(settings))
 
         n = self.X_train.shape[0]
         self.iterations_per_epoch = -(-n // self.batch_size)
@@ -179,72 +157,6 @@ class Solver:
         check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
         check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
         self.X_train, self.y_train, self.X_val, self.y_val = X_train, y_train, X_val, y_val
-
-    def _set_settings(self, s: dict[str, Any]) -> None:
-        self.update_rule = s["update_rule"]
-        self._update = get_update_rule(self.update_rule)
-        rule_name = next((k for k, f in UPDATE_RULES.items() if f is self._update), None)
-        self.augment: Callable[[np.ndarray, np.random.Generator], np.ndarray] | None = s["augment"]
-        if self.augment is not None and not callable(self.augment):
-            raise ValueError(f"augment must be a callable (X_batch, rng), got {self.augment!r}")
-        # Callables cannot go into a checkpoint: record their names, to be passed again.
-        self._custom = {
-            "update_rule": None if rule_name else _name(self._update),
-            "augment": None if self.augment is None else _name(self.augment),
-        }
-
-        self.optim_config = dict(s["optim_config"])
-        for key, value in self.optim_config.items():
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ValueError(f"optim_config[{key!r}] must be a number, got {value!r}")
-            self.optim_config[key] = value.item() if isinstance(value, np.number) else value
-        default_lr = DEFAULTS.get(rule_name, {}).get("learning_rate")
-        lr = self.optim_config.get("learning_rate", default_lr)
-        if lr is None:
-            raise ValueError('a custom update_rule needs optim_config["learning_rate"]')
-        if not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
-        self._base_lr = float(lr)
-        decay = self.optim_config.get("weight_decay", 0.0)
-        if not math.isfinite(decay) or decay < 0:
-            raise ValueError(f"weight_decay must be a finite number >= 0, got {decay!r}")
-
-        self.batch_size = check_positive_int(s["batch_size"], "batch_size")
-        self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
-        self.print_every = check_positive_int(s["print_every"], "print_every")
-        self.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
-        self.num_train_samples, self.num_val_samples, self.patience = (
-            None if s[k] is None else check_positive_int(s[k], k)
-            for k in ("num_train_samples", "num_val_samples", "patience")
-        )
-        self.lr_schedule = s["lr_schedule"]
-        if self.lr_schedule not in ("step", "cosine"):
-            raise ValueError(f'lr_schedule must be "step" or "cosine", got {self.lr_schedule!r}')
-        self.lr_decay = float(s["lr_decay"])
-        if not math.isfinite(self.lr_decay) or self.lr_decay <= 0:
-            raise ValueError(f"lr_decay must be a finite number > 0, got {s['lr_decay']!r}")
-        self.warmup_epochs = float(s["warmup_epochs"])
-        if not 0 <= self.warmup_epochs <= self.num_epochs:
-            raise ValueError(f"warmup_epochs must lie in [0, num_epochs], got {s['warmup_epochs']}")
-        if self.lr_schedule == "step" and self.warmup_epochs:
-            raise ValueError('warmup_epochs needs lr_schedule="cosine"')
-        if self.lr_schedule == "cosine" and self.lr_decay != 1.0:
-            raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
-        self.seed = None if s["seed"] is None else int(s["seed"])
-        name = s["checkpoint_name"]
-        self.checkpoint_name = None if name is None else os.fspath(name)
-        keep = s["keep_checkpoints"]
-        self.keep_checkpoints = (
-            None if keep is None else check_positive_int(keep, "keep_checkpoints")
-        )
-        self.verbose = bool(s["verbose"])
-        self.progress = bool(s["progress"]) and self.verbose
-        self._settings = {
-            **{k: getattr(self, k) for k in SOLVER_DEFAULTS if k not in self._custom},
-            "update_rule": rule_name,
-            "augment": None,
-            "progress": bool(s["progress"]),
-        }
 
     # -- learning rate -----------------------------------------------------------------------
 
@@ -481,17 +393,3 @@ class Solver:
         solver = cls(model, data, **checkpoint.resume_settings(meta, overrides, path))
         checkpoint.restore(solver, meta, arrays, overrides.get("optim_config", {}), path)
         return solver
-
-
-def _name(f: Callable) -> str:
-    return getattr(f, "__qualname__", None) or repr(f)
-
-
-def param_configs(optim_config: dict, params: dict[str, np.ndarray]) -> dict[str, dict]:
-    """Each param's own copy of ``optim_config``, without weight decay for the biases."""
-    return {
-        name: {**optim_config, "weight_decay": 0.0}
-        if "weight_decay" in optim_config and np.ndim(w) < 2
-        else dict(optim_config)
-        for name, w in params.items()
-    }
