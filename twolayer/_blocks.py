@@ -64,10 +64,10 @@ def for_blocks(kernel: Callable[..., Any], *arrays: np.ndarray, scratch: int = 0
     """
     rows = arrays[0].shape[0] if arrays[0].ndim else 1
     step = max(1, _BLOCK_SIZE * rows // max(arrays[0].size, 1))
+    per_row = arrays[0].size // max(rows, 1)
 
     def run(lo: int, hi: int) -> list[Any]:
         out = []
-        per_row = arrays[0].size // max(rows, 1)
         bufs = _scratch(scratch, min(step, hi - lo) * per_row, arrays[0].dtype)
         for start in range(lo, hi, step):
             blocks = [a[start : min(start + step, hi)] for a in arrays]

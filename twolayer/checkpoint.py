@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from twolayer._io import atomic_savez, open_npz
+from twolayer._settings import param_configs
 
 if TYPE_CHECKING:
     from twolayer.solver import Solver
@@ -34,7 +35,7 @@ def save(solver: Solver, params: dict[str, np.ndarray], path: str | os.PathLike)
         arrays[f"best/{name}"] = solver.best_params[name]
         scalars, keys = {}, []
         for key, value in solver.optim_configs[name].items():
-            if key.startswith("_"):  # scratch buffers, rebuilt by the update rule
+            if key.startswith("_"):  # a custom rule's caches (the built-in rules keep none)
                 continue
             if isinstance(value, np.ndarray):
                 arrays[f"optim/{name}/{key}"] = value
@@ -133,14 +134,11 @@ def restore(
             )
         model_params[name] = w
     solver.best_params = {name: arrays[f"best/{name}"] for name in names}
+    overrides = param_configs(optim_overrides, model_params)  # biases: no weight decay
     solver.optim_configs = {
         name: {
             **meta["optim"][name]["scalars"],
-            **{
-                key: value
-                for key, value in optim_overrides.items()
-                if key != "weight_decay" or model_params[name].ndim >= 2  # biases: no decay
-            },
+            **overrides[name],
             **{key: arrays[f"optim/{name}/{key}"] for key in meta["optim"][name]["arrays"]},
         }
         for name in names

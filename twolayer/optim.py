@@ -87,6 +87,12 @@ def _blocks(kernel: Callable[..., None], config: Config, *arrays: np.ndarray, sc
     _in_chunks(decayed, *arrays, scratch=scratch + 1)
 
 
+def _running_mean(avg: np.ndarray, x: np.ndarray, rate: float, s: np.ndarray) -> None:
+    """``avg = rate * avg + (1 - rate) * x`` in place; ``s`` is scratch (may be ``x``)."""
+    avg *= rate
+    avg += np.multiply(x, 1 - rate, out=s)
+
+
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
     """Vanilla SGD: ``w -= learning_rate * dw``.
 
@@ -134,10 +140,7 @@ def rmsprop(
     lr, dr, eps = config["learning_rate"], config["decay_rate"], config["epsilon"]
 
     def kernel(w, dw, cache, s, s2, g) -> None:  # row blocks of equal shape
-        cache *= dr
-        np.square(g, out=s)
-        s *= 1 - dr
-        cache += s
+        _running_mean(cache, np.square(g, out=s), dr, s)
         np.sqrt(cache, out=s)
         s += eps
         np.multiply(lr, g, out=s2)
@@ -170,12 +173,8 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[n
     step, eps_hat = lr * root_c2 / (1 - b1**t), eps * root_c2
 
     def kernel(w, dw, m, v, s, g) -> None:  # row blocks of equal shape
-        m *= b1
-        m += np.multiply(1 - b1, g, out=s)
-        v *= b2
-        np.square(g, out=s)
-        s *= 1 - b2
-        v += s
+        _running_mean(m, g, b1, s)
+        _running_mean(v, np.square(g, out=s), b2, s)
         np.sqrt(v, out=s)
         s += eps_hat
         np.divide(m, s, out=s)
