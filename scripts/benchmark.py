@@ -6,7 +6,9 @@ For each configuration (hidden size, batch size, dtype, update rule), in one pro
                 h^T.dscores, X^T.dh) on one fixed batch into preallocated outputs
   torch         nn.Linear-ReLU-nn.Linear, F.cross_entropy and the matching torch.optim
                 optimizer, same batch size and thread count (only if PyTorch is installed:
-                pip install -e ".[bench]")
+                pip install -e ".[bench]"), with the optimizer's default implementation
+  torch fused   the same with the optimizer's fused=True implementation, PyTorch's
+                fastest on the CPU (foreach=True for optimizers without one)
 and model.predict on --num-eval images (and torch inference) in images/s.
 
 Each timed repeat runs one epoch's worth of steps (ceil(num_train / batch_size)) after
@@ -198,9 +200,12 @@ def run_config(
         ("matmul_bound", bound, steps, args.warmup),
         ("predict_ours", predict_ours, 1, warm_pass),
     ]
+    implementations = {}
     if torch is not None:
-        trainer = bench.TorchTrainer(torch, data, *settings)
-        specs.insert(2, ("torch", trainer.step, steps, args.warmup))
+        for pos, (name, implementation) in enumerate(bench.TORCH_IMPLEMENTATIONS.items(), 2):
+            trainer = bench.TorchTrainer(torch, data, *settings, implementation=implementation)
+            implementations[name] = trainer.implementation
+            specs.insert(pos, (name, trainer.step, steps, args.warmup))
         specs.append(("predict_torch", trainer.predict, 1, warm_pass))
     tasks = [bench.Task(*spec) for spec in specs]
     with tqdm(
@@ -226,7 +231,11 @@ def run_config(
     def images_per_s(name: str) -> float | None:
         return X_eval.shape[0] / (bench.median_ms(times[name]) / 1e3) if name in times else None
 
-    ours, bound, torch_stats = (train_stats(k) for k in ("ours", "matmul_bound", "torch"))
+    ours, bound = train_stats("ours"), train_stats("matmul_bound")
+
+    def vs_torch(name: str) -> float | None:
+        return None if name not in times else ours["ms_per_step"] / train_stats(name)["ms_per_step"]
+
     return {
         "hidden": args.hidden,
         "batch_size": args.batch_size,
@@ -239,12 +248,13 @@ def run_config(
         "steps_per_epoch": steps,
         "ours": ours,
         "matmul_bound": bound,
-        "torch": torch_stats,
+        "torch": train_stats("torch"),
+        "torch_fused": train_stats("torch_fused"),
+        "torch_implementations": implementations or None,
         "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
         "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
-        "ratio_ours_to_torch": (
-            None if torch_stats is None else ours["ms_per_step"] / torch_stats["ms_per_step"]
-        ),
+        "ratio_ours_to_torch": vs_torch("torch"),
+        "ratio_ours_to_torch_fused": vs_torch("torch_fused"),
         "predict": {
             "num_images": X_eval.shape[0],
             "batch_size": bench.EVAL_BATCH,
@@ -261,10 +271,12 @@ def format_result(r: dict[str, Any]) -> str:
         f"D={r['input_dim']}: {r['num_train']} images, {r['steps_per_epoch']} steps/epoch",
         f"  {'':<14}{'ms/step':>9}{'s/epoch':>9}   repeats (ms/step)",
     ]
+    implementations = r["torch_implementations"] or {}
     for key, label in (
         ("ours", "ours (Solver)"),
         ("matmul_bound", "matmul bound"),
         ("torch", "torch"),
+        ("torch_fused", "torch " + implementations.get("torch_fused", "fused")),
     ):
         s = r[key]
         if s is None:
@@ -272,11 +284,15 @@ def format_result(r: dict[str, Any]) -> str:
             continue
         repeats = " ".join(f"{t:.2f}" for t in s["repeats_ms_per_step"])
         lines.append(f"  {label:<14}{s['ms_per_step']:>9.2f}{s['s_per_epoch']:>9.2f}   {repeats}")
-    vs_torch = r["ratio_ours_to_torch"]
+
+    def ratio(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.2f}"
+
     lines.append(
         f"  ours/bound {r['ratio_ours_to_bound']:.2f} (fraction of bound "
-        f"{r['fraction_of_bound']:.2f}); ours/torch "
-        + ("n/a" if vs_torch is None else f"{vs_torch:.2f}")
+        f"{r['fraction_of_bound']:.2f}); ours/torch {ratio(r['ratio_ours_to_torch'])}; "
+        f"ours/torch {implementations.get('torch_fused', 'fused')} "
+        f"{ratio(r['ratio_ours_to_torch_fused'])}"
     )
     p = r["predict"]
     torch_ips = p["torch_images_per_s"]

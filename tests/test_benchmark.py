@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -29,7 +30,7 @@ WITHOUT_TORCH = (
     "import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
     "runpy.run_path(sys.argv[0], run_name='__main__')"
 )
-TIMED = ("ours", "matmul_bound", "torch")
+TIMED = ("ours", "matmul_bound", "torch", "torch_fused")
 
 
 def run(*args: str, hide_torch: bool = False) -> subprocess.CompletedProcess:
@@ -59,7 +60,7 @@ def check_result(r: dict, torch_present: bool) -> None:
     assert r["steps_per_epoch"] == 5
     for key in TIMED:
         stats = r[key]
-        if key == "torch" and not torch_present:
+        if key.startswith("torch") and not torch_present:
             assert stats is None
             continue
         assert positive(stats["ms_per_step"]) and positive(stats["s_per_epoch"])
@@ -67,8 +68,18 @@ def check_result(r: dict, torch_present: bool) -> None:
         assert all(positive(t) for t in stats["repeats_ms_per_step"])
     assert positive(r["ratio_ours_to_bound"]) and positive(r["fraction_of_bound"])
     assert r["predict"]["num_images"] == 24 and positive(r["predict"]["ours_images_per_s"])
-    for value in (r["ratio_ours_to_torch"], r["predict"]["torch_images_per_s"]):
+    torch_values = (
+        r["ratio_ours_to_torch"],
+        r["ratio_ours_to_torch_fused"],
+        r["predict"]["torch_images_per_s"],
+    )
+    for value in torch_values:
         assert positive(value) if torch_present else value is None
+    if torch_present:
+        fused = "foreach" if r["rule"] == "rmsprop" else "fused"
+        assert r["torch_implementations"] == {"torch": "default", "torch_fused": fused}
+    else:
+        assert r["torch_implementations"] is None
 
 
 def check_system(s: dict, torch_present: bool) -> None:
@@ -160,3 +171,60 @@ def test_matmul_bound_computes_the_step_products():
     step()  # shapes and dtypes must line up, or out= raises
     assert data["X_train"].shape == (12, 6) and data["X_val"].shape == (4, 6)
     assert bench.random_data(2, 1, 3072)["X_train"].shape == (2, 3, 32, 32)
+
+
+class FakeOptimizer:
+    """Records its arguments; refuses ``fused`` unless the class allows it, like
+    torch.optim's RMSprop, which has no fused CPU kernel."""
+
+    allows_fused = True
+
+    def __init__(self, groups, **kwargs):
+        if "fused" in kwargs and not self.allows_fused:
+            raise TypeError("__init__() got an unexpected keyword argument 'fused'")
+        self.groups, self.kwargs = groups, kwargs
+
+
+class FakeRMSprop(FakeOptimizer):
+    allows_fused = False
+
+
+class FakeNet:
+    def __init__(self):
+        self.weight, self.bias = SimpleNamespace(ndim=2), SimpleNamespace(ndim=1)
+
+    def parameters(self):
+        return [self.weight, self.bias]
+
+
+FAKE_TORCH = SimpleNamespace(
+    optim=SimpleNamespace(SGD=FakeOptimizer, Adam=FakeOptimizer, RMSprop=FakeRMSprop)
+)
+
+
+@pytest.mark.parametrize(
+    "rule, implementation, got, flag",
+    [
+        ("adam", "default", "default", None),
+        ("adam", "fused", "fused", "fused"),
+        ("sgd_momentum", "fused", "fused", "fused"),
+        ("rmsprop", "fused", "foreach", "foreach"),
+    ],
+)
+def test_torch_optimizer_asks_for_the_implementation(rule, implementation, got, flag):
+    net = FakeNet()
+    optimizer, label = bench.torch_optimizer(FAKE_TORCH, net, rule, 5e-4, implementation)
+    assert label == got
+    assert [k for k in ("fused", "foreach") if optimizer.kwargs.get(k)] == ([flag] if flag else [])
+    # weight decay on the weights only, as the Solver does
+    [weights, biases] = optimizer.groups
+    assert weights == {"params": [net.weight], "weight_decay": 5e-4}
+    assert biases == {"params": [net.bias], "weight_decay": 0.0}
+    assert optimizer.kwargs["lr"] == bench.LEARNING_RATE
+
+
+def test_torch_optimizer_rejects_unknown_names():
+    with pytest.raises(ValueError, match="implementation"):
+        bench.torch_optimizer(FAKE_TORCH, FakeNet(), "adam", 0.0, "compiled")
+    with pytest.raises(ValueError, match="no PyTorch counterpart"):
+        bench.torch_optimizer(FAKE_TORCH, FakeNet(), "lbfgs", 0.0)
