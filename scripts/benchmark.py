@@ -56,6 +56,7 @@ from twolayer.cli import (
     run_main,
 )
 from twolayer.datasets import get_cifar10_data
+from twolayer.executors import default_workers
 from twolayer.optim import UPDATE_RULES
 
 CIFAR_DIM = 3 * 32 * 32
@@ -73,13 +74,6 @@ examples:
   python scripts/benchmark.py --all                 # also sgd_momentum and float64
   python scripts/benchmark.py --data-dir data --threads 1
 """
-
-
-def default_threads() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def build_parser() -> ArgumentParser:
@@ -133,7 +127,7 @@ def build_parser() -> ArgumentParser:
     timing.add_argument(
         "--threads",
         type=positive_int,
-        default=default_threads(),
+        default=default_workers(),
         help="BLAS threads for NumPy (via threadpoolctl) and torch.set_num_threads; "
         "the default is every core this process may use",
     )

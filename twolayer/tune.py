@@ -12,7 +12,8 @@ refused), ``trials.csv`` (one row per finished trial, appended and fsynced as ea
 finishes) and ``trials/<index>.json`` (each trial's training curves, as in
 :mod:`twolayer.runs`). Trials run on any ``concurrent.futures.Executor``: by default
 a local pool of spawned processes with one BLAS thread each, or, given a scheduler
-address, an existing Dask cluster (the ``dask`` extra, imported only then). Workers
+address, an existing Dask cluster (the ``dask`` extra, imported only then; see
+:mod:`twolayer.executors`). Workers
 only compute and return results; the process that runs the search writes every file,
 so cluster workers need no shared filesystem — only the data, for CIFAR-10.
 
@@ -24,21 +25,18 @@ from __future__ import annotations
 import csv
 import json
 import math
-import multiprocessing
 import os
-import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import (
     BrokenExecutor,
     Executor,
     Future,
-    ProcessPoolExecutor,
     as_completed,
 )
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -48,6 +46,7 @@ from tqdm.auto import tqdm
 
 from twolayer._io import atomic_write_json, atomic_write_text
 from twolayer.datasets import augment_from_spec, load_cifar10, spiral_splits, train_val_split
+from twolayer.executors import default_workers, open_executor, require_dask
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 from twolayer.runs import epoch_table, history_from_solver
@@ -70,8 +69,6 @@ RESULT_COLUMNS = (
     "error", "finished_at", "worker",
 )  # fmt: skip
 _FLOAT_COLUMNS = ("val_acc", "train_loss", "val_loss", "seconds")
-
-BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 # -- the search directory ------------------------------------------------------------------
@@ -211,92 +208,6 @@ def run_trial(dataset: str, data_args: dict[str, Any], trial: Trial) -> dict[str
     return {"row": row, "history": history}
 
 
-# -- executors -----------------------------------------------------------------------------
-
-
-def default_workers() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
-
-
-def _init_worker() -> None:
-    # Ctrl-C goes to the whole process group; the parent handles it, and a worker's
-    # Solver must not turn it into an interrupt checkpoint of a half-trained trial.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return  # the environment variables set by the parent already apply
-    threadpool_limits(1)  # stays in effect for the worker's lifetime
-
-
-@contextmanager
-def _blas_env(threads: int) -> Iterator[None]:
-    """Set the BLAS thread variables while spawning workers, then restore them.
-
-    A spawned worker re-imports the parent's main module, and with it numpy, before
-    any initializer runs; BLAS reads these variables once, at that import, so they
-    must already be in the environment the worker inherits.
-    """
-    saved = {k: os.environ.get(k) for k in BLAS_ENV_VARS}
-    os.environ.update(dict.fromkeys(BLAS_ENV_VARS, str(threads)))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
-@contextmanager
-def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
-    """An Executor for trials: a Dask cluster's at ``scheduler``, else a local process pool.
-
-    The local pool has ``workers`` processes (default: the cores), started with
-    "spawn" and one BLAS thread each, so that trials do not oversubscribe the cores.
-    """
-    if scheduler is not None:
-        with _dask_client(scheduler) as client:
-            yield client.get_executor()
-        return
-    with _blas_env(1):
-        pool = ProcessPoolExecutor(
-            workers or default_workers(),
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_init_worker,
-        )
-        try:
-            yield pool
-        except BaseException:
-            # Do not wait for running trials: they are lost anyway and rerun on resume.
-            # (ProcessPoolExecutor has no public way to stop running tasks before 3.14.)
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)  # quick: nothing is left running
-            raise
-        pool.shutdown()
-
-
-def _dask_client(address: str) -> Any:
-    return _require_dask(address).Client(address, timeout=20)
-
-
-def _require_dask(address: str) -> Any:
-    """The ``distributed`` module, or a one-line error saying how to install it."""
-    try:
-        import distributed
-    except ImportError:
-        raise ValueError(
-            f'--scheduler {address} needs Dask: pip install "twolayer[dask]"'
-        ) from None
-    return distributed
-
-
 # -- the search ----------------------------------------------------------------------------
 
 
@@ -402,7 +313,7 @@ def run_search(
     trials; rerunning with the same ``out`` continues it.
     """
     if scheduler is not None and executor is None:
-        _require_dask(scheduler)  # before anything is written
+        require_dask(scheduler)  # before anything is written
     out = open_search_dir(out, spec)
     _repair_tail(out / TRIALS_CSV)
     trials = generate_trials(spec)
