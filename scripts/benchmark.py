@@ -9,6 +9,7 @@ For each configuration (hidden size, batch size, dtype, update rule), in one pro
                 pip install -e ".[bench]"), with the optimizer's default implementation
   torch fused   the same with the optimizer's fused=True implementation, PyTorch's
                 fastest on the CPU (foreach=True for optimizers without one)
+  torch bound   PyTorch's five matrix products of a step alone, in its own layout
 and model.predict on --num-eval images (and torch inference) in images/s.
 
 Each timed repeat runs one epoch's worth of steps (ceil(num_train / batch_size)) after
@@ -176,7 +177,7 @@ def run_config(
     dtype: str,
     rule: str,
 ) -> dict[str, Any]:
-    """Time ours, the matmul bound, torch and prediction for one configuration."""
+    """Time ours, the matmul bounds, torch and prediction for one configuration."""
     n = data["X_train"].shape[0]
     steps = math.ceil(n / args.batch_size)
     settings = (args.hidden, args.batch_size, dtype, rule, args.reg)
@@ -200,6 +201,8 @@ def run_config(
             trainer = bench.TorchTrainer(torch, data, *settings, implementation=implementation)
             implementations[name] = trainer.implementation
             specs.insert(pos, (name, trainer.step, steps, args.warmup))
+        torch_bound = ("torch_matmul_bound", trainer.matmul_bound_step(), steps, args.warmup)
+        specs.insert(4, torch_bound)
         specs.append(("predict_torch", trainer.predict, 1, warm_pass))
     tasks = [bench.Task(*spec) for spec in specs]
     with tqdm(
@@ -244,6 +247,7 @@ def run_config(
         "matmul_bound": bound,
         "torch": train_stats("torch"),
         "torch_fused": train_stats("torch_fused"),
+        "torch_matmul_bound": train_stats("torch_matmul_bound"),
         "torch_implementations": implementations or None,
         "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
         "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
@@ -271,6 +275,7 @@ def format_result(r: dict[str, Any]) -> str:
         ("matmul_bound", "matmul bound"),
         ("torch", "torch"),
         ("torch_fused", "torch " + implementations.get("torch_fused", "fused")),
+        ("torch_matmul_bound", "torch bound"),
     ):
         s = r[key]
         if s is None:

@@ -30,7 +30,7 @@ WITHOUT_TORCH = (
     "import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
     "runpy.run_path(sys.argv[0], run_name='__main__')"
 )
-TIMED = ("ours", "matmul_bound", "torch", "torch_fused")
+TIMED = ("ours", "matmul_bound", "torch", "torch_fused", "torch_matmul_bound")
 
 
 def run(*args: str, hide_torch: bool = False) -> subprocess.CompletedProcess:

@@ -9,7 +9,8 @@ Three ways of doing one training step on the same data are timed against each ot
 * ``torch``: the same network, loss, optimizer and batch size in PyTorch on the CPU, if
   PyTorch is installed (the optional ``bench`` extra), with the optimizer's default
   implementation, and ``torch_fused`` with its fastest one (see
-  :data:`TORCH_IMPLEMENTATIONS`). PyTorch is imported only by :func:`load_torch`, so
+  :data:`TORCH_IMPLEMENTATIONS`); ``torch_matmul_bound`` is PyTorch's own matrix
+  products alone, as ``matmul_bound`` is ours. PyTorch is imported only by :func:`load_torch`, so
   importing this module never pulls it in.
 
 Timings are interleaved (every task once per round, ``repeats`` rounds) and the median
@@ -279,6 +280,30 @@ class TorchTrainer:
         loss.backward()
         self.optimizer.step()
         return loss.item()  # the Solver reads every loss too (to detect divergence)
+
+    def matmul_bound_step(self) -> Callable[[], None]:
+        """The five matrix products of a PyTorch step alone, as :func:`matmul_bound_step`.
+
+        In PyTorch's own layout (``nn.Linear`` keeps W as (out, in) and computes x W^T),
+        on this trainer's weights and its first batch, into preallocated outputs: what
+        PyTorch's BLAS needs for a step, beside what NumPy's needs.
+        """
+        torch = self.torch
+        X = self.X[: self.batch_size].to(self.dtype)
+        W1, W2 = self.net[0].weight.detach(), self.net[2].weight.detach()
+        n, (H, D), C = X.shape[0], W1.shape, W2.shape[0]
+        h, dh = torch.empty(n, H, dtype=self.dtype), torch.empty(n, H, dtype=self.dtype)
+        scores = torch.empty(n, C, dtype=self.dtype)
+        dW1, dW2 = torch.empty(H, D, dtype=self.dtype), torch.empty(C, H, dtype=self.dtype)
+
+        def step() -> None:
+            torch.mm(X, W1.t(), out=h)
+            torch.mm(h, W2.t(), out=scores)  # scores stand in for dscores
+            torch.mm(scores, W2, out=dh)
+            torch.mm(scores.t(), h, out=dW2)
+            torch.mm(dh.t(), X, out=dW1)
+
+        return step
 
     def predict(self) -> Any:
         """Predicted labels of the evaluation images, ``EVAL_BATCH`` rows at a time."""
