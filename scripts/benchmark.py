@@ -190,20 +190,19 @@ def run_config(
 
     warm_pass = min(args.warmup, 1)  # a prediction pass is long: one warms it up
     # (name, one step, steps per timed repeat, untimed warmup steps) in round order.
-    specs = [
-        ("ours", solver.step, steps, args.warmup),
-        ("matmul_bound", bound, steps, args.warmup),
-        ("predict_ours", predict_ours, 1, warm_pass),
-    ]
-    implementations = {}
+    specs = [("ours", solver.step, steps, args.warmup), ("matmul_bound", bound, steps, args.warmup)]
+    trainers = {}
     if torch is not None:
-        for pos, (name, implementation) in enumerate(bench.TORCH_IMPLEMENTATIONS.items(), 2):
-            trainer = bench.TorchTrainer(torch, data, *settings, implementation=implementation)
-            implementations[name] = trainer.implementation
-            specs.insert(pos, (name, trainer.step, steps, args.warmup))
-        torch_bound = ("torch_matmul_bound", trainer.matmul_bound_step(), steps, args.warmup)
-        specs.insert(4, torch_bound)
-        specs.append(("predict_torch", trainer.predict, 1, warm_pass))
+        trainers = {
+            name: bench.TorchTrainer(torch, data, *settings, implementation=implementation)
+            for name, implementation in bench.TORCH_IMPLEMENTATIONS.items()
+        }
+        specs += [(name, t.step, steps, args.warmup) for name, t in trainers.items()]
+        bound_torch = trainers["torch"].matmul_bound_step()
+        specs.append(("torch_matmul_bound", bound_torch, steps, args.warmup))
+    specs.append(("predict_ours", predict_ours, 1, warm_pass))
+    if trainers:
+        specs.append(("predict_torch", trainers["torch"].predict, 1, warm_pass))
     tasks = [bench.Task(*spec) for spec in specs]
     with tqdm(
         total=len(tasks) * args.repeats,
@@ -225,13 +224,17 @@ def run_config(
             "repeats_ms_per_step": [1e3 * t for t in times[name]],
         }
 
+    stats = {
+        name: train_stats(name)
+        for name in ("ours", "matmul_bound", *bench.TORCH_IMPLEMENTATIONS, "torch_matmul_bound")
+    }
+    ours, bound = stats["ours"], stats["matmul_bound"]
+
     def images_per_s(name: str) -> float | None:
         return X_eval.shape[0] / (bench.median_ms(times[name]) / 1e3) if name in times else None
 
-    ours, bound = train_stats("ours"), train_stats("matmul_bound")
-
     def vs_torch(name: str) -> float | None:
-        return None if name not in times else ours["ms_per_step"] / train_stats(name)["ms_per_step"]
+        return None if stats[name] is None else ours["ms_per_step"] / stats[name]["ms_per_step"]
 
     return {
         "hidden": args.hidden,
@@ -243,12 +246,8 @@ def run_config(
         "num_classes": solver.model.num_classes,
         "num_train": n,
         "steps_per_epoch": steps,
-        "ours": ours,
-        "matmul_bound": bound,
-        "torch": train_stats("torch"),
-        "torch_fused": train_stats("torch_fused"),
-        "torch_matmul_bound": train_stats("torch_matmul_bound"),
-        "torch_implementations": implementations or None,
+        **stats,
+        "torch_implementations": {n: t.implementation for n, t in trainers.items()} or None,
         "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
         "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
         "ratio_ours_to_torch": vs_torch("torch"),

@@ -10,8 +10,8 @@ Three ways of doing one training step on the same data are timed against each ot
   PyTorch is installed (the optional ``bench`` extra), with the optimizer's default
   implementation, and ``torch_fused`` with its fastest one (see
   :data:`TORCH_IMPLEMENTATIONS`); ``torch_matmul_bound`` is PyTorch's own matrix
-  products alone, as ``matmul_bound`` is ours. PyTorch is imported only by :func:`load_torch`, so
-  importing this module never pulls it in.
+  products alone, as ``matmul_bound`` is ours. PyTorch is imported only by
+  :func:`load_torch`, so importing this module never pulls it in.
 
 Timings are interleaved (every task once per round, ``repeats`` rounds) and the median
 is reported, because on a shared machine the load changes during a run.

@@ -81,7 +81,7 @@ def _blocks(
     here while the block is in cache instead of in a separate pass over memory.
     With ``scratch_may_be_g``, a kernel that only ever writes its last scratch array
     with a function of g gets g's own array there under weight decay: one array less
-    to keep in cache (momentum's update, 7% faster from main memory).
+    to keep in cache (momentum's update: about 6% faster from main memory).
     """
     decay = config["weight_decay"]
     if not decay:

@@ -12,10 +12,10 @@ refused), ``trials.csv`` (one row per finished trial, appended and fsynced as ea
 finishes) and ``trials/<index>.json`` (each trial's training curves, as in
 :mod:`twolayer.runs`). Trials run on any ``concurrent.futures.Executor``: by default
 a local pool of spawned processes with one BLAS thread each, or, given a scheduler
-address, an existing Dask cluster (the ``dask`` extra, imported only then; see
-:mod:`twolayer.executors`). Workers
-only compute and return results; the process that runs the search writes every file,
-so cluster workers need no shared filesystem — only the data, for CIFAR-10.
+address, an existing Dask cluster (the ``dask`` extra, imported only then); see
+:mod:`twolayer.executors`. Workers only compute and return results; the process that
+runs the search writes every file, so cluster workers need no shared filesystem —
+only the data, for CIFAR-10.
 
 This module never imports matplotlib or dask unless asked to.
 """
