@@ -47,8 +47,8 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 import numpy as np
 from tqdm.auto import tqdm
 
-from twolayer import bench
-from twolayer.cli import (
+from twolayer.bench import timing as bench
+from twolayer.cli.args import (
     ArgumentParser,
     make_parser,
     nonnegative_float,
@@ -57,8 +57,8 @@ from twolayer.cli import (
     run_main,
 )
 from twolayer.datasets import get_cifar10_data
-from twolayer.executors import default_workers
 from twolayer.optim import UPDATE_RULES
+from twolayer.search.executors import default_workers
 
 CIFAR_DIM = 3 * 32 * 32
 DTYPES = ("float32", "float64")

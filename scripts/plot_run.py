@@ -14,9 +14,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from twolayer.cli import make_parser, run_main
+from twolayer.cli.args import make_parser, run_main
+from twolayer.cli.runs import load_history
 from twolayer.plots import compare_runs, save_run_plots, show_pngs
-from twolayer.runs import load_history
 
 DEFAULT_COMPARE = "compare.png"
 

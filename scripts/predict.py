@@ -20,10 +20,10 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from twolayer import TwoLayerNet
-from twolayer.cli import make_parser, positive_int, run_main
+from twolayer.cli.args import make_parser, positive_int, run_main
+from twolayer.cli.runs import check_run_dir
 from twolayer.datasets import tta_proba
 from twolayer.preprocess import Preprocessor
-from twolayer.runs import check_run_dir
 
 IMAGE_SIZE = 32
 

@@ -38,9 +38,9 @@ os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 import numpy as np
 
-from twolayer import TwoLayerNet, optim
+from twolayer import TwoLayerNet
 from twolayer._io import atomic_savez, open_npz
-from twolayer.cli import (
+from twolayer.cli.args import (
     ArgumentParser,
     make_parser,
     nonnegative_float,
@@ -48,6 +48,14 @@ from twolayer.cli import (
     positive_float,
     positive_int,
     run_main,
+)
+from twolayer.cli.runs import (
+    check_run_dir,
+    history_from_solver,
+    load_config,
+    new_run_dir,
+    save_config,
+    save_history,
 )
 from twolayer.datasets import (
     CLASSES,
@@ -58,6 +66,7 @@ from twolayer.datasets import (
     train_val_split,
     tta_proba,
 )
+from twolayer.fast import set_num_threads
 from twolayer.optim import UPDATE_RULES
 from twolayer.plots import (
     plot_confusion_matrix,
@@ -66,14 +75,6 @@ from twolayer.plots import (
     show_pngs,
 )
 from twolayer.preprocess import Preprocessor
-from twolayer.runs import (
-    check_run_dir,
-    history_from_solver,
-    load_config,
-    new_run_dir,
-    save_config,
-    save_history,
-)
 from twolayer.solver import SOLVER_DEFAULTS, Solver
 
 PRESETS: dict[str, dict] = {
@@ -222,7 +223,7 @@ def set_threads(threads: int | None) -> None:
     """Limit BLAS and update-rule threads (BLAS: threadpoolctl, else restart with the env set)."""
     if threads is None:
         return
-    optim.set_num_threads(threads)
+    set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:

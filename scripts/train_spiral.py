@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from twolayer import TwoLayerNet
-from twolayer.cli import (
+from twolayer.cli.args import (
     ArgumentParser,
     make_parser,
     nonnegative_float,
@@ -29,10 +29,16 @@ from twolayer.cli import (
     positive_int,
     run_main,
 )
+from twolayer.cli.runs import (
+    epoch_table,
+    history_from_solver,
+    new_run_dir,
+    save_config,
+    save_history,
+)
 from twolayer.datasets import spiral_splits
 from twolayer.optim import UPDATE_RULES
 from twolayer.plots import plot_decision_boundary, save_run_plots, show_pngs
-from twolayer.runs import epoch_table, history_from_solver, new_run_dir, save_config, save_history
 from twolayer.solver import SOLVER_DEFAULTS, Solver
 
 MAX_EPOCH_LINES = 10  # per-epoch lines printed, spread evenly over the run

@@ -29,7 +29,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from twolayer.cli import (
+from twolayer.cli.args import (
     ArgumentParser,
     make_parser,
     nonnegative_int,
@@ -37,20 +37,20 @@ from twolayer.cli import (
     positive_int,
     run_main,
 )
-from twolayer.tune import (
-    BEST_COMMAND,
-    TRIALS_DIR,
-    format_table,
-    run_search,
-    write_best_command,
-)
-from twolayer.tune_space import (
+from twolayer.search.space import (
     DEFAULT_SPACES,
     PARAMS,
     build_space,
     load_space_file,
     make_dimension,
     make_spec,
+)
+from twolayer.search.trials import (
+    BEST_COMMAND,
+    TRIALS_DIR,
+    format_table,
+    run_search,
+    write_best_command,
 )
 
 LR_REG_PNG, TOP_TRIALS_PNG = "lr_reg.png", "top_trials.png"

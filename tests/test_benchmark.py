@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from twolayer import bench
+from twolayer.bench import timing as bench
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "benchmark.py"

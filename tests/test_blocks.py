@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from twolayer import _blocks
-from twolayer._gather import gather_rows, widen_half
+from twolayer.fast import blocks as _blocks
+from twolayer.fast.gather import gather_rows, widen_half
 
 
 def test_every_finite_float16_widens_to_the_same_bits_as_numpys_cast():

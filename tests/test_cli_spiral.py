@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
 
-from twolayer.cli import nonnegative_float, positive_float, positive_int, run_main
+from twolayer.cli.args import nonnegative_float, positive_float, positive_int, run_main
 
 TRAIN = SCRIPTS / "train_spiral.py"
 PLOT = SCRIPTS / "plot_run.py"

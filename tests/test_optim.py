@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from twolayer import optim
+from twolayer import fast
 from twolayer.optim import DEFAULTS, adam, get_update_rule, rmsprop, sgd, sgd_momentum
 
 W0 = np.array([[1.0, -2.0], [0.5, 4.0]])
@@ -132,17 +132,17 @@ def test_threaded_row_blocks_give_the_same_bits(name):
     rng = np.random.default_rng(1)
     w0 = rng.standard_normal((700, 400)).astype(np.float32)  # above the threading threshold
     grads = [rng.standard_normal(w0.shape).astype(np.float32) for _ in range(3)]
-    default = optim.get_num_threads()
+    default = fast.get_num_threads()
     results = []
     try:
         for threads in (1, 3):
-            optim.set_num_threads(threads)
+            fast.set_num_threads(threads)
             w, config = w0.copy(), {}
             for dw in grads:
                 w, config = RULES[name](w, dw, config)
             results.append(w)
     finally:
-        optim.set_num_threads(default)
+        fast.set_num_threads(default)
     assert np.array_equal(results[0], results[1])
     # and the blocks together give the bits of the formulas on the whole array
     w_ref, ref_config = w0.copy(), dict(DEFAULTS[name], **{k: 0.0 for k in STATE[name]})

@@ -9,6 +9,14 @@ import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet
+from twolayer.cli.runs import (
+    check_run_dir,
+    load_config,
+    load_history,
+    new_run_dir,
+    save_config,
+    save_history,
+)
 from twolayer.plots import (
     compare_runs,
     plot_confusion_matrix,
@@ -17,14 +25,6 @@ from twolayer.plots import (
     save_run_plots,
     smooth,
     weight_grid,
-)
-from twolayer.runs import (
-    check_run_dir,
-    load_config,
-    load_history,
-    new_run_dir,
-    save_config,
-    save_history,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

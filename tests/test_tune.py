@@ -14,9 +14,9 @@ import pytest
 from fake_cifar import make_fake_cifar10
 from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
 
-from twolayer import tune
-from twolayer.cli import run_main
-from twolayer.tune_space import (
+from twolayer.cli.args import run_main
+from twolayer.search import trials as tune
+from twolayer.search.space import (
     PARAMS,
     build_space,
     generate_trials,

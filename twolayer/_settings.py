@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from twolayer._validate import check_positive_int
-from twolayer.optim import DEFAULTS, UPDATE_RULES, get_update_rule
+from twolayer.fast.kernels import DEFAULTS, UPDATE_RULES, get_update_rule
 
 #: Keyword arguments of :class:`Solver` and their defaults (CS231n's, plus the additions).
 SOLVER_DEFAULTS: dict[str, Any] = {

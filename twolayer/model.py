@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer._blocks import for_blocks
 from twolayer._io import atomic_savez, open_npz
 from twolayer._validate import check_finite, check_labels, check_positive_int
+from twolayer.fast.blocks import for_blocks
 from twolayer.layers import (
     affine_backward,
     affine_forward,

@@ -29,8 +29,7 @@ from matplotlib.ticker import NullFormatter
 
 from twolayer._io import atomic_write
 from twolayer._validate import check_labels
-from twolayer.cli import display_available
-from twolayer.runs import epoch_table
+from twolayer.history import epoch_table
 
 DPI = 110
 TRAIN, VAL = "tab:blue", "tab:orange"
@@ -333,3 +332,10 @@ def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(frameon=False, loc="best")
     return _save(fig, path)
+
+
+def display_available() -> bool:
+    """Whether a window can be opened (for ``--show``); headless Linux has no display."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

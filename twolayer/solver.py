@@ -25,10 +25,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer import checkpoint
-from twolayer._gather import gather_rows
 from twolayer._settings import SOLVER_DEFAULTS, param_configs, resolve_settings
 from twolayer._signals import SigintGuard
 from twolayer._validate import check_finite, check_labels
+from twolayer.fast.gather import gather_rows
 from twolayer.layers import softmax_loss
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")

@@ -1,6 +1,6 @@
 """Helpers shared by the command-line scripts: argument types, parser, entry point.
 
-    from twolayer.cli import make_parser, positive_float, run_main
+    from twolayer.cli.args import make_parser, positive_float, run_main
 
     def main(argv=None) -> int:
         parser = make_parser(__doc__)
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
@@ -118,10 +117,3 @@ def _one_line(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror and e.filename is not None:
         return f"{e.strerror}: {e.filename}"
     return " ".join(str(e).split()) or type(e).__name__
-
-
-def display_available() -> bool:
-    """Whether a window can be opened (for ``--show``); headless Linux has no display."""
-    if sys.platform in ("darwin", "win32"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

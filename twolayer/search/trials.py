@@ -1,7 +1,7 @@
 """Hyperparameter search: run many seeded trials in parallel and keep every result on disk.
 
-    from twolayer.tune import best_result, run_search
-    from twolayer.tune_space import build_space, make_spec, train_command
+    from twolayer.search.trials import best_result, run_search
+    from twolayer.search.space import build_space, make_spec, train_command
 
     spec = make_spec("spiral", build_space("spiral", {"lr": "1e-3:1e-1"}), trials=20, seed=0)
     rows = run_search(spec, "searches/spiral")      # resumable: rerun to continue
@@ -45,19 +45,19 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer._io import atomic_write_json, atomic_write_text
+from twolayer.cli.runs import epoch_table, history_from_solver
 from twolayer.datasets import augment_from_spec, load_cifar10, spiral_splits, train_val_split
-from twolayer.executors import default_workers, open_executor, require_dask
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
-from twolayer.runs import epoch_table, history_from_solver
-from twolayer.solver import SOLVER_DEFAULTS, DivergenceError, Solver
-from twolayer.tune_space import (
+from twolayer.search.executors import default_workers, open_executor, require_dask
+from twolayer.search.space import (
     PARAMS,
     Trial,
     generate_trials,
     parse_value,
     train_command,
 )
+from twolayer.solver import SOLVER_DEFAULTS, DivergenceError, Solver
 
 SEARCH_JSON = "search.json"
 TRIALS_CSV = "trials.csv"

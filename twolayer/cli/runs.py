@@ -23,25 +23,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 import twolayer
 from twolayer._io import atomic_write_json, atomic_write_text
+from twolayer.history import CSV_COLUMNS, HISTORY_KEYS, epoch_table, history_from_solver
 
 CONFIG_FILE = "config.json"
 HISTORY_JSON = "history.json"
 HISTORY_CSV = "history.csv"
-
-#: The solver's per-iteration and per-epoch curves, saved under the same names.
-HISTORY_KEYS = (
-    "loss_history",
-    "train_acc_history",
-    "val_acc_history",
-    "val_loss_history",
-    "lr_history",
-    "epoch_time_history",
-)
-CSV_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time")
 
 
 def new_run_dir(
@@ -91,36 +79,6 @@ def check_run_dir(path: str | os.PathLike) -> Path:
     if not (path / CONFIG_FILE).is_file():
         raise ValueError(f"{path} is not a run directory (it has no {CONFIG_FILE})")
     return path
-
-
-def history_from_solver(solver: Any) -> dict[str, Any]:
-    """The solver's curves as a JSON-safe history dict."""
-    history = {key: [float(v) for v in getattr(solver, key)] for key in HISTORY_KEYS}
-    history["best_val_acc"] = float(solver.best_val_acc)
-    history["best_epoch"] = int(solver.best_epoch)
-    history["iterations_per_epoch"] = int(solver.iterations_per_epoch)
-    return history
-
-
-def epoch_table(history: dict[str, Any]) -> dict[str, list[float]]:
-    """Per-epoch columns (:data:`CSV_COLUMNS`), from a history dict.
-
-    ``train_loss`` is the mean of that epoch's iteration losses; ``lr`` is the rate
-    of its first iteration (the rate for the whole epoch under the step schedule).
-    """
-    n = len(history["val_acc_history"])
-    per_epoch = max(int(history["iterations_per_epoch"]), 1)
-    losses = np.asarray(history["loss_history"], dtype=float)
-    train_loss = [float(losses[e * per_epoch : (e + 1) * per_epoch].mean()) for e in range(n)]
-    return {
-        "epoch": list(range(1, n + 1)),
-        "train_loss": train_loss,
-        "train_acc": list(history["train_acc_history"][:n]),
-        "val_loss": list(history["val_loss_history"][:n]),
-        "val_acc": list(history["val_acc_history"][:n]),
-        "lr": list(history["lr_history"][::per_epoch][:n]),
-        "epoch_time": list(history["epoch_time_history"][:n]),
-    }
 
 
 def save_history(run_dir: str | os.PathLike, solver: Any) -> tuple[Path, Path]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from twolayer._blocks import for_blocks
+from twolayer.fast.blocks import for_blocks
 
 _HALF_TO_SINGLE = np.float32(2.0**112)  # 2**(127 - 15): the gap between the exponent biases
 

@@ -1,0 +1,1 @@
+"""Benchmark machinery: our training step against its matmul-only bound and PyTorch."""
