@@ -1,5 +1,4 @@
-"""Tests for the fast path: its update kernels equal the reference rules, the block
-runner, the minibatch gather."""
+"""Tests for the fast path: update kernels equal to the reference rules, blocks, gather."""
 
 import numpy as np
 import pytest

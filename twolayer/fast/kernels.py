@@ -130,8 +130,10 @@ def rmsprop(
 
 
 def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
-    """:func:`twolayer.optim.adam` in place: from the same w, dw and state, the same m, v
-    and t bit for bit, and w up to rounding."""
+    """:func:`twolayer.optim.adam` in place.
+
+    From the same w, dw and state: the same m, v and t bit for bit, and w up to rounding.
+    """
     config = _with_defaults(config, DEFAULTS["adam"])
     lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
     t = config["t"] = config.get("t", 0) + 1
