@@ -16,7 +16,7 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     # One reduction with no temporary: NaN and inf survive into it, so only a
     # non-finite result needs the exact test (a finite array can still overflow the
     # reduction, which the exact test then clears). A BLAS dot product of the values
-    # with themselves is three times faster than NumPy's pairwise sum.
+    # with themselves is faster than NumPy's pairwise sum.
     flat = X.reshape(-1) if X.flags.c_contiguous else None
     if flat is not None and X.dtype in (np.float32, np.float64):
         total = np.dot(flat, flat)

@@ -14,7 +14,6 @@ import numpy as np
 
 from twolayer._io import atomic_savez, open_npz
 from twolayer._validate import check_finite, check_labels, check_positive_int
-from twolayer.fast.blocks import for_blocks
 from twolayer.layers import (
     affine_backward,
     affine_forward,
@@ -126,21 +125,27 @@ class TwoLayerNet:
             check_labels(y, self.params["W2"].shape[1], n=X.shape[0])
         W1, b1, W2, b2 = (self.params[k] for k in PARAM_NAMES)
 
+        # Forward: affine - ReLU - affine gives the class scores.
         a1, cache1 = affine_forward(X, W1, b1)
         h, relu_cache = relu_forward(a1, inplace=True)  # a1 is ours alone
         scores, cache2 = affine_forward(h, W2, b2)
         if y is None:
             return scores
 
-        data_loss, dscores = softmax_loss(scores, y, label_smoothing=self.label_smoothing)
+        # Backward: the softmax loss's gradient, passed back through each layer in turn.
+        loss, dscores = softmax_loss(scores, y, label_smoothing=self.label_smoothing)
         dh, dW2, db2 = affine_backward(dscores, cache2)
         da1 = relu_backward(dh, relu_cache, inplace=True)  # dh is ours alone
-        _, dW1, db1 = affine_backward(da1, cache1, compute_dx=False)
+        _, dW1, db1 = affine_backward(da1, cache1, compute_dx=False)  # no use for dX
+        grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
-        loss = data_loss
+        # L2 penalty on the weights (not the biases) and its gradient, reg * W.
         if self.reg:
-            loss += 0.5 * self.reg * (_add_l2(dW1, W1, self.reg) + _add_l2(dW2, W2, self.reg))
-        return loss, {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
+            # float(): the loss stays a Python float (float64) when the net is float32.
+            loss += 0.5 * self.reg * float(np.sum(W1 * W1) + np.sum(W2 * W2))
+            grads["W1"] += self.reg * W1
+            grads["W2"] += self.reg * W2
+        return loss, grads
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 1000) -> np.ndarray:
         """Class probabilities (N, C), computed ``batch_size`` rows at a time."""
@@ -212,13 +217,3 @@ class TwoLayerNet:
         """The ``extra`` arrays stored by :meth:`save`."""
         with open_npz(path, "model file") as f:
             return {k[len("extra_") :]: f[k] for k in f.files if k.startswith("extra_")}
-
-
-def _add_l2(grad: np.ndarray, w: np.ndarray, reg: float) -> float:
-    """``grad += reg * w`` in place; returns ``sum(w**2)``, taken while each block is in cache."""
-
-    def kernel(grad: np.ndarray, w: np.ndarray, scratch: np.ndarray) -> float:
-        grad += np.multiply(w, reg, out=scratch)
-        return float(np.vdot(w, w))
-
-    return sum(for_blocks(kernel, grad, w, scratch=1))

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 _PARALLEL_MIN_SIZE = 1 << 18  # below this many entries a thread hop costs more than it saves
-_BLOCK_SIZE = 1 << 17  # entries per block (512 KB of float32 per array); measured best here
+# Entries per block (512 KB of float32 per array): the fastest size tried (docs/performance.md).
+_BLOCK_SIZE = 1 << 17
 _threads = min(4, os.cpu_count() or 1)
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0

@@ -4,8 +4,7 @@ The rows of a batch lie scattered over the whole training set, so copying them
 waits on main memory; two threads copying half the rows each wait in parallel
 (``np.take`` releases the GIL). A training set stored as float16 (half the
 memory) is widened to float32 on the way, by the bit manipulation below:
-NumPy's own float16 -> float32 cast goes element by element and takes about
-three times longer.
+NumPy's own float16 -> float32 cast goes element by element and is slower.
 """
 
 from __future__ import annotations

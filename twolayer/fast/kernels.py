@@ -1,21 +1,14 @@
-"""First-order update rules for the Solver, with CS231n's names, signatures and formulas.
+"""The update rules of ``twolayer.optim``, rewritten to run in place and in blocks.
 
-Each rule is ``rule(w, dw, config=None) -> (next_w, config)``: one step on the
-weights ``w`` given their gradient ``dw`` (same shape). Missing hyperparameters
-in ``config`` are filled from ``DEFAULTS[name]``; the rule keeps its state
-(velocity, moments, step count) in ``config`` for the next call.
-
-Every rule also takes ``weight_decay`` (default 0), as torch.optim's optimizers
-do: the step uses ``dw + weight_decay * w``, the gradient of an L2 penalty
-``0.5 * weight_decay * sum(w**2)``, bit for bit the gradient that TwoLayerNet's
-``reg`` adds, without a separate pass over memory.
+Same names, signatures, config keys and defaults as the reference rules in
+:mod:`twolayer.optim`, and the same results: bit for bit, except Adam's, which folds
+its bias corrections into two scalars (see ``adam``). What changes is how:
 
 The rules run for every parameter at every iteration, so they work in place:
 ``w`` and the state arrays are overwritten and ``next_w`` is ``w`` itself, and
 ``dw`` is left alone. They run block by block on cache-sized pieces of the arrays,
-with intermediates in small per-thread scratch buffers. The arithmetic is
-CS231n's, operation for operation, so results match its formulas bit for bit,
-except Adam's, which folds its bias corrections into two scalars (see ``adam``).
+with intermediates in small per-thread scratch buffers (:mod:`twolayer.fast.blocks`),
+and take weight decay inside the same pass instead of as a separate sum over memory.
 State arrays take the dtype of ``w`` and hyperparameters are Python floats,
 which NumPy does not let upcast an array: float32 stays float32.
 """
@@ -27,26 +20,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from twolayer import optim
 from twolayer.fast.blocks import for_blocks as _in_chunks
 from twolayer.fast.blocks import get_num_threads, set_num_threads
+from twolayer.optim import DEFAULTS, Config, UpdateRule
 
 __all__ = ["DEFAULTS", "UPDATE_RULES", "get_num_threads", "get_update_rule", "set_num_threads"]
-
-Config = dict
-UpdateRule = Callable[[np.ndarray, np.ndarray, "Config | None"], "tuple[np.ndarray, Config]"]
-
-DEFAULTS: dict[str, dict[str, float]] = {
-    "sgd": {"learning_rate": 1e-2, "weight_decay": 0.0},
-    "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9, "weight_decay": 0.0},
-    "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8, "weight_decay": 0.0},
-    "adam": {
-        "learning_rate": 1e-3,
-        "beta1": 0.9,
-        "beta2": 0.999,
-        "epsilon": 1e-8,
-        "weight_decay": 0.0,
-    },
-}
 
 
 def _with_defaults(config: Config | None, defaults: dict[str, float]) -> Config:
@@ -81,7 +60,7 @@ def _blocks(
     here while the block is in cache instead of in a separate pass over memory.
     With ``scratch_may_be_g``, a kernel that only ever writes its last scratch array
     with a function of g gets g's own array there under weight decay: one array less
-    to keep in cache (momentum's update: about 6% faster from main memory).
+    to keep in cache.
     """
     decay = config["weight_decay"]
     if not decay:
@@ -104,10 +83,7 @@ def _running_mean(avg: np.ndarray, x: np.ndarray, rate: float, s: np.ndarray) ->
 
 
 def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
-    """Vanilla SGD: ``w -= learning_rate * dw``.
-
-    config: learning_rate (1e-2), weight_decay (0).
-    """
+    """:func:`twolayer.optim.sgd` in place: ``w -= learning_rate * dw``."""
     config = _with_defaults(config, DEFAULTS["sgd"])
     lr = config["learning_rate"]
 
@@ -121,11 +97,7 @@ def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np
 def sgd_momentum(
     w: np.ndarray, dw: np.ndarray, config: Config | None = None
 ) -> tuple[np.ndarray, Config]:
-    """SGD with momentum: ``v = momentum * v - learning_rate * dw; w += v``.
-
-    config: learning_rate (1e-2), momentum (0.9), weight_decay (0),
-    velocity (like w, zeros at first).
-    """
+    """:func:`twolayer.optim.sgd_momentum` in place: ``v = momentum * v - lr * dw; w += v``."""
     config = _with_defaults(config, DEFAULTS["sgd_momentum"])
     lr, mu = config["learning_rate"], config["momentum"]
 
@@ -141,11 +113,7 @@ def sgd_momentum(
 def rmsprop(
     w: np.ndarray, dw: np.ndarray, config: Config | None = None
 ) -> tuple[np.ndarray, Config]:
-    """RMSProp: ``cache = dr * cache + (1 - dr) * dw**2; w -= lr * dw / (sqrt(cache) + eps)``.
-
-    config: learning_rate (1e-2), decay_rate (0.99), epsilon (1e-8), weight_decay (0),
-    cache (like w, zeros at first).
-    """
+    """:func:`twolayer.optim.rmsprop` in place, the same operations in the same order."""
     config = _with_defaults(config, DEFAULTS["rmsprop"])
     lr, dr, eps = config["learning_rate"], config["decay_rate"], config["epsilon"]
 
@@ -162,14 +130,9 @@ def rmsprop(
 
 
 def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
-    """Adam with bias correction.
+    """:func:`twolayer.optim.adam` in place.
 
-    ``t += 1; m = b1 * m + (1 - b1) * dw; v = b2 * v + (1 - b2) * dw**2;
-    w -= lr * (m / (1 - b1**t)) / (sqrt(v / (1 - b2**t)) + eps)``.
-
-    config: learning_rate (1e-3), beta1 (0.9), beta2 (0.999), epsilon (1e-8),
-    weight_decay (0), m and v (like w, zeros at first), t (int, 0 at first;
-    incremented before use).
+    From the same w, dw and state: the same m, v and t bit for bit, and w up to rounding.
     """
     config = _with_defaults(config, DEFAULTS["adam"])
     lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
@@ -177,8 +140,8 @@ def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[n
     # The bias corrections folded into two scalars, as PyTorch's Adam does: with
     # c1 = 1 - b1**t and c2 = 1 - b2**t, the step lr * (m / c1) / (sqrt(v / c2) + eps)
     # equals step * m / (sqrt(v) + eps * sqrt(c2)) with step = lr * sqrt(c2) / c1.
-    # Equal up to rounding (the only rule that is not CS231n's arithmetic bit for
-    # bit), and two passes fewer over the arrays: 12% of an Adam update.
+    # Equal up to rounding (the only rule that is not the reference's arithmetic bit
+    # for bit), and two passes fewer over the arrays.
     root_c2 = math.sqrt(1 - b2**t)
     step, eps_hat = lr * root_c2 / (1 - b1**t), eps * root_c2
 
@@ -204,13 +167,5 @@ UPDATE_RULES: dict[str, UpdateRule] = {
 
 
 def get_update_rule(name_or_callable: str | UpdateRule) -> UpdateRule:
-    """The update rule called ``name_or_callable``, or the callable itself."""
-    if callable(name_or_callable):
-        return name_or_callable
-    try:
-        return UPDATE_RULES[name_or_callable]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown update rule {name_or_callable!r}; known rules: {', '.join(UPDATE_RULES)} "
-            "(or pass a callable rule(w, dw, config) -> (next_w, config))"
-        ) from None
+    """The fast rule called ``name_or_callable``, or the callable itself."""
+    return optim.get_update_rule(name_or_callable, UPDATE_RULES)
