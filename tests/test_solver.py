@@ -6,30 +6,10 @@ import tempfile
 
 import numpy as np
 import pytest
+from solver_helpers import QUIET, RUN, assert_same_weights, blobs, final_weights, jitter, net
 
 from twolayer.model import TwoLayerNet
 from twolayer.solver import DivergenceError, Solver
-
-QUIET = {"verbose": False, "seed": 0}
-
-
-def blobs(n=300, num_classes=3, seed=0):
-    """Well-separated Gaussian blobs in 2-D, split 2/3 train, 1/3 val."""
-    rng = np.random.default_rng(seed)
-    angles = 2 * np.pi * np.arange(num_classes) / num_classes
-    centers = 4.0 * np.column_stack([np.cos(angles), np.sin(angles)])
-    y = rng.integers(0, num_classes, n)
-    X = centers[y] + 0.6 * rng.standard_normal((n, 2))
-    k = 2 * n // 3
-    return {"X_train": X[:k], "y_train": y[:k], "X_val": X[k:], "y_val": y[k:]}
-
-
-def net(seed=0):
-    return TwoLayerNet(input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=seed)
-
-
-def jitter(X, rng):
-    return X + 0.05 * rng.standard_normal(X.shape)
 
 
 class Spy:
@@ -64,29 +44,6 @@ class Interrupting(TwoLayerNet):
                 else:
                     raise KeyboardInterrupt
         return super().loss(X, y)
-
-
-def final_weights(path):
-    with np.load(path) as f:
-        return {k: f[k] for k in f.files if k.startswith("param/")}
-
-
-def assert_same_weights(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        assert np.array_equal(a[k], b[k]), k
-
-
-RUN = {
-    "update_rule": "sgd_momentum",
-    "optim_config": {"learning_rate": 0.05},
-    "lr_decay": 0.9,
-    "batch_size": 32,  # 200 examples: 6 full batches and one of 8
-    "num_epochs": 4,
-    "num_train_samples": 50,  # the accuracy subsample draws from the rng too
-    "augment": jitter,
-    **QUIET,
-}
 
 
 def test_overfits_small_data():
@@ -350,6 +307,10 @@ def test_unknown_keyword_rejected():
         ({"update_rule": lambda w, dw, c: (w, c)}, "custom update_rule needs"),
         ({"lr_schedule": "linear"}, "lr_schedule must be"),
         ({"warmup_epochs": 1}, 'needs lr_schedule="cosine"'),
+        ({"lr_decay": "0.9"}, "lr_decay must be a finite number"),
+        ({"optim_config": 0.01}, "optim_config must be a dict"),
+        ({"augment": "flip"}, "augment must be a callable"),
+        ({"on_epoch_end": "report"}, "on_epoch_end must be a callable"),
     ],
 )
 def test_invalid_input_rejected(change, match):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -61,14 +62,36 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+# What np.load and reading its members raise for a file that is not a sound .npz:
+# an empty file (EOFError), a truncated or damaged zip (BadZipFile, also on a bad
+# CRC when a member is read), pickled or malformed data (ValueError).
+_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+
+
 def open_npz(path: str | os.PathLike, what: str) -> np.lib.npyio.NpzFile:
     """Open an ``.npz`` without pickle (use it as a context manager), with clear errors.
 
     ``what`` names the file for the messages, e.g. "model file" or "checkpoint".
     """
     try:
-        return np.load(path, allow_pickle=False)
+        f = np.load(path, allow_pickle=False)
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} not found: {path}") from None
-    except (OSError, ValueError) as e:
+    except _NPZ_ERRORS as e:
         raise ValueError(f"{path} is not a readable .npz {what} ({e})") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):  # a lone .npy array
+        raise ValueError(f"{path} is a .npy array, not a .npz {what}")
+    return f
+
+
+def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
+    """Every member of an ``.npz``, read without pickle, with clear errors.
+
+    Raises FileNotFoundError or ValueError (naming ``path`` and ``what``) for a
+    missing, empty, truncated or corrupt file.
+    """
+    with open_npz(path, what) as f:
+        try:
+            return {k: f[k] for k in f.files}
+        except _NPZ_ERRORS as e:
+            raise ValueError(f"{path} is a truncated or corrupt {what} ({e})") from None

@@ -1,21 +1,22 @@
-"""The Solver's keyword arguments: their defaults, and their checks with clear errors.
+"""The Solver's keyword arguments: their defaults, and checks of them and of the data.
 
-``resolve_settings`` turns the keyword arguments into the Solver's attributes, so
-that ``twolayer.solver`` holds only the training loop.
+Pure functions, each failing with a clear ValueError: they take values and return
+them checked and normalized, so that the Solver's ``__init__`` reads as one line
+per setting.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
-from twolayer._validate import check_positive_int
-from twolayer.fast.kernels import DEFAULTS, UPDATE_RULES, get_update_rule
+from twolayer import fast, optim
+from twolayer._validate import check_finite, check_labels, check_positive_int
+
+DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 #: Keyword arguments of :class:`Solver` and their defaults (CS231n's, plus the additions).
 SOLVER_DEFAULTS: dict[str, Any] = {
@@ -37,82 +38,95 @@ SOLVER_DEFAULTS: dict[str, Any] = {
     "augment": None,
     "eval_batch_size": 1000,
     "patience": None,
+    "on_epoch_end": None,
 }
 
 
-def resolve_settings(s: dict[str, Any]) -> dict[str, Any]:
-    """The Solver's attributes for the settings ``s`` (every key of SOLVER_DEFAULTS).
+def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[np.ndarray, ...]:
+    """``X_train, y_train, X_val, y_val`` from ``data``, checked against the model."""
+    missing = [k for k in DATA_KEYS if k not in data]
+    if missing:
+        raise ValueError(f"data is missing {', '.join(missing)}; it needs {', '.join(DATA_KEYS)}")
+    X_train, y_train, X_val, y_val = (np.asarray(data[k]) for k in DATA_KEYS)
+    for name, X in (("X_train", X_train), ("X_val", X_val)):
+        if X.ndim < 2 or X.shape[0] == 0:
+            raise ValueError(f"{name} must have shape (N, ...) with N >= 1, got {X.shape}")
+        check_finite(X, name)
+    # The number of classes comes from the model's own output, so any model fits.
+    num_classes = np.shape(model.loss(X_train[:1]))[1]
+    check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
+    check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
+    return X_train, y_train, X_val, y_val
 
-    Raises ValueError, saying what is wrong, for any setting out of range.
-    """
-    r = SimpleNamespace()
-    r.update_rule = s["update_rule"]
-    r._update = get_update_rule(r.update_rule)
-    rule_name = next((k for k, f in UPDATE_RULES.items() if f is r._update), None)
-    r.augment = s["augment"]  # augment(X_batch, rng) -> X_batch, or None
-    if r.augment is not None and not callable(r.augment):
-        raise ValueError(f"augment must be a callable (X_batch, rng), got {r.augment!r}")
-    # Callables cannot go into a checkpoint: record their names, to be passed again.
-    r._custom = {
-        "update_rule": None if rule_name else _name(r._update),
-        "augment": None if r.augment is None else _name(r.augment),
-    }
 
-    r.optim_config = dict(s["optim_config"])
-    for key, value in r.optim_config.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+def positive_int_or_none(value: Any, name: str) -> int | None:
+    """None, or ``value`` as a positive int."""
+    return None if value is None else check_positive_int(value, name)
+
+
+def callable_or_none(f: Any, name: str, signature: str) -> Callable | None:
+    """None, or ``f`` if it is callable."""
+    if f is not None and not callable(f):
+        raise ValueError(f"{name} must be a callable {signature}, got {f!r}")
+    return f
+
+
+def check_optim_config(optim_config: Any) -> dict[str, float]:
+    """A copy of ``optim_config``, whose values must be numbers (NumPy ones become Python's)."""
+    if not isinstance(optim_config, dict):
+        raise ValueError(f"optim_config must be a dict of numbers, got {optim_config!r}")
+    checked = {}
+    for key, value in optim_config.items():
+        if not _is_number(value):
             raise ValueError(f"optim_config[{key!r}] must be a number, got {value!r}")
-        r.optim_config[key] = value.item() if isinstance(value, np.number) else value
-    default_lr = DEFAULTS.get(rule_name, {}).get("learning_rate")
-    lr = r.optim_config.get("learning_rate", default_lr)
-    if lr is None:
-        raise ValueError('a custom update_rule needs optim_config["learning_rate"]')
-    if not math.isfinite(lr) or lr <= 0:
-        raise ValueError(f"learning_rate must be a finite number > 0, got {lr!r}")
-    r._base_lr = float(lr)
-    decay = r.optim_config.get("weight_decay", 0.0)
+        checked[key] = value.item() if isinstance(value, np.number) else value
+    decay = checked.get("weight_decay", 0.0)
     if not math.isfinite(decay) or decay < 0:
         raise ValueError(f"weight_decay must be a finite number >= 0, got {decay!r}")
+    return checked
 
-    r.batch_size = check_positive_int(s["batch_size"], "batch_size")
-    r.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
-    r.print_every = check_positive_int(s["print_every"], "print_every")
-    r.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
-    r.num_train_samples, r.num_val_samples, r.patience = (
-        None if s[k] is None else check_positive_int(s[k], k)
-        for k in ("num_train_samples", "num_val_samples", "patience")
-    )
-    r.lr_schedule = s["lr_schedule"]
-    if r.lr_schedule not in ("step", "cosine"):
-        raise ValueError(f'lr_schedule must be "step" or "cosine", got {r.lr_schedule!r}')
-    r.lr_decay = float(s["lr_decay"])
-    if not math.isfinite(r.lr_decay) or r.lr_decay <= 0:
-        raise ValueError(f"lr_decay must be a finite number > 0, got {s['lr_decay']!r}")
-    r.warmup_epochs = float(s["warmup_epochs"])
-    if not 0 <= r.warmup_epochs <= r.num_epochs:
-        raise ValueError(f"warmup_epochs must lie in [0, num_epochs], got {s['warmup_epochs']}")
-    if r.lr_schedule == "step" and r.warmup_epochs:
-        raise ValueError('warmup_epochs needs lr_schedule="cosine"')
-    if r.lr_schedule == "cosine" and r.lr_decay != 1.0:
-        raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
-    r.seed = None if s["seed"] is None else int(s["seed"])
-    name = s["checkpoint_name"]
-    r.checkpoint_name = None if name is None else os.fspath(name)
-    keep = s["keep_checkpoints"]
-    r.keep_checkpoints = None if keep is None else check_positive_int(keep, "keep_checkpoints")
-    r.verbose = bool(s["verbose"])
-    r.progress = bool(s["progress"]) and r.verbose
-    r._settings = {
-        **{k: getattr(r, k) for k in SOLVER_DEFAULTS if k not in r._custom},
-        "update_rule": rule_name,
-        "augment": None,
-        "progress": bool(s["progress"]),
+
+def initial_learning_rate(optim_config: dict[str, float], rule: Callable) -> float:
+    """``optim_config["learning_rate"]``, or the default of a built-in ``rule``.
+
+    The built-in rules are twolayer.fast's kernels and twolayer.optim's reference rules.
+    """
+    builtin = {
+        f: name for rules in (fast.UPDATE_RULES, optim.UPDATE_RULES) for name, f in rules.items()
     }
-    return vars(r)
+    default = optim.DEFAULTS.get(builtin.get(rule), {}).get("learning_rate")
+    lr = optim_config.get("learning_rate", default)
+    if lr is None:
+        raise ValueError('a custom update_rule needs optim_config["learning_rate"]')
+    return positive_float(lr, "learning_rate")
 
 
-def _name(f: Callable) -> str:
-    return getattr(f, "__qualname__", None) or repr(f)
+def positive_float(value: Any, name: str) -> float:
+    """``value`` as a float, raising unless it is a finite number > 0."""
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+def check_warmup(warmup_epochs: Any, num_epochs: int) -> float:
+    """``warmup_epochs`` as a float, raising unless it lies in [0, num_epochs]."""
+    if not _is_number(warmup_epochs) or not 0 <= warmup_epochs <= num_epochs:
+        raise ValueError(f"warmup_epochs must lie in [0, num_epochs], got {warmup_epochs!r}")
+    return float(warmup_epochs)
+
+
+def check_schedule(lr_schedule: Any, lr_decay: float, warmup_epochs: float) -> None:
+    """Raise unless the learning-rate schedule's settings fit together."""
+    if lr_schedule not in ("step", "cosine"):
+        raise ValueError(f'lr_schedule must be "step" or "cosine", got {lr_schedule!r}')
+    if lr_schedule == "step" and warmup_epochs:
+        raise ValueError('warmup_epochs needs lr_schedule="cosine"')
+    if lr_schedule == "cosine" and lr_decay != 1.0:
+        raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
 
 
 def param_configs(optim_config: dict, params: dict[str, np.ndarray]) -> dict[str, dict]:

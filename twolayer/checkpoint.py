@@ -1,10 +1,15 @@
-"""Solver checkpoints: all the state needed to continue a run bit for bit, in one ``.npz``.
+"""Checkpoint files: a nested dict of NumPy arrays and JSON values in one ``.npz``.
 
-Arrays are npz members: ``param/{name}``, ``best/{name}``, ``optim/{name}/{key}``
-(optimizer state such as ``m``), ``perm`` (the current epoch's order, if one is
-under way) and ``history/{name}`` (float64). Everything else (settings, counters,
-optimizer scalars, the generator's ``bit_generator.state``) is one JSON string in
-``meta_json``. Nothing is pickled, and files are written atomically.
+    checkpoint.save({"params": {"W1": W1}, "state": {"epoch": 3}}, "run.npz")
+    state = checkpoint.load("run.npz")       # the same nested dict back
+
+Each array becomes an npz member named by its keys joined with "/" (``params/W1``);
+everything else (numbers, strings, None, lists, the dicts themselves) is one JSON
+string in the member ``__json__``, together with the format name. Files are written
+atomically and read with pickle disabled. The dict's key order is not kept.
+
+This module knows nothing about what the dict holds: the Solver's state is
+``Solver.state_dict()``, saved by ``Solver.save_checkpoint``.
 """
 
 from __future__ import annotations
@@ -12,149 +17,83 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from twolayer._io import atomic_savez, open_npz
-from twolayer._settings import param_configs
+from twolayer._io import atomic_savez, read_npz
 
-if TYPE_CHECKING:
-    from twolayer.solver import Solver
-
-FORMAT = "twolayer-solver-checkpoint/1"
-HISTORIES = ("loss", "lr", "train_acc", "val_acc", "val_loss", "epoch_time")
+FORMAT = "twolayer-checkpoint/2"
+JSON_MEMBER = "__json__"
 
 
-def save(solver: Solver, params: dict[str, np.ndarray], path: str | os.PathLike) -> Path:
-    """Write ``solver``'s state, with ``params`` as the current weights, to ``path``."""
+def save(state: dict[str, Any], path: str | os.PathLike) -> Path:
+    """Write ``state`` to ``path`` (.npz) atomically; returns the path.
+
+    ``state``: a dict with non-empty string keys without "/", whose values are NumPy
+    arrays, JSON values (None, bool, int, float, str, lists of them) or such dicts.
+    Raises ValueError for a bad key, TypeError for a value of another type.
+    """
     arrays: dict[str, np.ndarray] = {}
-    optim: dict[str, dict[str, Any]] = {}
-    for name, w in params.items():
-        arrays[f"param/{name}"] = w
-        arrays[f"best/{name}"] = solver.best_params[name]
-        scalars, keys = {}, []
-        for key, value in solver.optim_configs[name].items():
-            if key.startswith("_"):  # a custom rule's caches (the built-in rules keep none)
-                continue
-            if isinstance(value, np.ndarray):
-                arrays[f"optim/{name}/{key}"] = value
-                keys.append(key)
-            elif isinstance(value, np.generic):
-                scalars[key] = value.item()
-            elif value is None or isinstance(value, (bool, int, float, str)):
-                scalars[key] = value
-            else:
-                raise TypeError(
-                    f"optimizer state {name}[{key!r}] is a {type(value).__name__}; a checkpoint "
-                    "holds only arrays and JSON scalars"
-                )
-        optim[name] = {"scalars": scalars, "arrays": keys}
-    if solver._perm is not None:
-        arrays["perm"] = solver._perm
-    for h in HISTORIES:
-        arrays[f"history/{h}"] = np.asarray(getattr(solver, f"{h}_history"), dtype=np.float64)
-    meta = {
-        "format": FORMAT,
-        "settings": solver._settings,
-        "custom": solver._custom,
-        "params": list(params),
-        "optim": optim,
-        "data": {
-            "n_train": solver.X_train.shape[0],
-            "n_val": solver.X_val.shape[0],
-            "x_shape": list(solver.X_train.shape[1:]),
-        },
-        "state": {
-            "epoch": solver.epoch,
-            "t": solver.t,
-            "pos": solver._pos,
-            "learning_rate": solver.learning_rate,
-            "best_val_acc": solver.best_val_acc,
-            "best_val_loss": solver.best_val_loss,
-            "best_epoch": solver.best_epoch,
-            "epochs_since_best": solver._epochs_since_best,
-            "epoch_elapsed": solver._epoch_elapsed,
-            "rng": solver.rng.bit_generator.state,
-        },
-    }
-    arrays["meta_json"] = np.array(json.dumps(meta))
+    tree = _split(state, (), arrays)
+    if JSON_MEMBER in arrays:
+        raise ValueError(f"the key {JSON_MEMBER!r} is reserved for the checkpoint's JSON")
+    arrays[JSON_MEMBER] = np.array(json.dumps({"format": FORMAT, "tree": tree}))
     return atomic_savez(path, arrays)
 
 
-def load(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """The JSON metadata and the arrays of a checkpoint written by :func:`save`."""
-    with open_npz(path, "checkpoint") as f:
-        arrays = {k: f[k] for k in f.files}
-    meta_json = arrays.pop("meta_json", None)
-    meta = None if meta_json is None else json.loads(str(meta_json))
-    if meta is None or meta.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a twolayer Solver checkpoint (format {FORMAT})")
-    return meta, arrays
-
-
-def resume_settings(
-    meta: dict[str, Any], overrides: dict[str, Any], path: str | os.PathLike
-) -> dict[str, Any]:
-    """The Solver keyword arguments of the checkpointed run, updated by ``overrides``."""
-    for key, name in meta["custom"].items():
-        if name is not None and key not in overrides:
-            raise ValueError(
-                f"{path} was trained with a custom {key} ({name}), which a checkpoint cannot "
-                f"store; pass it again: Solver.resume(path, model, data, {key}=...)"
-            )
-    return {**meta["settings"], **overrides}
-
-
-def restore(
-    solver: Solver,
-    meta: dict[str, Any],
-    arrays: dict[str, np.ndarray],
-    optim_overrides: dict[str, Any],
-    path: str | os.PathLike,
-) -> None:
-    """Put the checkpointed state into a freshly built ``solver``."""
-    data = meta["data"]
-    found = {
-        "n_train": solver.X_train.shape[0],
-        "n_val": solver.X_val.shape[0],
-        "x_shape": list(solver.X_train.shape[1:]),
-    }
-    if found != data:
-        raise ValueError(f"{path} was trained on data {data}, not {found}; pass the same data")
-    model_params = solver.model.params
-    names = meta["params"]
-    if set(names) != set(model_params):
-        raise ValueError(f"{path} has params {sorted(names)}, the model {sorted(model_params)}")
-    for name in names:
-        w = arrays[f"param/{name}"]
-        if w.shape != model_params[name].shape:
-            raise ValueError(
-                f"{path}: {name} has shape {w.shape} but the model's is {model_params[name].shape}"
-            )
-        model_params[name] = w
-    solver.best_params = {name: arrays[f"best/{name}"] for name in names}
-    overrides = param_configs(optim_overrides, model_params)  # biases: no weight decay
-    solver.optim_configs = {
-        name: {
-            **meta["optim"][name]["scalars"],
-            **overrides[name],
-            **{key: arrays[f"optim/{name}/{key}"] for key in meta["optim"][name]["arrays"]},
-        }
-        for name in names
-    }
-    state = meta["state"]
-    solver._set_lr(float(optim_overrides.get("learning_rate", state["learning_rate"])))
-    solver.rng.bit_generator.state = state["rng"]
-    solver.epoch, solver.t, solver._pos = state["epoch"], state["t"], state["pos"]
-    solver._perm = arrays.get("perm")
-    solver.best_val_acc = state["best_val_acc"]
-    solver.best_val_loss = state["best_val_loss"]
-    solver.best_epoch = state["best_epoch"]
-    solver._epochs_since_best = state["epochs_since_best"]
-    solver._epoch_elapsed = state["epoch_elapsed"]
-    solver.stopped_early = (
-        solver.patience is not None and solver._epochs_since_best >= solver.patience
+def _split(node: Any, keys: tuple[str, ...], arrays: dict[str, np.ndarray] | None) -> Any:
+    """``node`` as JSON, its arrays moved into ``arrays`` (None: no arrays allowed here)."""
+    if isinstance(node, dict):
+        tree = {}
+        for key, value in node.items():
+            if not isinstance(key, str) or not key or "/" in key:
+                where = "/".join(keys) or "the top level"
+                raise ValueError(
+                    f"checkpoint keys must be non-empty strings without '/'; got {key!r} in {where}"
+                )
+            if isinstance(value, np.ndarray) and arrays is not None:
+                arrays["/".join((*keys, key))] = value
+            else:
+                tree[key] = _split(value, (*keys, key), arrays)
+        return tree
+    if isinstance(node, (list, tuple)):
+        # An array's member is named by its dict keys, so lists hold JSON values only.
+        return [_split(value, (*keys, str(i)), None) for i, value in enumerate(node)]
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    raise TypeError(
+        f"{'/'.join(keys)} is a {type(node).__name__}; a checkpoint holds NumPy arrays "
+        "(as dict values) and JSON values: None, bool, int, float, str, lists and dicts"
     )
-    for h in HISTORIES:
-        setattr(solver, f"{h}_history", arrays[f"history/{h}"].tolist())
+
+
+def load(path: str | os.PathLike) -> dict[str, Any]:
+    """The nested dict that :func:`save` wrote to ``path``.
+
+    Raises FileNotFoundError for a missing file and ValueError, naming the file, for
+    an empty, truncated, corrupt or foreign one.
+    """
+    arrays = read_npz(path, "checkpoint")
+    meta_json = arrays.pop(JSON_MEMBER, None)
+    if meta_json is None:
+        old = "meta_json" in arrays  # the first format, before checkpoints were plain dicts
+        hint = " (it has an older format, which this version cannot read)" if old else ""
+        raise ValueError(f"{path} is not a twolayer checkpoint{hint}")
+    try:
+        meta = json.loads(str(meta_json))
+        tree = meta["tree"]
+        fmt = meta["format"]
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{path} is a corrupt checkpoint: unreadable JSON ({e})") from None
+    if fmt != FORMAT:
+        raise ValueError(f"{path} has checkpoint format {fmt!r}; this version reads {FORMAT!r}")
+    for name, array in arrays.items():
+        *parents, key = name.split("/")
+        node = tree
+        for parent in parents:
+            node = node.setdefault(parent, {}) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise ValueError(f"{path} is a corrupt checkpoint: member {name} has no place")
+        node[key] = array
+    return tree

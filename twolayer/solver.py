@@ -2,9 +2,10 @@
 
 The Solver knows only the model contract: ``model.params`` (a dict of arrays),
 ``model.loss(X, y) -> (loss, grads)`` and ``model.loss(X) -> scores``. On top of
-CS231n's it adds a seed, exact checkpoint/resume (see :mod:`twolayer.checkpoint`),
-a checkpoint on Ctrl-C, divergence detection, a cosine schedule, augmentation,
-early stopping and a tqdm progress bar.
+CS231n's it adds a seed, exact checkpoint/resume (its whole state is the plain data
+of ``state_dict()``, saved by :mod:`twolayer.checkpoint`), a checkpoint on Ctrl-C,
+divergence detection, a cosine schedule, augmentation, early stopping, a per-epoch
+callback and a tqdm progress bar.
 
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
                     num_epochs=10, batch_size=100, seed=0, checkpoint_name="runs/net")
@@ -24,14 +25,23 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from twolayer import checkpoint
-from twolayer._settings import SOLVER_DEFAULTS, param_configs, resolve_settings
+from twolayer._settings import (
+    SOLVER_DEFAULTS,
+    callable_or_none,
+    check_data,
+    check_optim_config,
+    check_schedule,
+    check_warmup,
+    initial_learning_rate,
+    param_configs,
+    positive_float,
+    positive_int_or_none,
+)
 from twolayer._signals import SigintGuard
-from twolayer._validate import check_finite, check_labels
-from twolayer.fast.gather import gather_rows
+from twolayer._solver_state import SolverState
+from twolayer._validate import check_positive_int
+from twolayer.fast import gather_rows, get_update_rule
 from twolayer.layers import softmax_loss
-
-DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
 class DivergenceError(FloatingPointError):
@@ -43,7 +53,7 @@ class DivergenceError(FloatingPointError):
         self.epoch = epoch
 
 
-class Solver:
+class Solver(SolverState):
     """Trains ``model`` on ``data`` by minibatch gradient descent.
 
     data: dict with ``X_train`` (N, d_1, ..., d_k), ``y_train`` (N,) integer labels,
@@ -51,8 +61,9 @@ class Solver:
     ...): batches are gathered in that dtype and the model casts them.
 
     Keyword arguments (unknown ones raise ValueError), defaults in ``SOLVER_DEFAULTS``:
-      update_rule: a name in ``twolayer.optim.UPDATE_RULES`` or a callable
-        ``rule(w, dw, config) -> (next_w, config)`` (which needs
+      update_rule: a name in ``twolayer.fast.UPDATE_RULES`` (the in-place kernels) or
+        a callable ``rule(w, dw, config) -> (next_w, config)``, used as it is, e.g.
+        ``twolayer.optim.adam`` (other than the built-in rules, a callable needs
         ``optim_config["learning_rate"]``).
       optim_config: hyperparameters shared by all params; each param gets its own copy.
         ``weight_decay`` (read by the built-in rules) decays the weights, not the
@@ -78,6 +89,8 @@ class Solver:
       print_every, verbose, progress: the loss is reported every ``print_every``
         iterations, in the tqdm bar (with the lr) when both ``progress`` and
         ``verbose``, else as a printed line when ``verbose``.
+      on_epoch_end: ``f(solver)``, called after each finished epoch, once its
+        histories are appended and its checkpoint written (e.g. to write a live report).
 
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
     training loss including the model's regularization, and the learning rate used);
@@ -92,6 +105,10 @@ class Solver:
     its number (1-based). When ``train()`` returns or raises, the model holds copies
     of ``best_params``, as in CS231n; calling ``train()`` again continues from the
     last weights, not the best.
+
+    ``state_dict()``, ``load_state_dict(state)``, ``save_checkpoint(path)`` and
+    ``Solver.resume(path, model, data, **overrides)`` come from
+    :class:`twolayer._solver_state.SolverState`.
     """
 
     def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any) -> None:
@@ -101,10 +118,35 @@ class Solver:
                 f"unknown Solver argument(s): {', '.join(unknown)}; "
                 f"known: {', '.join(SOLVER_DEFAULTS)}"
             )
-        settings = {**SOLVER_DEFAULTS, **kwargs}
+        s = {**SOLVER_DEFAULTS, **kwargs}
         self.model = model
-        self._set_data(data)
-        self.__dict__.update(resolve_settings(settings))
+        self.X_train, self.y_train, self.X_val, self.y_val = check_data(data, model)
+
+        # The settings, one attribute each; a bad one raises ValueError saying why.
+        self.update_rule = s["update_rule"]  # a name or a callable, kept as given
+        self._update = get_update_rule(self.update_rule)
+        self.optim_config = check_optim_config(s["optim_config"])
+        self._base_lr = initial_learning_rate(self.optim_config, self._update)
+        self.lr_schedule = s["lr_schedule"]
+        self.lr_decay = positive_float(s["lr_decay"], "lr_decay")
+        self.batch_size = check_positive_int(s["batch_size"], "batch_size")
+        self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
+        self.warmup_epochs = check_warmup(s["warmup_epochs"], self.num_epochs)
+        check_schedule(self.lr_schedule, self.lr_decay, self.warmup_epochs)
+        self.num_train_samples = positive_int_or_none(s["num_train_samples"], "num_train_samples")
+        self.num_val_samples = positive_int_or_none(s["num_val_samples"], "num_val_samples")
+        self.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
+        self.augment = callable_or_none(s["augment"], "augment", "(X_batch, rng)")
+        self.patience = positive_int_or_none(s["patience"], "patience")
+        self.seed = None if s["seed"] is None else int(s["seed"])
+        self.checkpoint_name = (
+            None if s["checkpoint_name"] is None else os.fspath(s["checkpoint_name"])
+        )
+        self.keep_checkpoints = positive_int_or_none(s["keep_checkpoints"], "keep_checkpoints")
+        self.print_every = check_positive_int(s["print_every"], "print_every")
+        self.verbose = bool(s["verbose"])
+        self.progress = bool(s["progress"])  # a bar only when verbose too
+        self.on_epoch_end = callable_or_none(s["on_epoch_end"], "on_epoch_end", "(solver)")
 
         n = self.X_train.shape[0]
         self.iterations_per_epoch = -(-n // self.batch_size)
@@ -115,6 +157,7 @@ class Solver:
         self._X_buf = np.empty((b,) + self.X_train.shape[1:], dtype=buf_dtype)
         self._y_buf = np.empty(b, dtype=self.y_train.dtype)
 
+        # The state of the run: what state_dict() saves.
         self.rng = np.random.default_rng(self.seed)
         self.optim_configs = param_configs(self.optim_config, model.params)
         self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
@@ -138,25 +181,6 @@ class Solver:
         self.stopped_early = False
         self.interrupted = False
         self.interrupt_checkpoint: Path | None = None
-
-    # -- set-up ----------------------------------------------------------------------------
-
-    def _set_data(self, data: dict[str, np.ndarray]) -> None:
-        missing = [k for k in DATA_KEYS if k not in data]
-        if missing:
-            raise ValueError(
-                f"data is missing {', '.join(missing)}; it needs {', '.join(DATA_KEYS)}"
-            )
-        X_train, y_train, X_val, y_val = (np.asarray(data[k]) for k in DATA_KEYS)
-        for name, X in (("X_train", X_train), ("X_val", X_val)):
-            if X.ndim < 2 or X.shape[0] == 0:
-                raise ValueError(f"{name} must have shape (N, ...) with N >= 1, got {X.shape}")
-            check_finite(X, name)
-        # The number of classes comes from the model's own output, so any model fits.
-        num_classes = np.shape(self.model.loss(X_train[:1]))[1]
-        check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
-        check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
-        self.X_train, self.y_train, self.X_val, self.y_val = X_train, y_train, X_val, y_val
 
     # -- learning rate -----------------------------------------------------------------------
 
@@ -261,7 +285,7 @@ class Solver:
             initial=-(-self._pos // b),
             desc=f"epoch {self.epoch + 1}/{self.num_epochs}",
             leave=False,
-            disable=not self.progress,
+            disable=not (self.progress and self.verbose),
         )
         try:
             while self._pos < n:
@@ -330,6 +354,8 @@ class Solver:
             if self.keep_checkpoints is not None:
                 old = self.epoch - self.keep_checkpoints
                 Path(f"{self.checkpoint_name}_epoch_{old}.npz").unlink(missing_ok=True)
+        if self.on_epoch_end is not None:
+            self.on_epoch_end(self)
 
     def _keep_best(self) -> None:
         """Put copies of best_params into the model, keeping the last weights for train()."""
@@ -369,27 +395,3 @@ class Solver:
             correct += int(np.count_nonzero(scores.argmax(axis=1) == y_batch))
             loss_sum += softmax_loss(scores, y_batch)[0] * y_batch.shape[0]
         return correct / n, loss_sum / n
-
-    # -- checkpoints -------------------------------------------------------------------------
-
-    def save_checkpoint(self, path: str | os.PathLike) -> Path:
-        """Write everything needed to continue this run exactly to ``path`` (.npz), atomically."""
-        params = self._last_params if self._last_params is not None else self.model.params
-        return checkpoint.save(self, params, path)
-
-    @classmethod
-    def resume(
-        cls, path: str | os.PathLike, model: Any, data: dict[str, np.ndarray], **overrides: Any
-    ) -> Solver:
-        """A Solver restored from a checkpoint, ready for ``train()`` to continue the run.
-
-        ``model`` must have params of the checkpoint's shapes (they are overwritten)
-        and ``data`` must be the same data. ``overrides`` replace saved settings, e.g.
-        ``num_epochs=20``; a custom ``update_rule`` or ``augment`` must be passed again.
-        Optimizer state, including the current learning rate, comes from the
-        checkpoint; entries of an overriding ``optim_config`` replace its values.
-        """
-        meta, arrays = checkpoint.load(path)
-        solver = cls(model, data, **checkpoint.resume_settings(meta, overrides, path))
-        checkpoint.restore(solver, meta, arrays, overrides.get("optim_config", {}), path)
-        return solver
