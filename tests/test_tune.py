@@ -13,8 +13,10 @@ import pytest
 from fake_cifar import make_fake_cifar10
 from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run
 
+from twolayer.cli.flags import config_changes
 from twolayer.cli.main import build_parser
 from twolayer.cli.runs import load_run_config
+from twolayer.config import RunConfig, preset
 from twolayer.search import trials as tune
 from twolayer.search.space import (
     PARAMS,
@@ -55,6 +57,12 @@ def parse_train_command(command: str):
     argv = shlex.split(command)
     assert argv[:2] == ["twolayer", "train"]
     return build_parser().parse_args(argv[1:])
+
+
+def command_config(command: str) -> RunConfig:
+    """The RunConfig a `twolayer train DATASET ...` command line trains."""
+    args = parse_train_command(command)
+    return preset(args.dataset).replace(**config_changes(args))
 
 
 def check_results(out: Path, n: int) -> list[dict]:
@@ -205,13 +213,11 @@ def test_cifar10_search_writes_its_best_run_as_a_config_and_a_train_command(tmp_
     best, command = tune.write_best(out, spec, rows, str(tmp_path / "data"))
     assert (out / tune.BEST_COMMAND).read_text() == command + "\n"
     args = parse_train_command(command)
-    assert args.dataset == "cifar10"
     assert (args.lr, args.hidden, args.seed) == (best["lr"], best["hidden"], best["seed"])
-    assert (args.augment, args.preprocess, args.num_train) == ("flip+translate2", "mean", 60)
     assert args.label_smoothing == 0.0  # the train preset has 0.1: it must be explicit
     assert (args.reg_as, args.store_dtype) == ("loss", "float32")  # as the trials trained
     config = load_run_config(out / tune.BEST_CONFIG)
-    assert config == trial_config(spec, best, str(tmp_path / "data"))
+    assert config == trial_config(spec, best, str(tmp_path / "data")) == command_config(command)
     assert config.data_dir == str(tmp_path / "data") and config.augment == "flip+translate2"
 
     with pytest.raises(FileNotFoundError):  # missing data stops the search
@@ -262,6 +268,7 @@ def test_command_end_to_end_prints_the_table_and_a_best_run_that_reruns_exactly(
     best = max(csv_rows(out), key=lambda r: float(r["val_acc"]))
     assert parsed.lr == float(best["lr"]) and parsed.hidden == int(best["hidden"])
     assert parsed.data_seed == 0  # the search's points, not the trial seed's
+    assert command_config(command) == load_run_config(out / tune.BEST_CONFIG)
     assert_png(out / "lr_reg.png")
     assert_png(out / "top_trials.png")
 
@@ -298,9 +305,10 @@ def test_bad_flags_give_one_error_line(tmp_path, monkeypatch, capsys, flags):
 def test_train_commands_repeat_the_data_settings():
     spec = spiral_spec(1)
     command = train_command(spec, generate_trials(spec)[0])
-    assert command.startswith("twolayer train spiral ")
-    assert "--num-per-class 30" in command and "--lr-schedule cosine" in command
-    assert "--data-seed 0" in command and "--reg-as" not in command  # the spiral's default
+    assert command.startswith("twolayer train spiral --num-per-class 30 ")
+    assert "--data-seed 0" in command and "--hidden " in command  # searched over: 8,16
+    assert "--epochs 2" in command  # fixed, but not the train default
+    assert "--optimizer" not in command and "--reg-as" not in command  # both the defaults
     spec = make_spec("cifar10", build_space("cifar10"), trials=1, data={"preprocess": "zca"})
     command = train_command(spec, generate_trials(spec)[0], "/data")
     assert "--preprocess zca" in command and "--zca-epsilon 0.1" in command

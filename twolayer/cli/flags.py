@@ -81,7 +81,7 @@ _GROUPS = {
 _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
 #: What a setting's None means, for the help.
 _NONE_MEANS = {"patience": "never", "train_acc_samples": "all", "data_seed": "--seed"}
-#: Other names a flag answers to (train_spiral.py called the schedule --schedule).
+#: Other names a flag answers to (the spiral's train script called the schedule --schedule).
 _ALIASES = {"lr_schedule": ("--schedule",)}
 
 

@@ -35,6 +35,7 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from twolayer._io import atomic_savez, open_npz
 from twolayer.cli.args import add_command, positive_int
@@ -131,6 +132,37 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path | None]:
     return base.replace(**changes), resume_dir
 
 
+def load_run_data(
+    config: RunConfig, args: argparse.Namespace, resume_dir: Path | None
+) -> tuple[dict[str, Any], Preprocessor | None]:
+    """The run's data; a resumed CIFAR-10 run keeps the preprocessing it was fitted with."""
+    prep = None
+    if resume_dir is not None and config.dataset == "cifar10":
+        with open_npz(resume_dir / PREP_FILE, "preprocessing file") as f:
+            prep = Preprocessor.from_state(dict(f))
+    return load_data(
+        config,
+        prep=prep,
+        download=not args.no_download,
+        skip_md5=args.skip_md5,
+        progress=not args.quiet,
+    )
+
+
+def solver_extras(config: RunConfig, run_dir: Path, quiet: bool) -> dict[str, Any]:
+    """How the Solver reports and checkpoints: CIFAR-10 epochs take seconds, so it shows
+    progress and keeps the newest checkpoint; the spiral's take milliseconds, so it is
+    silent (a digest is printed afterwards) and writes none."""
+    if config.dataset == "spiral":
+        return {"verbose": False}
+    return {
+        "checkpoint_name": os.fspath(run_dir / CHECKPOINT),
+        "keep_checkpoints": 1,
+        "print_every": 20,
+        "verbose": not quiet,
+    }
+
+
 def run_train(args: argparse.Namespace) -> int:
     config, resume_dir = resolve(args)
     if args.threads is not None:
@@ -138,40 +170,22 @@ def run_train(args: argparse.Namespace) -> int:
     say = (lambda *a, **k: None) if args.quiet else print
     start = time.perf_counter()
 
-    prep = None
-    if resume_dir is not None and config.dataset == "cifar10":
-        with open_npz(resume_dir / PREP_FILE, "preprocessing file") as f:
-            prep = Preprocessor.from_state(dict(f))
-    fitted = prep is None
-    data, prep = load_data(
-        config,
-        prep=prep,
-        download=not args.no_download,
-        skip_md5=args.skip_md5,
-        progress=not args.quiet,
-    )
+    data, prep = load_run_data(config, args, resume_dir)
     if config.dataset == "cifar10":
         n = {split: len(data[f"y_{split}"]) for split in ("train", "val", "test")}
         say(f"CIFAR-10: {n['train']} train / {n['val']} val / {n['test']} test images")
         say(f"preprocessed ({config.preprocess}) in {time.perf_counter() - start:.1f} s")
     run_dir = resume_dir or new_run_dir(config.dataset, args.out)
-    if prep is not None and fitted:
-        atomic_savez(run_dir / PREP_FILE, prep.state())
-
-    if config.dataset == "spiral":  # epochs of milliseconds: a digest is printed afterwards
-        extras = {"verbose": False}
-    else:
-        extras = {
-            "checkpoint_name": os.fspath(run_dir / CHECKPOINT),
-            "keep_checkpoints": 1,
-            "print_every": 20,
-            "verbose": not args.quiet,
-        }
-    checkpoint = None if resume_dir is None else latest_checkpoint(resume_dir)
-    if checkpoint is not None:
+    checkpoint = None
+    if resume_dir is not None:
+        checkpoint = latest_checkpoint(resume_dir)
         say(f"resuming from {checkpoint}")
-    model, solver = build(config, data, checkpoint=checkpoint, **extras)
+    model, solver = build(
+        config, data, checkpoint=checkpoint, **solver_extras(config, run_dir, args.quiet)
+    )
     if resume_dir is None:  # before training: even a failed run says what it was
+        if prep is not None:
+            atomic_savez(run_dir / PREP_FILE, prep.state())
         examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
         save_run_config(run_dir, config, model=model.config(), examples=examples)
     if config.dataset == "spiral":
@@ -188,14 +202,14 @@ def run_train(args: argparse.Namespace) -> int:
     if config.dataset == "spiral":
         seconds = time.perf_counter() - train_start
         pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
+    elif solver.interrupted:
+        print(f"interrupted; resume with: twolayer train --resume {run_dir}")
+        return 130
     else:
-        if solver.interrupted:
-            print(f"interrupted; resume with: twolayer train --resume {run_dir}")
-            return 130
         (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
         pngs = finish_cifar10(run_dir, config, data, prep, model, solver, start)
     if args.show:
-        from twolayer.plots import show_pngs
+        from twolayer.plots import show_pngs  # matplotlib loads slowly: only when needed
 
         show_pngs(pngs)
     return 130 if solver.interrupted else 0

@@ -6,9 +6,10 @@ Python >= 3.11: {"lr": "1e-4:1e-2", "hidden": [64, 128]}); flags override the fi
 Results are appended to SEARCH_DIR/trials.csv as each trial finishes: rerun the
 same command to resume an interrupted search (or, for a random search, to add
 trials with a larger --trials). At the end it prints the best trials and writes
-best_config.json (the best trial's run: `twolayer train --config` reruns it
-exactly), best_command.txt (the same as a `twolayer train` command), lr_reg.png
-and top_trials.png.
+best_config.json (the best trial's run: `twolayer train --config` reruns it on
+the search's data; with --threads 1, as trials run, to the same bits),
+best_command.txt (the same run as a `twolayer train` command), lr_reg.png and
+top_trials.png.
 
 CIFAR-10 trials prepare the images as `twolayer train cifar10` does, on the
 first --num-train of them; they subtract the mean only unless --preprocess zca

@@ -1,4 +1,4 @@
-"""What :mod:`twolayer.tune` searches: spaces, specs, the trials they give, train commands.
+"""What a search tries: spaces, specs, the trials they give, and each trial as a RunConfig.
 
 A space maps each tunable setting (:data:`PARAMS`) to a *dimension*, a JSON-safe
 dict: ``{"choices": [64, 128]}`` or ``{"log": [1e-4, 1e-2]}`` (log-uniform between
@@ -31,15 +31,12 @@ from typing import Any
 import numpy as np
 
 from twolayer.cli.flags import config_argv
-from twolayer.config import RunConfig, preset
+from twolayer.config import CHOICES, RunConfig, preset
 from twolayer.datasets.augment import augment_from_spec
-from twolayer.optim import UPDATE_RULES
 
 Dimension = dict[str, list[Any]]
 Space = dict[str, Dimension]
 Trial = dict[str, Any]
-
-SCHEDULES = ("cosine", "step")
 
 
 def _positive(convert: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
@@ -89,8 +86,8 @@ PARAMS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "hidden": (_positive(int, "a whole number > 0"), True),
     "batch_size": (_positive(int, "a whole number > 0"), True),
     "epochs": (_positive(int, "a whole number > 0"), True),
-    "optimizer": (_one_of(tuple(sorted(UPDATE_RULES))), False),
-    "schedule": (_one_of(SCHEDULES), False),
+    "optimizer": (_one_of(CHOICES["optimizer"]), False),
+    "schedule": (_one_of(CHOICES["lr_schedule"]), False),
     "augment": (_augment, False),
     "weight_scale": (_weight_scale, False),
     "label_smoothing": (_smoothing, False),
@@ -282,7 +279,7 @@ def make_spec(
     seed: int = 0,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A validated, JSON-safe search spec; ``space`` comes from ``tune_space.build_space``.
+    """A validated, JSON-safe search spec; ``space`` comes from :func:`build_space`.
 
     ``trials`` is the number of random trials; a grid runs all of its points (pass
     None). ``data`` overrides :data:`DATA_DEFAULTS` of the dataset.
@@ -359,12 +356,13 @@ def trial_config(
 def train_command(spec: dict[str, Any], row: dict, data_dir: str | os.PathLike = "data") -> str:
     """A `twolayer train` command that reruns ``row``'s trial exactly, its data included.
 
-    It names the tuned settings, the data settings and the seed, and any other
-    setting that is not the train command's default.
+    It names the settings the search varied, the data settings, the seed, and any
+    other setting that is not the train command's default.
     """
     config = trial_config(spec, row, data_dir)
     default = preset(spec["dataset"])
-    always = {*(_CONFIG_NAMES.get(k, k) for k in PARAMS), *spec["data"], "data_dir"}
+    varied = [k for k, dim in spec["space"].items() if "log" in dim or len(dim["choices"]) > 1]
+    always = {*(_CONFIG_NAMES.get(k, k) for k in varied), *spec["data"], "data_dir"}
     names = [
         f.name
         for f in dataclasses.fields(RunConfig)
