@@ -1,4 +1,5 @@
-"""scripts/benchmark.py end to end on tiny sizes, and the timing helpers of twolayer.bench.
+"""`twolayer bench` (and scripts/benchmark.py) end to end on tiny sizes, and the timing
+helpers of twolayer.bench.
 
 Times are never compared with anything: only that every number is there, positive and
 finite. PyTorch is optional (CI does not install the bench extra); one run hides it on
@@ -12,31 +13,31 @@ import math
 import os
 import subprocess
 import sys
-from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from script_helpers import ROOT, SCRIPTS, assert_clean_error, call
 
 from twolayer.bench import timing as bench
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "benchmark.py"
+SCRIPT = SCRIPTS / "benchmark.py"
 TINY = [
     "--hidden", "16", "--batch-size", "8", "--num-train", "40", "--num-eval", "24",
     "--input-dim", "48", "--repeats", "2", "--warmup", "1", "--threads", "1", "--no-progress",
 ]  # fmt: skip
-# Runs the script with `import torch` failing, as on a machine without PyTorch.
+# Runs `python -m twolayer` with `import torch` failing, as on a machine without PyTorch.
 WITHOUT_TORCH = (
-    "import runpy, sys; sys.modules['torch'] = None; sys.argv = sys.argv[1:]; "
-    "runpy.run_path(sys.argv[0], run_name='__main__')"
+    "import runpy, sys; sys.modules['torch'] = None; "
+    "runpy.run_module('twolayer', run_name='__main__', alter_sys=True)"
 )
 TIMED = ("ours", "matmul_bound", "torch", "torch_fused", "torch_matmul_bound")
 
 
 def run(*args: str, hide_torch: bool = False) -> subprocess.CompletedProcess:
-    prefix = ["-c", WITHOUT_TORCH] if hide_torch else []
+    """The benchmark through its scripts/ shim, or through `python -m twolayer` without torch."""
+    command = ["-c", WITHOUT_TORCH, "bench"] if hide_torch else [str(SCRIPT)]
     return subprocess.run(
-        [sys.executable, *prefix, str(SCRIPT), *args],
+        [sys.executable, *command, *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -131,18 +132,14 @@ def test_without_torch_the_torch_fields_are_null():
         ["--data-dir", "/nonexistent/cifar", "--num-train", "10", "--num-eval", "10"],
     ],
 )
-def test_bad_values_give_one_error_line_and_exit_2(args):
-    result = run(*args, "--no-progress")
-    assert result.returncode == 2, result
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert "Traceback" not in result.stderr
+def test_bad_values_give_one_error_line_and_exit_2(capsys, args):
+    assert_clean_error(call(capsys, "bench", *args, "--no-progress"))
 
 
-def test_help_documents_unsetting_the_openblas_variables():
-    result = run("--help")
+def test_help_documents_unsetting_the_openblas_variables(capsys):
+    result = call(capsys, "bench", "--help")
     assert result.returncode == 0
-    assert "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE" in result.stdout
+    assert "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE twolayer bench" in result.stdout
 
 
 def test_importing_bench_does_not_import_torch():

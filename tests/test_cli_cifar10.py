@@ -1,4 +1,5 @@
-"""train_cifar10.py and predict.py end to end on a small fake CIFAR-10 in the official format."""
+"""`twolayer train cifar10` and `twolayer predict` end to end on a small fake CIFAR-10 in the
+official format, as `python -m twolayer` and as the scripts/ shims."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from fake_cifar import make_fake_cifar10
 from PIL import Image
-from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
+from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run, twolayer
 
 from twolayer import TwoLayerNet
 
@@ -59,8 +60,12 @@ def test_a_run_leaves_a_complete_directory(zca_run):
     assert re.fullmatch(r"val accuracy: [01]\.\d{4}", lines[-2])
     assert re.fullmatch(r"test accuracy: [01]\.\d{4}", lines[-1])
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["settings"]["preprocess"] == "zca" and config["settings"]["hidden"] == 16
-    assert config["version"] and config["settings"]["seed"] == 0
+    assert config["run"]["preprocess"] == "zca" and config["run"]["hidden"] == 16
+    assert (
+        config["version"]
+        and config["run"]["seed"] == 0
+        and config["run"]["reg_as"] == "weight_decay"
+    )
     history = json.loads((run_dir / "history.json").read_text())
     assert len(history["val_acc_history"]) == 2 and len(history["loss_history"]) == 6
 
@@ -77,15 +82,19 @@ def test_the_model_file_is_self_contained_for_prediction(zca_run, tmp_path):
         paths.append(str(path))
     result = run(PREDICT, str(run_dir), *paths, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
+    assert twolayer("predict", str(run_dir), *paths, cwd=tmp_path).stdout == result.stdout
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
     for line in lines:
         probs = [float(p) for p in re.findall(r" (\d\.\d{3})", line)]
         assert len(probs) == 3 and probs == sorted(probs, reverse=True) and sum(probs) <= 1.001
 
+
+def test_predict_refuses_bad_images_and_non_runs(zca_run, tmp_path, capsys):
+    run_dir, _ = zca_run
     (tmp_path / "bad.png").write_bytes(b"not an image")
-    assert_clean_error(run(PREDICT, str(run_dir), str(tmp_path / "bad.png"), cwd=tmp_path))
-    assert_clean_error(run(PREDICT, str(tmp_path), paths[0], cwd=tmp_path))
+    assert_clean_error(call(capsys, "predict", str(run_dir), str(tmp_path / "bad.png")))
+    assert_clean_error(call(capsys, "predict", str(tmp_path), str(tmp_path / "bad.png")))
 
 
 @pytest.mark.parametrize(
@@ -100,26 +109,33 @@ def test_the_model_file_is_self_contained_for_prediction(zca_run, tmp_path):
         ["--augment", "wiggle"],
         ["--weight-scale", "inf"],
         ["--num-train", "60000"],
+        ["--noise", "0.1"],  # a spiral setting
+        ["--preset", "huge"],
+        ["--tta", "twice"],
     ],
 )
-def test_bad_flags_fail_in_one_line(cifar_root, tmp_path, args):
-    result = train(cifar_root, tmp_path, "--preprocess", "mean", *args)
+def test_bad_flags_fail_in_one_line(cifar_root, tmp_path, monkeypatch, capsys, args):
+    monkeypatch.chdir(tmp_path)
+    data = ["--data-dir", str(cifar_root), "--no-download"]
+    result = call(capsys, "train", "cifar10", *data, *TINY, "--preprocess", "mean", *args)
     assert_clean_error(result)
-    assert not (tmp_path / "runs").exists() or args[0] == "--num-train"
+    assert not (tmp_path / "runs").exists()
 
 
-def test_missing_or_corrupt_data_fails_in_one_line(cifar_root, tmp_path):
-    result = run(TRAIN, "--data-dir", str(tmp_path / "nothing"), "--no-download", cwd=tmp_path)
+def test_missing_or_corrupt_data_fails_in_one_line(cifar_root, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    result = call(capsys, "train", "cifar10", "--data-dir", "nothing", "--no-download")
     assert_clean_error(result)
     assert "cifar-10-batches-py" in result.stderr
     bad = tmp_path / "bad"
     make_fake_cifar10(bad, n_per_batch=40)
     batch = bad / "cifar-10-batches-py" / "data_batch_3"
     batch.write_bytes(batch.read_bytes()[:500])
-    result = run(TRAIN, "--data-dir", str(bad), "--no-download", *TINY, cwd=tmp_path)
+    result = call(capsys, "train", "cifar10", "--data-dir", str(bad), "--no-download", *TINY)
     assert_clean_error(result)
     assert "data_batch_3" in result.stderr
-    assert_clean_error(run(TRAIN, "--resume", str(tmp_path), cwd=tmp_path))
+    assert_clean_error(call(capsys, "train", "--resume", str(tmp_path)))
+    assert not (tmp_path / "runs").exists()
 
 
 def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_same_weights(cifar_root, tmp_path):
@@ -127,8 +143,8 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_same_weights(cifar_root,
     full = train(cifar_root, tmp_path, *common, "--out", "full")
     assert full.returncode == 0, full.stderr
 
-    cmd = [sys.executable, str(TRAIN), "--data-dir", str(cifar_root), "--no-download"]
-    cmd += [*TINY, *common, "--out", "cut"]
+    cmd = [sys.executable, "-m", "twolayer", "train", "cifar10", "--data-dir", str(cifar_root),
+           "--no-download", *TINY, *common, "--out", "cut"]  # fmt: skip
     proc = subprocess.Popen(
         cmd, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True,
@@ -140,13 +156,25 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_same_weights(cifar_root,
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout
-    assert "--resume" in stdout and (tmp_path / "cut" / "checkpoint_interrupted.npz").is_file()
+    assert "interrupted; resume with: twolayer train --resume cut" in stdout
+    assert (tmp_path / "cut" / "checkpoint_interrupted.npz").is_file()
     assert not (tmp_path / "cut" / "model.npz").exists()
 
     resumed = run(TRAIN, "--resume", str(tmp_path / "cut"), cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip().splitlines()[-1] == full.stdout.strip().splitlines()[-1]
-    a = TwoLayerNet.load(tmp_path / "full" / "model.npz")
-    b = TwoLayerNet.load(tmp_path / "cut" / "model.npz")
+    assert_same_weights(tmp_path / "full", tmp_path / "cut")
+
+    # The saved config reruns the whole run to the same bits.
+    config = tmp_path / "full" / "config.json"
+    rerun = twolayer("train", "--config", str(config), "--out", "again", "--quiet", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.strip().splitlines()[-1] == full.stdout.strip().splitlines()[-1]
+    assert_same_weights(tmp_path / "full", tmp_path / "again")
+
+
+def assert_same_weights(run_a: Path, run_b: Path) -> None:
+    a = TwoLayerNet.load(run_a / "model.npz")
+    b = TwoLayerNet.load(run_b / "model.npz")
     for k in a.params:
         assert np.array_equal(a.params[k], b.params[k]), k

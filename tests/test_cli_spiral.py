@@ -1,4 +1,5 @@
-"""The spiral and plot scripts end to end in subprocesses, and twolayer.cli."""
+"""`twolayer train spiral` and `twolayer plot` end to end, as `python -m twolayer` and as the
+scripts/ shims, and twolayer.cli.args."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
-from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
+from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run, twolayer
 
 from twolayer.cli.args import nonnegative_float, positive_float, positive_int, run_main
 
@@ -23,10 +25,15 @@ PNGS = ("loss.png", "accuracy.png", "lr.png", "decision_boundary.png")
 def trained(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One tiny training run, written under a fresh working directory's runs/."""
     cwd = tmp_path_factory.mktemp("spiral")
-    result = run(TRAIN, *TINY, "--seed", "1", cwd=cwd)
+    result = twolayer("train", "spiral", *TINY, "--seed", "1", cwd=cwd)
     assert result.returncode == 0, result.stderr
     [run_dir] = (cwd / "runs").iterdir()
     return run_dir, result
+
+
+def weights(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "model.npz") as f:
+        return {k: f[k] for k in f.files}
 
 
 def test_train_spiral_writes_a_complete_run(trained):
@@ -37,13 +44,34 @@ def test_train_spiral_writes_a_complete_run(trained):
     for name in PNGS:
         assert_png(run_dir / name)
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["hidden"] == 8 and config["seed"] == 1 and config["version"]
+    assert config["run"]["hidden"] == 8 and config["run"]["seed"] == 1 and config["version"]
+    assert config["run"]["dataset"] == "spiral" and config["examples"] == {"train": 48, "val": 12}
     assert len((run_dir / "history.csv").read_text().splitlines()) == 1 + 3
 
     lines = result.stdout.strip().splitlines()
+    assert lines[0].startswith("spiral: 48 train / 12 val points, 3 classes; hidden 8")
     assert re.fullmatch(r"train accuracy: [01]\.\d{4}", lines[-2])
     assert re.fullmatch(r"val accuracy: [01]\.\d{4}", lines[-1])
     assert any(run_dir.name in line for line in lines[-4:])
+
+
+def test_config_reruns_a_run_exactly_and_flags_override_it(trained, tmp_path, monkeypatch, capsys):
+    run_dir, result = trained
+    again = run(TRAIN, "--config", str(run_dir / "config.json"), "--out", "again", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.splitlines()[-2:] == result.stdout.splitlines()[-2:]
+    first, second = weights(run_dir), weights(tmp_path / "again")
+    assert first.keys() == second.keys()
+    for k in first:
+        assert np.array_equal(first[k], second[k]), k
+    saved = json.loads((tmp_path / "again" / "config.json").read_text())["run"]
+    assert saved == json.loads((run_dir / "config.json").read_text())["run"]
+
+    monkeypatch.chdir(tmp_path)
+    more = call(capsys, "train", "--config", str(run_dir), "--epochs", "4", "--out", "more")
+    assert more.returncode == 0, more.stderr
+    saved = json.loads((tmp_path / "more" / "config.json").read_text())["run"]
+    assert saved["epochs"] == 4 and saved["hidden"] == 8 and saved["seed"] == 1
 
 
 def test_train_spiral_out_and_quiet(tmp_path):
@@ -60,11 +88,17 @@ def test_train_spiral_out_and_quiet(tmp_path):
         ["--lr", "nan"],
         ["--hidden", "0"],
         ["--optimizer", "nesterov"],
-        ["--val-fraction", "1.5"],  # passes argparse, fails in spiral_splits: run_main's path
+        ["--val-fraction", "1.5"],  # passes argparse, fails in RunConfig: run_main's path
+        ["--augment", "flip"],  # the spiral's points are not images
+        ["--num-train", "100"],  # a cifar10 setting
+        ["--preset", "best"],  # a cifar10 preset
+        ["--lr-decay", "0.5"],  # needs the step schedule
     ],
 )
-def test_train_spiral_bad_flags_fail_cleanly(flags, tmp_path):
-    assert_clean_error(run(TRAIN, *TINY, *flags, cwd=tmp_path))
+def test_train_spiral_bad_flags_fail_cleanly(flags, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert_clean_error(call(capsys, "train", "spiral", *TINY, *flags))
+    assert not (tmp_path / "runs").exists()
 
 
 def test_plot_run_redraws_and_compares(trained, tmp_path):
@@ -74,16 +108,17 @@ def test_plot_run_redraws_and_compares(trained, tmp_path):
     assert result.returncode == 0, result.stderr
     assert_png(run_dir / "loss.png")
 
-    result = run(
-        PLOT, str(run_dir), str(run_dir.parent / ".." / "runs" / run_dir.name), cwd=tmp_path
-    )
+    other = str(run_dir.parent / ".." / "runs" / run_dir.name)
+    result = twolayer("plot", str(run_dir), other, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert_png(tmp_path / "compare.png")
 
 
-def test_plot_run_rejects_non_run_dirs(trained, tmp_path):
-    assert_clean_error(run(PLOT, str(tmp_path), cwd=tmp_path))
-    assert_clean_error(run(PLOT, str(trained[0]), str(tmp_path / "missing"), cwd=tmp_path))
+def test_plot_run_rejects_non_run_dirs(trained, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert_clean_error(call(capsys, "plot", str(tmp_path)))
+    assert_clean_error(call(capsys, "plot", str(trained[0]), str(tmp_path / "missing")))
+    assert_clean_error(call(capsys, "plot", str(trained[0]), "--out", "x.png"))
     assert not (tmp_path / "compare.png").exists()
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
 import shlex
 import sys
@@ -12,18 +11,23 @@ from pathlib import Path
 
 import pytest
 from fake_cifar import make_fake_cifar10
-from script_helpers import SCRIPTS, assert_clean_error, assert_png, run
+from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run
 
-from twolayer.cli.args import run_main
+from twolayer.cli.flags import config_changes
+from twolayer.cli.main import build_parser
+from twolayer.cli.runs import load_run_config
+from twolayer.config import RunConfig, preset
 from twolayer.search import trials as tune
 from twolayer.search.space import (
     PARAMS,
+    base_config,
     build_space,
     generate_trials,
     load_space_file,
     make_dimension,
     make_spec,
     train_command,
+    trial_config,
 )
 
 TUNE = SCRIPTS / "tune.py"
@@ -48,11 +52,17 @@ def csv_rows(out: Path) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def parse_train_command(command: str):
+    """The settings a `twolayer train` command line gives, as the train parser reads them."""
+    argv = shlex.split(command)
+    assert argv[:2] == ["twolayer", "train"]
+    return build_parser().parse_args(argv[1:])
+
+
+def command_config(command: str) -> RunConfig:
+    """The RunConfig a `twolayer train DATASET ...` command line trains."""
+    args = parse_train_command(command)
+    return preset(args.dataset).replace(**config_changes(args))
 
 
 def check_results(out: Path, n: int) -> list[dict]:
@@ -173,17 +183,26 @@ def test_diverging_and_failing_trials_are_recorded_and_the_search_goes_on(tmp_pa
     assert tune.best_result(rows)["lr"] == 0.05
 
     trial = {**generate_trials(spec)[0], "hidden": 0}
-    result = tune.run_trial("spiral", {**spec["data"], "seed": 0}, trial)
+    result = tune.run_trial(spec, trial)
     assert result["row"]["status"] == "failed"
-    assert "hidden_dim" in result["row"]["error"]
+    assert "hidden must be > 0" in result["row"]["error"]
 
 
 def test_data_is_loaded_once_per_worker():
-    args = {**make_spec("spiral", build_space("spiral"))["data"], "seed": 3}
-    assert tune._load_data("spiral", args) is tune._load_data("spiral", args)
+    spec = make_spec("spiral", build_space("spiral"), seed=3)
+    assert tune._load_data(base_config(spec)) is tune._load_data(base_config(spec))
 
 
-def test_cifar10_search_and_its_command_parse_with_train_cifar10(tmp_path):
+def test_a_trial_is_a_run_config_on_the_search_data():
+    spec = spiral_spec(2)
+    trial = generate_trials(spec)[1]
+    config = trial_config(spec, trial)
+    assert (config.hidden, config.lr, config.seed) == (trial["hidden"], trial["lr"], trial["seed"])
+    assert config.lr_schedule == trial["schedule"] and config.num_per_class == 30
+    assert config.data_seed == spec["seed"] and config.reg_as == "loss"
+
+
+def test_cifar10_search_writes_its_best_run_as_a_config_and_a_train_command(tmp_path):
     make_fake_cifar10(tmp_path / "data", n_per_batch=20)
     space = build_space("cifar10", {**TINY, "epochs": "1", "augment": "flip+translate2"})
     spec = make_spec("cifar10", space, trials=2, data={"num_train": 60, "num_val": 20})
@@ -191,14 +210,15 @@ def test_cifar10_search_and_its_command_parse_with_train_cifar10(tmp_path):
     rows = tune.run_search(spec, out, data_dir=tmp_path / "data", executor=threads(),
                            progress=False)  # fmt: skip
     check_results(out, 2)
-    best, command = tune.write_best_command(out, spec, rows, str(tmp_path / "data"))
+    best, command = tune.write_best(out, spec, rows, str(tmp_path / "data"))
     assert (out / tune.BEST_COMMAND).read_text() == command + "\n"
-    argv = shlex.split(command)
-    assert argv[:2] == ["python", "scripts/train_cifar10.py"]
-    args = load_script("train_cifar10").build_parser().parse_args(argv[2:])
+    args = parse_train_command(command)
     assert (args.lr, args.hidden, args.seed) == (best["lr"], best["hidden"], best["seed"])
-    assert (args.augment, args.preprocess, args.num_train) == ("flip+translate2", "mean", 60)
-    assert args.label_smoothing == 0.0  # the script's preset has 0.1: it must be explicit
+    assert args.label_smoothing == 0.0  # the train preset has 0.1: it must be explicit
+    assert (args.reg_as, args.store_dtype) == ("loss", "float32")  # as the trials trained
+    config = load_run_config(out / tune.BEST_CONFIG)
+    assert config == trial_config(spec, best, str(tmp_path / "data")) == command_config(command)
+    assert config.data_dir == str(tmp_path / "data") and config.augment == "flip+translate2"
 
     with pytest.raises(FileNotFoundError):  # missing data stops the search
         tune.run_search(spec, tmp_path / "s2", data_dir=tmp_path / "nowhere",
@@ -223,32 +243,46 @@ def test_search_on_a_dask_cluster(tmp_path, processes):
 def test_a_missing_dask_is_one_line_saying_what_to_install(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "distributed", None)  # makes the import fail
-    main = load_script("tune").main
-    assert run_main(main, ["--out", "s", "--scheduler", "tcp://127.0.0.1:8786"]) == 2
-    assert capsys.readouterr().err.strip().endswith('pip install "twolayer[dask]"')
+    result = call(capsys, "tune", "--out", "s", "--scheduler", "tcp://127.0.0.1:8786")
+    assert_clean_error(result)
+    assert result.stderr.strip().endswith('pip install "twolayer[dask]"')
     assert not (tmp_path / "s").exists()
 
 
-# -- the script ----------------------------------------------------------------------------
+# -- the command ---------------------------------------------------------------------------
 
 
-def test_script_end_to_end_prints_the_table_and_a_runnable_best_command(tmp_path):
+def test_command_end_to_end_prints_the_table_and_a_best_run_that_reruns_exactly(
+    tmp_path, monkeypatch, capsys
+):
     args = ["--dataset", "spiral", "--trials", "3", "--out", "s", *TINY_FLAGS, "--workers", "1"]
     result = run(TUNE, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "s"
     check_results(out, 3)
     assert "val_acc" in result.stdout and "best: trial" in result.stdout
+    assert f"twolayer train --config {Path('s') / tune.BEST_CONFIG}" in result.stdout
     command = (out / tune.BEST_COMMAND).read_text().strip()
     assert command in result.stdout
-    parsed = load_script("train_spiral").build_parser().parse_args(shlex.split(command)[2:])
+    parsed = parse_train_command(command)
     best = max(csv_rows(out), key=lambda r: float(r["val_acc"]))
     assert parsed.lr == float(best["lr"]) and parsed.hidden == int(best["hidden"])
+    assert parsed.data_seed == 0  # the search's points, not the trial seed's
+    assert command_config(command) == load_run_config(out / tune.BEST_CONFIG)
     assert_png(out / "lr_reg.png")
     assert_png(out / "top_trials.png")
 
+    # best_config.json trains the best trial again, to the same curves.
+    monkeypatch.chdir(tmp_path)
+    rerun = call(capsys, "train", "--config", str(out / tune.BEST_CONFIG), "--out", "b", "--quiet")
+    assert rerun.returncode == 0, rerun.stderr
+    trial = json.loads((out / tune.TRIALS_DIR / f"{best['index']}.json").read_text())
+    again = json.loads((tmp_path / "b" / "history.json").read_text())
+    for key in ("loss_history", "val_acc_history", "val_loss_history"):
+        assert again[key] == trial[key], key
+
     # A different space on the same --out is refused in one line.
-    assert_clean_error(run(TUNE, *args, "--lr", "1e-2:1e-1", cwd=tmp_path))
+    assert_clean_error(call(capsys, "tune", *args, "--lr", "1e-2:1e-1"))
 
 
 @pytest.mark.parametrize(
@@ -262,18 +296,22 @@ def test_script_end_to_end_prints_the_table_and_a_runnable_best_command(tmp_path
         ["--num-train", "100"],
     ],
 )
-def test_bad_flags_give_one_error_line(tmp_path, flags):
-    assert_clean_error(run(TUNE, "--dataset", "spiral", "--out", "s", *flags, cwd=tmp_path))
+def test_bad_flags_give_one_error_line(tmp_path, monkeypatch, capsys, flags):
+    monkeypatch.chdir(tmp_path)
+    assert_clean_error(call(capsys, "tune", "--dataset", "spiral", "--out", "s", *flags))
     assert not (tmp_path / "s").exists()
 
 
 def test_train_commands_repeat_the_data_settings():
     spec = spiral_spec(1)
     command = train_command(spec, generate_trials(spec)[0])
-    assert "--num-per-class 30" in command and "--schedule cosine" in command
+    assert command.startswith("twolayer train spiral --num-per-class 30 ")
+    assert "--data-seed 0" in command and "--hidden " in command  # searched over: 8,16
+    assert "--epochs 2" in command  # fixed, but not the train default
+    assert "--optimizer" not in command and "--reg-as" not in command  # both the defaults
     spec = make_spec("cifar10", build_space("cifar10"), trials=1, data={"preprocess": "zca"})
     command = train_command(spec, generate_trials(spec)[0], "/data")
     assert "--preprocess zca" in command and "--zca-epsilon 0.1" in command
-    assert "--data-dir /data" in command
+    assert "--data-dir /data" in command and "--reg-as loss" in command
     with pytest.raises(ValueError, match="exceeds"):
         make_spec("cifar10", build_space("cifar10"), data={"num_train": 49_500})

@@ -5,6 +5,15 @@ model = TwoLayerNet(input_dim=2, hidden_dim=100, num_classes=3, weight_scale="he
 loss, grads = model.loss(X, y)
 """
 
+import os
+
+# Idle OpenBLAS threads spin on their cores for a while after each matrix product, where
+# the update rule that follows needs them; 4 lets them sleep at once. OpenBLAS reads this
+# only when NumPy loads it, and importing this package is the first thing every twolayer
+# command does (the installed command, python -m twolayer, scripts/, search workers), so
+# the default is set here; a value the caller set is kept. Thread counts: twolayer.fast.threads.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
 from twolayer.gradcheck import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,

@@ -1,4 +1,4 @@
-"""Timing building blocks for ``scripts/benchmark.py``: how fast does our Solver train?
+"""Timing building blocks for ``twolayer bench``: how fast does our Solver train?
 
 Three ways of doing one training step on the same data are timed against each other:
 
@@ -19,7 +19,6 @@ is reported, because on a shared machine the load changes during a run.
 
 from __future__ import annotations
 
-import math
 import os
 import resource
 import statistics
@@ -31,7 +30,9 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_info
 
+from twolayer.config import build, preset
 from twolayer.model import TwoLayerNet
 from twolayer.optim import DEFAULTS
 from twolayer.solver import Solver
@@ -118,25 +119,14 @@ def make_solver(
 
     ``reg`` is weight decay in the update rule, as in PyTorch's optimizers: the same
     bits as the model's ``reg`` (tests check it), in the update's pass over memory.
+    Weights start at std 1e-3, CS231n's scale; the step schedule keeps the rate fixed.
     """
-    X = data["X_train"]
-    model = TwoLayerNet(
-        input_dim=math.prod(X.shape[1:]),
-        hidden_dim=hidden,
-        num_classes=int(data["y_train"].max()) + 1,
-        dtype=np.dtype(dtype),
-        seed=0,
-    )
-    return Solver(
-        model,
-        data,
-        update_rule=rule,
-        optim_config={"learning_rate": LEARNING_RATE, "weight_decay": reg},
-        batch_size=batch_size,
-        seed=0,
-        verbose=False,
-        progress=False,
-    )
+    config = preset("cifar10").replace(
+        hidden=hidden, batch_size=batch_size, dtype=dtype, optimizer=rule, reg=reg,
+        reg_as="weight_decay", lr=LEARNING_RATE, lr_schedule="step", weight_scale=1e-3,
+        label_smoothing=0.0, augment="none", seed=0,
+    )  # fmt: skip
+    return build(config, data, verbose=False, progress=False)[1]
 
 
 def matmul_bound_step(model: TwoLayerNet, X: np.ndarray) -> Callable[[], None]:
@@ -331,19 +321,7 @@ def peak_rss_mib() -> float | None:
 
 
 def blas_libraries() -> list[dict[str, Any]]:
-    """Loaded BLAS/OpenMP libraries (threadpoolctl's view: API, version, kernel, threads).
-
-    Falls back to NumPy's build configuration when threadpoolctl is not installed.
-    """
-    try:
-        from threadpoolctl import threadpool_info
-    except ImportError:
-        try:
-            config = np.show_config(mode="dicts")  # NumPy >= 1.26
-        except TypeError:
-            return [{"source": "numpy", "numpy_version": np.__version__}]
-        blas = config.get("Build Dependencies", {}).get("blas", {})
-        return [{"source": "numpy.show_config", **blas}]
+    """Loaded BLAS/OpenMP libraries (threadpoolctl's view: API, version, kernel, threads)."""
     keys = ("user_api", "internal_api", "version", "architecture", "num_threads", "filepath")
     return [{k: lib.get(k) for k in keys} for lib in threadpool_info()]
 

@@ -1,16 +1,16 @@
-"""Helpers shared by the command-line scripts: argument types, parser, entry point.
+"""Helpers shared by the commands: argument types, parsers, the entry point.
 
-    from twolayer.cli.args import make_parser, positive_float, run_main
+    from twolayer.cli.args import add_command, positive_float
 
-    def main(argv=None) -> int:
-        parser = make_parser(__doc__)
-        parser.add_argument("--lr", type=positive_float, default=0.1, help="learning rate")
-        args = parser.parse_args(argv)
+    def add_parser(subparsers) -> None:                  # in each command's module
+        p = add_command(subparsers, "fit", run_fit, "fit a line", __doc__)
+        p.add_argument("--lr", type=positive_float, default=0.1, help="learning rate")
+
+    def run_fit(args) -> int:
         ...
         return 0
 
-    if __name__ == "__main__":
-        sys.exit(run_main(main))
+``twolayer.cli.main`` gathers the commands and runs them through ``run_main``.
 
 Every failure a user can cause (a bad flag, a missing file, a diverging run) ends
 as one ``error: <message>`` line on stderr and exit code 2, never a traceback.
@@ -91,6 +91,22 @@ class ArgumentParser(argparse.ArgumentParser):
 def make_parser(description: str | None = None, **kwargs: Any) -> ArgumentParser:
     """A parser whose ``--help`` shows defaults; pass the script's ``__doc__``."""
     return ArgumentParser(description=description, formatter_class=HelpFormatter, **kwargs)
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    run: Callable[[argparse.Namespace], int],
+    summary: str,
+    description: str | None,
+) -> ArgumentParser:
+    """Add subcommand ``name``: ``summary`` in the command list, ``description`` (the
+    module's ``__doc__``) and every flag's default in its ``--help``; ``args.run`` runs it."""
+    parser = subparsers.add_parser(
+        name, help=summary, description=description, formatter_class=HelpFormatter
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def run_main(

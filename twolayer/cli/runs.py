@@ -1,10 +1,11 @@
 """Run directories: one folder per training run holding its settings, history and outputs.
 
     run_dir = new_run_dir("spiral")            # runs/spiral-20250101-120000
-    save_config(run_dir, {"lr": 0.5, ...})     # config.json (+ the package version)
+    save_run_config(run_dir, config)           # config.json: {"run": ..., "version": ...}
     solver.train()
     save_history(run_dir, solver)              # history.json + history.csv
     history = load_history(run_dir)            # what twolayer.plots draws from
+    config = load_run_config(run_dir)          # the RunConfig, to rerun it exactly
 
 A history is a plain dict (JSON-safe) with the solver's curves: ``loss_history``
 and ``lr_history`` (one value per iteration), ``train_acc_history``,
@@ -25,11 +26,13 @@ from typing import Any
 
 import twolayer
 from twolayer._io import atomic_write_json, atomic_write_text
+from twolayer.config import RunConfig
 from twolayer.history import CSV_COLUMNS, HISTORY_KEYS, epoch_table, history_from_solver
 
 CONFIG_FILE = "config.json"
 HISTORY_JSON = "history.json"
 HISTORY_CSV = "history.csv"
+CHECKPOINT = "checkpoint"  # run_dir/checkpoint_epoch_<k>.npz, checkpoint_interrupted.npz
 
 
 def new_run_dir(
@@ -59,16 +62,53 @@ def new_run_dir(
     raise OSError(f"could not find a free run directory name for {Path(root) / stem}")
 
 
-def save_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
-    """Write ``config`` plus ``version`` (twolayer's) to ``run_dir/config.json``."""
-    return atomic_write_json(
-        Path(run_dir) / CONFIG_FILE, {**config, "version": twolayer.__version__}
-    )
+def save_config(
+    run_dir: str | os.PathLike, config: dict[str, Any], *, name: str = CONFIG_FILE
+) -> Path:
+    """Write ``config`` plus ``version`` (twolayer's) to ``run_dir/config.json`` (or ``name``)."""
+    return atomic_write_json(Path(run_dir) / name, {**config, "version": twolayer.__version__})
 
 
 def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The settings a run was started with."""
+    """Everything a run's config.json holds (the RunConfig: :func:`load_run_config`)."""
     return _read_json(check_run_dir(run_dir) / CONFIG_FILE)
+
+
+def save_run_config(
+    directory: str | os.PathLike, config: RunConfig, *, name: str = CONFIG_FILE, **info: Any
+) -> Path:
+    """Write ``directory/name`` (config.json): ``{"run": config.to_dict(), "version": ...}``
+    plus the informational keys ``info``; ``twolayer train --config`` reruns it exactly."""
+    return save_config(directory, {"run": config.to_dict(), **info}, name=name)
+
+
+def load_run_config(path: str | os.PathLike) -> RunConfig:
+    """The RunConfig in a ``config.json`` (or a run directory's), as :func:`save_run_config`
+    wrote it; raises ValueError saying what is wrong with the file."""
+    path = Path(path)
+    if path.is_dir():
+        path = check_run_dir(path) / CONFIG_FILE
+    saved = _read_json(path)
+    if not isinstance(saved.get("run"), dict):
+        raise ValueError(f'{path} has no "run" settings: not a twolayer run config')
+    try:
+        return RunConfig.from_dict(saved["run"])
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+
+
+def latest_checkpoint(run_dir: str | os.PathLike) -> Path:
+    """The interrupted-run checkpoint if there is one, else the newest epoch checkpoint."""
+    run_dir = Path(run_dir)
+    interrupted = run_dir / f"{CHECKPOINT}_interrupted.npz"
+    if interrupted.is_file():
+        return interrupted
+    epochs = sorted(
+        run_dir.glob(f"{CHECKPOINT}_epoch_*.npz"), key=lambda p: int(p.stem.rsplit("_", 1)[1])
+    )
+    if not epochs:
+        raise ValueError(f"{run_dir} has no checkpoint to resume from")
+    return epochs[-1]
 
 
 def check_run_dir(path: str | os.PathLike) -> Path:

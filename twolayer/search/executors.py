@@ -1,60 +1,28 @@
 """Where tuning trials run: a local process pool or a Dask cluster.
 
-The local pool spawns one process per core, each with one BLAS thread, so that
-parallel trials do not oversubscribe the cores; Ctrl-C is left to the parent.
-Dask (the ``dask`` extra) is imported only when a scheduler address is given.
+The local pool spawns one process per core, each with one thread (BLAS and update
+rules: twolayer.fast.threads), so that parallel trials do not oversubscribe the
+cores; Ctrl-C is left to the parent. Dask (the ``dask`` extra) is imported only
+when a scheduler address is given.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from collections.abc import Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
-BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def default_workers() -> int:
-    """The cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        return os.cpu_count() or 1
+from twolayer.fast.threads import available_cores, child_env, limit_threads
 
 
 def _init_worker() -> None:
     # Ctrl-C goes to the whole process group; the parent handles it, and a worker's
     # Solver must not turn it into an interrupt checkpoint of a half-trained trial.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return  # the environment variables set by the parent already apply
-    threadpool_limits(1)  # stays in effect for the worker's lifetime
-
-
-@contextmanager
-def _blas_env(threads: int) -> Iterator[None]:
-    """Set the BLAS thread variables while spawning workers, then restore them.
-
-    A spawned worker re-imports the parent's main module, and with it numpy, before
-    any initializer runs; BLAS reads these variables once, at that import, so they
-    must already be in the environment the worker inherits.
-    """
-    saved = {k: os.environ.get(k) for k in BLAS_ENV_VARS}
-    os.environ.update(dict.fromkeys(BLAS_ENV_VARS, str(threads)))
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+    limit_threads(1)  # the update rules too, not only BLAS (set by child_env)
 
 
 @contextmanager
@@ -68,9 +36,9 @@ def open_executor(workers: int | None = None, scheduler: str | None = None) -> I
         with dask_client(scheduler) as client:
             yield client.get_executor()
         return
-    with _blas_env(1):
+    with child_env(1):
         pool = ProcessPoolExecutor(
-            workers or default_workers(),
+            workers or available_cores(),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
         )

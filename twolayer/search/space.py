@@ -1,4 +1,4 @@
-"""What :mod:`twolayer.tune` searches: spaces, specs, the trials they give, train commands.
+"""What a search tries: spaces, specs, the trials they give, and each trial as a RunConfig.
 
 A space maps each tunable setting (:data:`PARAMS`) to a *dimension*, a JSON-safe
 dict: ``{"choices": [64, 128]}`` or ``{"log": [1e-4, 1e-2]}`` (log-uniform between
@@ -18,6 +18,7 @@ list, and raising the number of random trials keeps the earlier ones.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import math
@@ -29,14 +30,13 @@ from typing import Any
 
 import numpy as np
 
+from twolayer.cli.flags import config_argv
+from twolayer.config import CHOICES, RunConfig, preset
 from twolayer.datasets.augment import augment_from_spec
-from twolayer.optim import UPDATE_RULES
 
 Dimension = dict[str, list[Any]]
 Space = dict[str, Dimension]
 Trial = dict[str, Any]
-
-SCHEDULES = ("cosine", "step")
 
 
 def _positive(convert: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
@@ -86,8 +86,8 @@ PARAMS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "hidden": (_positive(int, "a whole number > 0"), True),
     "batch_size": (_positive(int, "a whole number > 0"), True),
     "epochs": (_positive(int, "a whole number > 0"), True),
-    "optimizer": (_one_of(tuple(sorted(UPDATE_RULES))), False),
-    "schedule": (_one_of(SCHEDULES), False),
+    "optimizer": (_one_of(CHOICES["optimizer"]), False),
+    "schedule": (_one_of(CHOICES["lr_schedule"]), False),
     "augment": (_augment, False),
     "weight_scale": (_weight_scale, False),
     "label_smoothing": (_smoothing, False),
@@ -267,7 +267,6 @@ DATA_DEFAULTS: dict[str, dict[str, Any]] = {
     "cifar10": {"num_train": 10_000, "num_val": 1_000, "preprocess": "mean", "zca_epsilon": 0.1},
 }
 CIFAR10_TRAIN_IMAGES = 50_000
-TRAIN_SCRIPTS = {"spiral": "scripts/train_spiral.py", "cifar10": "scripts/train_cifar10.py"}
 
 
 def make_spec(
@@ -280,7 +279,7 @@ def make_spec(
     seed: int = 0,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """A validated, JSON-safe search spec; ``space`` comes from ``tune_space.build_space``.
+    """A validated, JSON-safe search spec; ``space`` comes from :func:`build_space`.
 
     ``trials`` is the number of random trials; a grid runs all of its points (pass
     None). ``data`` overrides :data:`DATA_DEFAULTS` of the dataset.
@@ -299,11 +298,8 @@ def make_spec(
     data = {**DATA_DEFAULTS[dataset], **(data or {})}
     if dataset == "cifar10":
         _check_cifar10(data)
-    if dataset == "spiral":
-        # train_spiral.py has no flags for these: its best command could not say them.
-        for name, only in (("augment", "none"), ("weight_scale", "he"), ("label_smoothing", 0.0)):
-            if space[name] != {"choices": [only]}:
-                raise ValueError(f"the spiral is searched with {name} {only} only")
+    if dataset == "spiral" and space["augment"] != {"choices": ["none"]}:
+        raise ValueError("the spiral is searched with augment none only: its points are not images")
     spec = {
         "dataset": dataset,
         "search": search,
@@ -333,44 +329,45 @@ def generate_trials(spec: dict[str, Any]) -> list[Trial]:
     return random_trials(spec["space"], spec["trials"], spec["seed"])
 
 
-def train_command(spec: dict[str, Any], row: dict, data_dir: str | os.PathLike = "data") -> str:
-    """The train script command line that trains ``row``'s configuration.
+#: Trial settings that RunConfig names differently.
+_CONFIG_NAMES = {"schedule": "lr_schedule"}
 
-    The seed is the trial's. The spiral's data is drawn from the seed too, so its
-    points differ from the search's (drawn from the search seed). For CIFAR-10 it
-    keeps the search's preprocessing and ``--num-train`` (drop it to train on all
-    49,000 images).
-    """
-    flags: dict[str, Any] = {
-        "hidden": row["hidden"],
-        "lr": row["lr"],
-        "reg": row["reg"],
-        "epochs": row["epochs"],
-        "batch-size": row["batch_size"],
-        "optimizer": row["optimizer"],
-    }
-    data = spec["data"]
+
+def base_config(spec: dict[str, Any], data_dir: str | os.PathLike = "data") -> RunConfig:
+    """The run every trial of ``spec`` starts from: its dataset's default run on the
+    search's data (spiral points drawn from the search seed; CIFAR-10 images from
+    ``data_dir``, held in float32), with L2 as a loss term."""
+    data = dict(spec["data"])
     if spec["dataset"] == "spiral":
-        flags["schedule"] = row["schedule"]
-        flags.update({k.replace("_", "-"): v for k, v in data.items()})
+        data["data_seed"] = spec["seed"]
     else:
-        flags.update(
-            {
-                "lr-schedule": row["schedule"],
-                "weight-scale": row["weight_scale"],
-                "augment": row["augment"],
-                "label-smoothing": row["label_smoothing"],
-                "data-dir": os.fspath(data_dir),
-                "num-train": data["num_train"],
-                "num-val": data["num_val"],
-                "preprocess": data["preprocess"],
-                "store-dtype": "float32",  # as the trials held the images: the same run exactly
-            }
-        )
-        if data["preprocess"] == "zca":
-            flags["zca-epsilon"] = data["zca_epsilon"]
-    flags["seed"] = row["seed"]
-    args = ["python", TRAIN_SCRIPTS[spec["dataset"]]]
-    for name, value in flags.items():
-        args += [f"--{name}", str(value)]
-    return shlex.join(args)
+        data.update(data_dir=os.fspath(data_dir), store_dtype="float32")
+    return preset(spec["dataset"]).replace(**data, reg_as="loss")
+
+
+def trial_config(
+    spec: dict[str, Any], trial: Trial, data_dir: str | os.PathLike = "data"
+) -> RunConfig:
+    """The run of one trial: :func:`base_config` with the trial's settings and seed."""
+    settings = {_CONFIG_NAMES.get(k, k): trial[k] for k in PARAMS}
+    return base_config(spec, data_dir).replace(**settings, seed=trial["seed"])
+
+
+def train_command(spec: dict[str, Any], row: dict, data_dir: str | os.PathLike = "data") -> str:
+    """A `twolayer train` command that reruns ``row``'s trial exactly, its data included.
+
+    It names the settings the search varied, the data settings, the seed, and any
+    other setting that is not the train command's default.
+    """
+    config = trial_config(spec, row, data_dir)
+    default = preset(spec["dataset"])
+    varied = [k for k, dim in spec["space"].items() if "log" in dim or len(dim["choices"]) > 1]
+    always = {*(_CONFIG_NAMES.get(k, k) for k in varied), *spec["data"], "data_dir"}
+    names = [
+        f.name
+        for f in dataclasses.fields(RunConfig)
+        if f.name not in ("dataset", "seed")
+        and (f.name in always or getattr(config, f.name) != getattr(default, f.name))
+    ]
+    argv = ["twolayer", "train", spec["dataset"], *config_argv(config, [*names, "seed"])]
+    return shlex.join(argv)

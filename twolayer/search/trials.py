@@ -1,19 +1,21 @@
 """Hyperparameter search: run many seeded trials in parallel and keep every result on disk.
 
-    from twolayer.search.trials import best_result, run_search
-    from twolayer.search.space import build_space, make_spec, train_command
+    from twolayer.search.trials import best_result, run_search, write_best
+    from twolayer.search.space import build_space, make_spec, trial_config
 
     spec = make_spec("spiral", build_space("spiral", {"lr": "1e-3:1e-1"}), trials=20, seed=0)
     rows = run_search(spec, "searches/spiral")      # resumable: rerun to continue
-    print(train_command(spec, best_result(rows)))
+    config = trial_config(spec, best_result(rows))  # the best trial's RunConfig
+    write_best("searches/spiral", spec, rows)       # best_config.json, best_command.txt
 
 A search directory holds ``search.json`` (the spec; resuming with another one is
 refused), ``trials.csv`` (one row per finished trial, appended and fsynced as each
 finishes) and ``trials/<index>.json`` (each trial's training curves, as in
-:mod:`twolayer.runs`). Trials run on any ``concurrent.futures.Executor``: by default
-a local pool of spawned processes with one BLAS thread each, or, given a scheduler
-address, an existing Dask cluster (the ``dask`` extra, imported only then); see
-:mod:`twolayer.executors`. Workers only compute and return results; the process that
+:mod:`twolayer.cli.runs`). A trial is a RunConfig (:func:`trial_config`), trained
+through :func:`twolayer.config.build`. Trials run on any ``concurrent.futures.Executor``:
+by default a local pool of spawned processes with one BLAS thread each, or, given a
+scheduler address, an existing Dask cluster (the ``dask`` extra, imported only then);
+see :mod:`twolayer.search.executors`. Workers only compute and return results; the process that
 runs the search writes every file, so cluster workers need no shared filesystem —
 only the data, for CIFAR-10.
 
@@ -45,24 +47,28 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer._io import atomic_write_json, atomic_write_text
-from twolayer.cli.runs import epoch_table, history_from_solver
-from twolayer.datasets import augment_from_spec, load_cifar10, spiral_splits, train_val_split
-from twolayer.model import TwoLayerNet
-from twolayer.preprocess import Preprocessor
-from twolayer.search.executors import default_workers, open_executor, require_dask
+from twolayer.cli.data import load_data
+from twolayer.cli.runs import save_run_config
+from twolayer.config import DATASET_FIELDS, RunConfig, build
+from twolayer.fast.threads import available_cores
+from twolayer.history import epoch_table, history_from_solver
+from twolayer.search.executors import open_executor, require_dask
 from twolayer.search.space import (
     PARAMS,
     Trial,
+    base_config,
     generate_trials,
     parse_value,
     train_command,
+    trial_config,
 )
-from twolayer.solver import SOLVER_DEFAULTS, DivergenceError, Solver
+from twolayer.solver import DivergenceError
 
 SEARCH_JSON = "search.json"
 TRIALS_CSV = "trials.csv"
 TRIALS_DIR = "trials"
 BEST_COMMAND = "best_command.txt"
+BEST_CONFIG = "best_config.json"
 STATUSES = ("ok", "diverged", "failed")
 RESULT_COLUMNS = (
     "index", "status", "val_acc", "train_loss", "val_loss", "seconds", "seed", *PARAMS,
@@ -110,83 +116,37 @@ _DATA_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
 _DATA_LOCK = threading.Lock()  # a Dask worker may run several trials in threads
 
 
-def _load_data(dataset: str, data_args: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The trial data, loaded once per worker process and reused by its later trials."""
-    key = (dataset, *sorted(data_args.items()))
+def _load_data(config: RunConfig) -> dict[str, np.ndarray]:
+    """The trial data, loaded once per worker process and reused by its later trials.
+
+    CIFAR-10 is prepared as `twolayer train cifar10` prepares it, so the best trial
+    reruns exactly; it is never downloaded here (workers would race to it): missing
+    data stops the search.
+    """
+    key = (config.dataset, *(getattr(config, f) for f in DATASET_FIELDS[config.dataset]))
     with _DATA_LOCK:
         if key not in _DATA_CACHE:
             # One entry only: a long-lived cluster worker serving one search after
             # another should not keep every dataset it ever saw.
             _DATA_CACHE.clear()
-            if dataset == "spiral":
-                a = data_args
-                _DATA_CACHE[key] = spiral_splits(
-                    a["num_per_class"], a["classes"], a["noise"], a["val_fraction"], a["seed"]
-                )
-            else:
-                _DATA_CACHE[key] = _cifar10(data_args)
+            _DATA_CACHE[key] = load_data(config, test=False)[0]
         return _DATA_CACHE[key]
 
 
-def _cifar10(args: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The images as scripts/train_cifar10.py prepares them, so its best command transfers:
-    the first ``num_train`` training images, the last ``num_val`` for validation,
-    pixels scaled to [0, 1], then the fitted mean subtraction or ZCA whitening.
-    """
-    # Never a download here: workers would race to it. Missing data stops the search.
-    X, y, _, _ = load_cifar10(args["data_dir"])
-    raw = train_val_split(X, y, args["num_train"], args["num_val"])
-    prep = Preprocessor(args["preprocess"], args["zca_epsilon"])
-    prep.fit(raw["X_train"], channels_last=True)
-    return {
-        "X_train": prep.transform(raw["X_train"], channels_last=True),
-        "y_train": raw["y_train"].copy(),
-        "X_val": prep.transform(raw["X_val"], channels_last=True),
-        "y_val": raw["y_val"].copy(),
-    }
-
-
-def _solver(dataset: str, data: dict[str, np.ndarray], trial: Trial, num_classes: int) -> Solver:
-    model = TwoLayerNet(
-        input_dim=math.prod(data["X_train"].shape[1:]),
-        hidden_dim=trial["hidden"],
-        num_classes=num_classes,
-        weight_scale=trial["weight_scale"],
-        reg=trial["reg"],
-        seed=trial["seed"],
-        label_smoothing=trial["label_smoothing"],
-    )
-    return Solver(
-        model,
-        data,
-        update_rule=trial["optimizer"],
-        optim_config={"learning_rate": trial["lr"]},
-        lr_schedule=trial["schedule"],
-        batch_size=trial["batch_size"],
-        num_epochs=trial["epochs"],
-        augment=augment_from_spec(trial["augment"]),
-        # The spiral is tiny: measure the train accuracy on all of it, as train_spiral does.
-        num_train_samples=None if dataset == "spiral" else SOLVER_DEFAULTS["num_train_samples"],
-        seed=trial["seed"],
-        verbose=False,
-    )
-
-
-def run_trial(dataset: str, data_args: dict[str, Any], trial: Trial) -> dict[str, Any]:
+def run_trial(spec: dict[str, Any], trial: Trial, data_dir: str = "data") -> dict[str, Any]:
     """Train one trial; returns ``{"row": <trials.csv row>, "history": dict | None}``.
 
     A diverging or failing trial is a result (status "diverged" or "failed" with its
     error), not an exception. Errors loading the data do raise: they would fail
     every trial, so the search stops on them.
     """
-    data = _load_data(dataset, data_args)
-    num_classes = 10 if dataset == "cifar10" else data_args["classes"]
+    data = _load_data(base_config(spec, data_dir))
     start = time.perf_counter()
     solver, status, error = None, "ok", ""
     try:
         # Diverging runs overflow; their warnings would only garble the progress bar.
         with np.errstate(all="ignore"):  # thread-local, unlike the warnings filters
-            solver = _solver(dataset, data, trial, num_classes)
+            _, solver = build(trial_config(spec, trial, data_dir), data, verbose=False)
             solver.train()
     except DivergenceError as e:
         status, error = "diverged", str(e)
@@ -319,10 +279,6 @@ def run_search(
     trials = generate_trials(spec)
     rows = {r["index"]: r for r in load_results(out, trials)}
     todo = [t for t in trials if t["index"] not in rows]
-    if spec["dataset"] == "spiral":
-        data_args = {**spec["data"], "seed": spec["seed"]}
-    else:
-        data_args = {**spec["data"], "data_dir": os.fspath(data_dir)}
 
     bar = tqdm(total=len(trials), initial=len(rows), desc="trials", unit="trial",
                disable=not progress)  # fmt: skip
@@ -331,11 +287,11 @@ def run_search(
     if executor is not None:
         context = nullcontext(executor)
     else:  # no more processes than trials; none at all when resuming a finished search
-        context = open_executor(min(workers or default_workers(), len(todo)), scheduler)
+        context = open_executor(min(workers or available_cores(), len(todo)), scheduler)
     try:
         if todo:
             with context as ex:
-                futures = [ex.submit(run_trial, spec["dataset"], data_args, t) for t in todo]
+                futures = [ex.submit(run_trial, spec, t, os.fspath(data_dir)) for t in todo]
                 _collect(futures, out, rows, bar)
     except BrokenExecutor as e:
         raise ChildProcessError(
@@ -356,13 +312,17 @@ def best_result(rows: Sequence[dict]) -> dict | None:
     return max(ok, key=lambda r: (r["val_acc"], -r["index"]), default=None)
 
 
-def write_best_command(
+def write_best(
     out: str | os.PathLike, spec: dict[str, Any], rows: Sequence[dict], data_dir: str = "data"
 ) -> tuple[dict, str] | None:
-    """Write the best trial's train command to ``out/best_command.txt``; None if no trial is ok."""
+    """Write the best trial's run to ``out/best_config.json`` and its `twolayer train`
+    command to ``out/best_command.txt``; returns the trial's row and the command, or
+    None if no trial is ok."""
     best = best_result(rows)
     if best is None:
         return None
+    info = {"trial": best["index"], "val_acc": best["val_acc"]}
+    save_run_config(out, trial_config(spec, best, data_dir), name=BEST_CONFIG, search=info)
     command = train_command(spec, best, data_dir)
     atomic_write_text(Path(out) / BEST_COMMAND, command + "\n")
     return best, command

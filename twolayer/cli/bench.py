@@ -1,0 +1,290 @@
+"""Time a training step of our Solver against its matmul-only bound and against PyTorch.
+
+For each configuration (hidden size, batch size, dtype, update rule), in one process:
+  ours          Solver.step() on a TwoLayerNet: batch gather + forward + backward + update
+  matmul bound  the five matrix products of that step alone (X.W1, h.W2, dscores.W2^T,
+                h^T.dscores, X^T.dh) on one fixed batch into preallocated outputs
+  torch         nn.Linear-ReLU-nn.Linear, F.cross_entropy and the matching torch.optim
+                optimizer, same batch size and thread count (only if PyTorch is installed:
+                pip install -e ".[bench]"), with the optimizer's default implementation
+  torch fused   the same with the optimizer's fused=True implementation, PyTorch's
+                fastest on the CPU (foreach=True for optimizers without one)
+  torch bound   PyTorch's five matrix products of a step alone, in its own layout
+and model.predict on --num-eval images (and torch inference) in images/s.
+
+Each timed repeat runs one epoch's worth of steps (ceil(num_train / batch_size)) after
+--warmup untimed steps; repeats are interleaved (ours, bound, torch, predict, ours, ...)
+and medians are reported, because a shared machine's load drifts. Data is random float32
+images (N, 3, 32, 32), or real CIFAR-10 with --data-dir. Times: ms/step, and s/epoch =
+ms/step x steps per epoch.
+
+Output: a table per configuration, then, as the LAST line of stdout, one line
+"BENCH_JSON {...}" holding every number (null for torch when it is missing), e.g.
+  twolayer bench | grep '^BENCH_JSON ' | cut -d' ' -f2- | python -m json.tool
+The peak RSS reported is the maximum over the whole benchmark process (data, PyTorch
+and every configuration), not that of a training run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import math
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from twolayer.bench import timing as bench
+from twolayer.bench.report import format_result, format_system
+from twolayer.cli.args import (
+    add_command,
+    nonnegative_float,
+    nonnegative_int,
+    positive_int,
+)
+from twolayer.datasets import get_cifar10_data
+from twolayer.fast.threads import available_cores, blas_threads
+from twolayer.optim import UPDATE_RULES
+
+CIFAR_DIM = 3 * 32 * 32
+DTYPES = ("float32", "float64")
+EPILOG = """\
+OpenBLAS: the benchmark sets OPENBLAS_THREAD_TIMEOUT=4 unless it is set (idle OpenBLAS
+threads then sleep at once instead of spinning on the core the update rule needs; the
+twolayer command does the same), and reports, but never changes, OPENBLAS_CORETYPE and
+OPENBLAS_L2_SIZE and the OpenBLAS kernel in use. Where those two are set they can slow
+NumPy down; to measure without them, unset both for the run:
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE twolayer bench
+
+examples:
+  twolayer bench                       # H=512, batch 200, float32, adam
+  twolayer bench --all                 # also sgd_momentum and float64
+  twolayer bench --data-dir data --threads 1
+"""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers,
+        "bench",
+        run_bench,
+        "time a training step against its matmul bound and PyTorch",
+        __doc__,
+    )
+    parser.epilog = EPILOG
+    model = parser.add_argument_group("configuration")
+    model.add_argument("--hidden", type=positive_int, default=512, help="hidden units H")
+    model.add_argument("--batch-size", type=positive_int, default=200, help="minibatch size")
+    model.add_argument("--dtype", choices=DTYPES, default="float32", help="compute dtype")
+    model.add_argument(
+        "--rule", choices=sorted(UPDATE_RULES), default="adam", help="update rule (optimizer)"
+    )
+    model.add_argument(
+        "--reg", type=nonnegative_float, default=5e-4, help="L2 strength (torch: weight decay)"
+    )
+    model.add_argument(
+        "--all",
+        action="store_true",
+        help="also run sgd_momentum and float64: every pairing of {--rule, sgd_momentum} "
+        "with {--dtype, float64}",
+    )
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--num-train", type=positive_int, default=49_000, help="training images (one epoch)"
+    )
+    data.add_argument(
+        "--num-eval", type=positive_int, default=10_000, help="images for prediction throughput"
+    )
+    data.add_argument(
+        "--input-dim",
+        type=positive_int,
+        default=CIFAR_DIM,
+        help="features per random image; 3072 gives (N, 3, 32, 32), others flat (N, D) "
+        "(small values make quick test runs)",
+    )
+    data.add_argument(
+        "--data-dir",
+        help="time on real CIFAR-10 from this folder (get_cifar10_data, no download) "
+        "instead of random images",
+    )
+    timing = parser.add_argument_group("timing")
+    timing.add_argument(
+        "--repeats", type=positive_int, default=3, help="interleaved timed epochs per task"
+    )
+    timing.add_argument(
+        "--warmup",
+        type=nonnegative_int,
+        default=5,
+        help="untimed steps before each timed training epoch (and, if > 0, one untimed "
+        "prediction pass before each timed one)",
+    )
+    timing.add_argument(
+        "--threads",
+        type=positive_int,
+        default=available_cores(),
+        help="BLAS threads for NumPy (via threadpoolctl) and torch.set_num_threads; "
+        "the default is every core this process may use",
+    )
+    timing.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show a progress bar on stderr",
+    )
+
+
+def load_data(args: Any) -> dict[str, np.ndarray]:
+    """Training images and labels, plus the prediction set as ``X_val``/``y_val``."""
+    if args.data_dir is None:
+        return bench.random_data(args.num_train, args.num_eval, args.input_dim)
+    data = get_cifar10_data(
+        args.data_dir, num_training=args.num_train, num_test=args.num_eval, download=False
+    )
+    return {
+        "X_train": data["X_train"],
+        "y_train": data["y_train"],
+        "X_val": data["X_test"],
+        "y_val": data["y_test"],
+    }
+
+
+def run_config(
+    data: dict[str, np.ndarray],
+    torch: Any,
+    args: Any,
+    dtype: str,
+    rule: str,
+) -> dict[str, Any]:
+    """Time ours, the matmul bounds, torch and prediction for one configuration."""
+    n = data["X_train"].shape[0]
+    steps = math.ceil(n / args.batch_size)
+    settings = (args.hidden, args.batch_size, dtype, rule, args.reg)
+    solver = bench.make_solver(data, *settings)
+    X_eval = data["X_val"]
+    bound = bench.matmul_bound_step(solver.model, data["X_train"][: args.batch_size])
+
+    def predict_ours() -> np.ndarray:
+        return solver.model.predict(X_eval, bench.EVAL_BATCH)
+
+    warm_pass = min(args.warmup, 1)  # a prediction pass is long: one warms it up
+    # (name, one step, steps per timed repeat, untimed warmup steps) in round order.
+    specs = [("ours", solver.step, steps, args.warmup), ("matmul_bound", bound, steps, args.warmup)]
+    trainers = {}
+    if torch is not None:
+        trainers = {
+            name: bench.TorchTrainer(torch, data, *settings, implementation=implementation)
+            for name, implementation in bench.TORCH_IMPLEMENTATIONS.items()
+        }
+        specs += [(name, t.step, steps, args.warmup) for name, t in trainers.items()]
+        bound_torch = trainers["torch"].matmul_bound_step()
+        specs.append(("torch_matmul_bound", bound_torch, steps, args.warmup))
+    specs.append(("predict_ours", predict_ours, 1, warm_pass))
+    if trainers:
+        specs.append(("predict_torch", trainers["torch"].predict, 1, warm_pass))
+    tasks = [bench.Task(*spec) for spec in specs]
+    with tqdm(
+        total=len(tasks) * args.repeats,
+        desc=f"{rule} {dtype}",
+        leave=False,
+        disable=not args.progress,
+        file=sys.stderr,
+    ) as bar:
+        # The bar moves only between timed tasks, never inside a timed loop.
+        times = bench.time_interleaved(tasks, args.repeats, lambda name: bar.update())
+
+    def train_stats(name: str) -> dict[str, Any] | None:
+        if name not in times:
+            return None
+        ms = bench.median_ms(times[name])
+        return {
+            "ms_per_step": ms,
+            "s_per_epoch": ms * steps / 1e3,
+            "repeats_ms_per_step": [1e3 * t for t in times[name]],
+        }
+
+    stats = {
+        name: train_stats(name)
+        for name in ("ours", "matmul_bound", *bench.TORCH_IMPLEMENTATIONS, "torch_matmul_bound")
+    }
+    ours, bound = stats["ours"], stats["matmul_bound"]
+
+    def images_per_s(name: str) -> float | None:
+        return X_eval.shape[0] / (bench.median_ms(times[name]) / 1e3) if name in times else None
+
+    def vs_torch(name: str) -> float | None:
+        return None if stats[name] is None else ours["ms_per_step"] / stats[name]["ms_per_step"]
+
+    return {
+        "hidden": args.hidden,
+        "batch_size": args.batch_size,
+        "dtype": dtype,
+        "rule": rule,
+        "reg": args.reg,
+        "input_dim": solver.model.input_dim,
+        "num_classes": solver.model.num_classes,
+        "num_train": n,
+        "steps_per_epoch": steps,
+        **stats,
+        "torch_implementations": {n: t.implementation for n, t in trainers.items()} or None,
+        "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
+        "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
+        "ratio_ours_to_torch": vs_torch("torch"),
+        "ratio_ours_to_torch_fused": vs_torch("torch_fused"),
+        "predict": {
+            "num_images": X_eval.shape[0],
+            "batch_size": bench.EVAL_BATCH,
+            "ours_images_per_s": images_per_s("predict_ours"),
+            "torch_images_per_s": images_per_s("predict_torch"),
+        },
+    }
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    if args.data_dir is not None and args.input_dim != CIFAR_DIM:
+        raise ValueError(f"--input-dim must be {CIFAR_DIM} with --data-dir (CIFAR-10 images)")
+    rules = list(dict.fromkeys([args.rule, "sgd_momentum"] if args.all else [args.rule]))
+    dtypes = list(dict.fromkeys([args.dtype, "float64"] if args.all else [args.dtype]))
+    configs = list(itertools.product(rules, dtypes))
+
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    start = time.perf_counter()
+    data = load_data(args)
+    torch = bench.load_torch()
+    if torch is not None:
+        torch.set_num_threads(args.threads)
+    results = []
+    with blas_threads(args.threads):
+        blas = bench.blas_libraries()  # inside the limit, so it shows the threads in use
+        for rule, dtype in configs:
+            results.append(run_config(data, torch, args, dtype, rule))
+            print(format_result(results[-1]) + "\n", flush=True)
+
+    system = {
+        "threads": args.threads,
+        "blas": blas,
+        "openblas_env": bench.openblas_env(),
+        "numpy": np.__version__,
+        "torch": None if torch is None else torch.__version__,
+        "torch_threads": None if torch is None else torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "load_average_before": load_before,
+        "load_average_after": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "data": "random" if args.data_dir is None else f"cifar10:{args.data_dir}",
+        "repeats": args.repeats,
+        "warmup_steps": args.warmup,
+        "peak_rss_mib": bench.peak_rss_mib(),
+        "peak_rss_scope": "whole benchmark process (data, libraries, every configuration)",
+        "wall_time_s": time.perf_counter() - start,
+    }
+    print(format_system(system))
+    print("BENCH_JSON " + json.dumps({"system": system, "results": results}))
+    return 0

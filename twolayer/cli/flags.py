@@ -1,0 +1,150 @@
+"""The command-line flag of each RunConfig setting: added to a parser, read back, written out.
+
+    add_config_flags(parser)                 # --hidden, --lr, ... in argument groups
+    changes = config_changes(parser.parse_args(argv))   # only the flags given
+    config = preset("spiral").replace(**changes)
+    config_argv(config, ["hidden", "lr"])    # ["--hidden", "100", "--lr", "0.05"]
+
+A flag is named after its setting (``lr_schedule`` is ``--lr-schedule``). Its help
+shows each preset's value, so one parser serves every dataset.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from twolayer.cli.args import nonnegative_float, nonnegative_int, positive_float, positive_int
+from twolayer.config import CHOICES, DATASET_FIELDS, PRESETS, RunConfig
+from twolayer.datasets.augment import augment_from_spec
+
+
+def weight_scale(text: str) -> float | str:
+    """argparse type: "he", or a finite number > 0."""
+    return "he" if text == "he" else positive_float(text)
+
+
+def augment_spec(text: str) -> str:
+    """argparse type: an augmentation spec such as "flip+translate2" (or "none")."""
+    try:
+        augment_from_spec(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def count_or_all(text: str) -> int | None:
+    """argparse type: a whole number > 0, or "all" (None)."""
+    return None if text == "all" else positive_int(text)
+
+
+#: Setting -> (argparse type, help), in the order of the groups below. Settings with
+#: CHOICES get them as argparse choices instead of a type.
+_FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
+    "hidden": (positive_int, "hidden units"),
+    "weight_scale": (weight_scale, 'initial weight std, or "he" for sqrt(2/fan_in)'),
+    "dtype": (None, "compute dtype"),
+    "label_smoothing": (nonnegative_float, "share of the target spread over all classes"),
+    "reg": (nonnegative_float, "L2 strength"),
+    "reg_as": (None, "L2 as a loss term, or as weight decay in the update (same weights)"),
+    "optimizer": (None, "update rule"),
+    "lr": (positive_float, "initial learning rate"),
+    "lr_schedule": (None, "cosine decay to 0, or step (constant unless --lr-decay)"),
+    "lr_decay": (positive_float, "per-epoch factor for --lr-schedule step"),
+    "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedule)"),
+    "epochs": (positive_int, "passes over the training data"),
+    "batch_size": (positive_int, "minibatch size"),
+    "augment": (augment_spec, '"flip", "translateK" (K pixels), joined by "+", or "none"'),
+    "patience": (positive_int, "stop after this many epochs without a better val accuracy"),
+    "train_acc_samples": (count_or_all, 'training examples for the train accuracy, or "all"'),
+    "tta": (None, "test-time augmentation: views averaged at evaluation"),
+    "seed": (nonnegative_int, "seeds the weights and batches (and the spiral's points)"),
+    "data_dir": (str, "folder holding cifar-10-batches-py/"),
+    "num_train": (positive_int, "training images, the first of the 50,000"),
+    "num_val": (positive_int, "validation images, the last of the 50,000 (CS231n's split)"),
+    "preprocess": (None, "ZCA whitening, or mean subtraction only"),
+    "zca_epsilon": (positive_float, "ZCA damping, on pixels scaled to [0, 1]"),
+    "store_dtype": (None, "dtype the processed images are held in (float16 halves the memory)"),
+    "num_per_class": (positive_int, "points per arm"),
+    "classes": (positive_int, "spiral arms (classes)"),
+    "noise": (nonnegative_float, "angle noise (rad)"),
+    "val_fraction": (positive_float, "share held out for validation"),
+    "data_seed": (nonnegative_int, "seeds the points"),
+}
+_GROUPS = {
+    "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "reg", "reg_as"),
+    "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
+    + ("batch_size", "augment", "patience", "train_acc_samples", "tta", "seed"),
+    **{f"{dataset} data": fields for dataset, fields in DATASET_FIELDS.items()},
+}
+_DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
+#: What a setting's None means, for the help.
+_NONE_MEANS = {"patience": "never", "train_acc_samples": "all", "data_seed": "--seed"}
+#: Other names a flag answers to (the spiral's train script called the schedule --schedule).
+_ALIASES = {"lr_schedule": ("--schedule",)}
+
+
+def flag(name: str) -> str:
+    """The flag of setting ``name``: ``lr_schedule`` -> ``--lr-schedule``."""
+    return "--" + name.replace("_", "-")
+
+
+def _defaults(name: str) -> str:
+    """Setting ``name``'s value in each dataset's default preset, and in the other presets
+    where it differs: "default: 0.2", or "default: spiral 100; cifar10 512, best 2048"."""
+
+    def show(value: Any) -> str:
+        return _NONE_MEANS.get(name, "none") if value is None else str(value)
+
+    values = {}
+    for dataset, presets in PRESETS.items():
+        if name in _DATA_FIELDS and name not in DATASET_FIELDS[dataset]:
+            continue
+        default = getattr(presets["default"], name)
+        values[dataset] = ", ".join(
+            [show(default)]
+            + [f"{p} {show(getattr(c, name))}" for p, c in presets.items()
+               if getattr(c, name) != default]
+        )  # fmt: skip
+    if len(set(values.values())) == 1:
+        return f"default: {next(iter(values.values()))}"
+    return "default: " + "; ".join(f"{dataset} {v}" for dataset, v in values.items())
+
+
+def add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """Add a flag for every RunConfig setting but the dataset, in argument groups.
+
+    Flags not given are absent from the parsed namespace, so a preset or a saved
+    config supplies them.
+    """
+    for title, names in _GROUPS.items():
+        group = parser.add_argument_group(title)
+        for name in names:
+            convert, text = _FLAGS[name]
+            choices = CHOICES.get(name)
+            group.add_argument(
+                flag(name),
+                *_ALIASES.get(name, ()),
+                dest=name,
+                type=convert,
+                choices=choices,
+                default=argparse.SUPPRESS,
+                metavar=None if choices else name.upper(),
+                help=f"{text} ({_defaults(name)})",
+            )
+
+
+def config_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The RunConfig settings given on the command line."""
+    return {name: getattr(args, name) for name in _FLAGS if hasattr(args, name)}
+
+
+def config_argv(config: RunConfig, names: Iterable[str]) -> list[str]:
+    """Flags that set ``names`` to their values in ``config`` (a value None is left out)."""
+    argv = []
+    for name in names:
+        value = getattr(config, name)
+        if value is not None:
+            argv += [flag(name), str(value)]
+    return argv

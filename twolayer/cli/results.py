@@ -1,0 +1,113 @@
+"""What `twolayer train` does after training: the model file, the plots, the printed results.
+
+Each function saves ``model.npz`` and the run's figures into ``run_dir``, prints where
+the run went and its accuracies (the last line being the headline one), and returns
+the figures written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twolayer.config import RunConfig
+from twolayer.datasets import tta_proba
+from twolayer.history import epoch_table, history_from_solver
+from twolayer.model import TwoLayerNet
+from twolayer.preprocess import Preprocessor
+from twolayer.solver import Solver
+
+MAX_EPOCH_LINES = 10  # per-epoch lines printed for the spiral, spread evenly over the run
+
+
+def finish_spiral(
+    run_dir: Path,
+    config: RunConfig,
+    data: dict[str, Any],
+    model: TwoLayerNet,
+    solver: Solver,
+    seconds: float,
+    say: Callable[[str], None],
+) -> list[Path]:
+    """A digest of the epochs, the decision boundary, and the train and val accuracies."""
+    # matplotlib loads slowly: only where figures are drawn
+    from twolayer.plots import plot_decision_boundary, save_run_plots
+
+    history = history_from_solver(solver)
+    print_epochs(history, config.epochs, say)
+    say(f"trained in {seconds:.2f} s")
+    if solver.best_epoch:
+        say(f"kept the weights of epoch {solver.best_epoch}, the best on validation")
+
+    model.save(run_dir / "model.npz")
+    pngs = save_run_plots(run_dir, history)
+    X_all = np.concatenate([data["X_train"], data["X_val"]])
+    y_all = np.concatenate([data["y_train"], data["y_val"]])
+    pngs.append(plot_decision_boundary(model, X_all, y_all, run_dir / "decision_boundary.png"))
+
+    print(f"run saved in {run_dir}/")
+    print("  config.json history.json history.csv model.npz " + " ".join(p.name for p in pngs))
+    for split in ("train", "val"):
+        acc = np.mean(model.predict(data[f"X_{split}"]) == data[f"y_{split}"])
+        print(f"{split} accuracy: {acc:.4f}")
+    return pngs
+
+
+def print_epochs(history: dict, num_epochs: int, say: Callable[[str], None]) -> None:
+    """About MAX_EPOCH_LINES per-epoch lines spread over the run, always the last one."""
+    rows = epoch_table(history)
+    n = len(rows["epoch"])
+    step = -(-n // MAX_EPOCH_LINES)
+    for e in sorted({*range(step - 1, n, step), n - 1}) if n else ():
+        say(
+            f"  epoch {rows['epoch'][e]:>4}/{num_epochs}: train loss {rows['train_loss'][e]:.4f}, "
+            f"train acc {rows['train_acc'][e]:.4f}, val acc {rows['val_acc'][e]:.4f}, "
+            f"val loss {rows['val_loss'][e]:.4f}, lr {rows['lr'][e]:.3g}"
+        )
+
+
+def finish_cifar10(
+    run_dir: Path,
+    config: RunConfig,
+    data: dict[str, Any],
+    prep: Preprocessor,
+    model: TwoLayerNet,
+    solver: Solver,
+    start: float,
+) -> list[Path]:
+    """The first-layer weights, the confusion matrix, and the test accuracy with and
+    without test-time augmentation (``config.tta``); ``start`` is when the run began."""
+    from twolayer.plots import plot_confusion_matrix, plot_first_layer_weights, save_run_plots
+
+    classes = data["class_names"]
+    model.save(
+        run_dir / "model.npz",
+        **prep.state(),
+        class_names=np.array(classes),
+        tta=np.array(config.tta),
+    )
+
+    pngs = save_run_plots(run_dir, history_from_solver(solver))
+    pngs.append(plot_first_layer_weights(model.params["W1"], run_dir / "weights.png"))
+    plain_acc = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
+    val_pred, test_pred = (
+        tta_proba(model.predict_proba, data[f"X_{split}"], config.tta).argmax(1)
+        for split in ("val", "test")
+    )
+    pngs.append(
+        plot_confusion_matrix(data["y_test"], test_pred, classes, run_dir / "confusion.png")
+    )
+    val_acc = float(np.mean(val_pred == data["y_val"]))
+    test_acc = float(np.mean(test_pred == data["y_test"]))
+    elapsed = time.perf_counter() - start
+    print(f"kept the weights of epoch {solver.best_epoch}; total time {elapsed:.1f} s")
+    print(f"run saved in {run_dir}/")
+    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir())))
+    print(f"test accuracy without test-time augmentation: {plain_acc:.4f}")
+    print(f"val accuracy: {val_acc:.4f}")
+    print(f"test accuracy: {test_acc:.4f}")
+    return pngs

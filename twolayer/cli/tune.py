@@ -1,0 +1,176 @@
+"""Search hyperparameters of the two-layer net: many short seeded trials, in parallel.
+
+Ranges are "low:high" (log-uniform; a grid takes --grid-points steps of it) or
+"a,b,c" (choices), on the command line or in a --space file (JSON, or TOML on
+Python >= 3.11: {"lr": "1e-4:1e-2", "hidden": [64, 128]}); flags override the file.
+Results are appended to SEARCH_DIR/trials.csv as each trial finishes: rerun the
+same command to resume an interrupted search (or, for a random search, to add
+trials with a larger --trials). At the end it prints the best trials and writes
+best_config.json (the best trial's run: `twolayer train --config` reruns it on
+the search's data; with --threads 1, as trials run, to the same bits),
+best_command.txt (the same run as a `twolayer train` command), lr_reg.png and
+top_trials.png.
+
+CIFAR-10 trials prepare the images as `twolayer train cifar10` does, on the
+first --num-train of them; they subtract the mean only unless --preprocess zca
+(whitening, the train command's default, costs each worker an eigendecomposition
+up front and usually wants a different learning rate: tune with the one you train with).
+
+examples:
+  twolayer tune --dataset spiral --trials 20 --out searches/spiral
+  twolayer tune --dataset cifar10 --data-dir data --trials 12 --num-train 5000 \\
+      --lr 1e-4:1e-2 --reg 1e-5:1e-1 --hidden 100,200 --epochs 5 --out searches/cifar
+  twolayer tune --dataset cifar10 --scheduler tcp://10.0.0.5:8786 ...   # on Dask
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from twolayer.cli.args import add_command, nonnegative_int, positive_float, positive_int
+from twolayer.search.space import (
+    DEFAULT_SPACES,
+    PARAMS,
+    build_space,
+    load_space_file,
+    make_dimension,
+    make_spec,
+)
+from twolayer.search.trials import BEST_COMMAND, BEST_CONFIG, TRIALS_DIR, format_table, run_search
+from twolayer.search.trials import write_best as write_best_trial
+
+LR_REG_PNG, TOP_TRIALS_PNG = "lr_reg.png", "top_trials.png"
+TOP_CURVES = 5  # trials drawn in top_trials.png
+CIFAR10_FLAGS = ("num_train", "num_val", "preprocess", "zca_epsilon")
+
+
+def _dimension_type(name: str):
+    def parse(text: str) -> dict:
+        try:
+            return make_dimension(name, text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e).removeprefix(f"{name}: ")) from None
+
+    return parse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = add_command(
+        subparsers, "tune", run_tune, "search hyperparameters with many short trials", __doc__
+    )
+    search = parser.add_argument_group("search")
+    search.add_argument("--dataset", choices=sorted(DEFAULT_SPACES), default="spiral")
+    search.add_argument(
+        "--out", required=True, metavar="SEARCH_DIR", help="search directory (rerun to resume)"
+    )
+    search.add_argument("--search", choices=("random", "grid"), default="random")
+    search.add_argument(
+        "--trials", type=positive_int, help="random trials (default 20); a grid runs all points"
+    )
+    search.add_argument(
+        "--grid-points", type=positive_int, default=3, help="grid steps along each log range"
+    )
+    search.add_argument("--seed", type=nonnegative_int, default=0, help="seeds every trial")
+    search.add_argument("--top", type=positive_int, default=10, help="trials in the final table")
+
+    space = parser.add_argument_group("search space (default: a per-dataset space)")
+    space.add_argument("--space", help="JSON or TOML file of ranges; the flags below override it")
+    for name in PARAMS:
+        space.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=_dimension_type(name),
+            metavar="LOW:HIGH|A,B" if PARAMS[name][1] else "A,B",
+            help=f"spiral: {_show(DEFAULT_SPACES['spiral'][name])}; "
+            f"cifar10: {_show(DEFAULT_SPACES['cifar10'][name])}",
+        )
+
+    where = parser.add_argument_group("where trials run")
+    where.add_argument("--workers", type=positive_int, help="local processes (default: the cores)")
+    where.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="a Dask scheduler, e.g. tcp://host:8786: run on its cluster "
+        '(pip install "twolayer[dask]")',
+    )
+
+    data = parser.add_argument_group("data")
+    data.add_argument("--data-dir", default="data", help="cifar10: folder with cifar-10-batches-py")
+    data.add_argument("--num-train", type=positive_int, help="cifar10: training images (10000)")
+    data.add_argument("--num-val", type=positive_int, help="cifar10: validation images (1000)")
+    data.add_argument(
+        "--preprocess", choices=("mean", "zca"), help="cifar10: mean subtraction (default) or ZCA"
+    )
+    data.add_argument("--zca-epsilon", type=positive_float, help="cifar10: ZCA damping (0.1)")
+
+
+def _show(dim: dict) -> str:
+    return ":".join(map(str, dim["log"])) if "log" in dim else ",".join(map(str, dim["choices"]))
+
+
+def run_tune(args: argparse.Namespace) -> int:
+    if args.scheduler is not None and args.workers is not None:
+        raise ValueError("--workers sizes the local pool; a --scheduler's cluster has its own")
+    if args.search == "grid" and args.trials is not None:
+        raise ValueError("--trials is for random search; a grid runs all of its points")
+    data = {k: getattr(args, k) for k in CIFAR10_FLAGS if getattr(args, k) is not None}
+    if data and args.dataset != "cifar10":
+        flags = ", ".join("--" + k.replace("_", "-") for k in data)
+        raise ValueError(f"{flags}: only for --dataset cifar10")
+
+    file_space = load_space_file(args.space) if args.space else {}
+    flag_space = {name: getattr(args, name) for name in PARAMS if getattr(args, name) is not None}
+    spec = make_spec(
+        args.dataset,
+        build_space(args.dataset, file_space, flag_space),
+        search=args.search,
+        trials=(args.trials or 20) if args.search == "random" else None,
+        grid_points=args.grid_points,
+        seed=args.seed,
+        data=data,
+    )
+    rows = run_search(
+        spec, args.out, data_dir=args.data_dir, workers=args.workers, scheduler=args.scheduler
+    )
+
+    out = Path(args.out)
+    print(format_table(rows, args.top))
+    found = write_best_trial(out, spec, rows, args.data_dir)
+    plots = save_search_plots(out, rows)
+    written = ["trials.csv", "search.json", f"{TRIALS_DIR}/"]
+    written += [BEST_CONFIG, BEST_COMMAND] if found else []
+    print(f"search saved in {out}/: " + " ".join(written + plots))
+    if found is None:
+        raise ValueError(
+            f"none of the {len(rows)} trials trained without diverging or failing; "
+            f"see the error column of {out / 'trials.csv'}"
+        )
+    best, command = found
+    print(f"best: trial {best['index']}, val_acc {best['val_acc']:.4f}; to train it:")
+    print(f"  twolayer train --config {out / BEST_CONFIG}")
+    print(f"  {command}")
+    return 0
+
+
+def save_search_plots(out: Path, rows: list[dict]) -> list[str]:
+    """Write lr_reg.png and top_trials.png; returns the names written."""
+    # matplotlib loads slowly: only where figures are drawn.
+    from twolayer.plots import compare_runs, plot_lr_reg
+
+    ok = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: (-r["val_acc"], r["index"]))
+    names = []
+    if rows:
+        plot_lr_reg(rows, out / LR_REG_PNG)
+        names.append(LR_REG_PNG)
+    histories = {}
+    for row in ok[:TOP_CURVES]:
+        path = out / TRIALS_DIR / f"{row['index']}.json"
+        if path.is_file():
+            label = f"#{row['index']} val {row['val_acc']:.3f}"
+            histories[label] = json.loads(path.read_text(encoding="utf-8"))
+    if histories:
+        compare_runs(histories, out / TOP_TRIALS_PNG)
+        names.append(TOP_TRIALS_PNG)
+    return names

@@ -1,0 +1,329 @@
+"""One run's settings, :class:`RunConfig`, and :func:`build`: the model and Solver they make.
+
+    config = preset("cifar10", "best").replace(epochs=20)
+    model, solver = build(config, data)        # data: X_train, y_train, X_val, y_val
+    solver.train()
+    assert RunConfig.from_dict(config.to_dict()) == config
+
+A RunConfig holds every setting that decides what a run computes: the data, the
+model, the solver, the evaluation and the seed; not where its files go or how many
+threads compute it. Each dataset reads its own data settings (:data:`DATASET_FIELDS`);
+the others are None. The same config, data and seed give the same weights, bit for bit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from twolayer.datasets.augment import augment_from_spec
+from twolayer.datasets.tta import TTA_VIEWS
+from twolayer.model import TwoLayerNet
+from twolayer.optim import UPDATE_RULES
+from twolayer.solver import Solver
+
+DATASETS = ("spiral", "cifar10")
+#: The data settings each dataset reads; every other data setting of a run is None.
+DATASET_FIELDS: dict[str, tuple[str, ...]] = {
+    "spiral": ("num_per_class", "classes", "noise", "val_fraction", "data_seed"),
+    "cifar10": ("data_dir", "num_train", "num_val", "preprocess", "zca_epsilon", "store_dtype"),
+}
+#: Settings for which None is a value: data_seed None is the run's seed; patience None
+#: never stops early; train_acc_samples None measures the train accuracy on all of it.
+NONE_ALLOWED = ("data_seed", "patience", "train_acc_samples")
+TRAIN_KEYS = ("X_train", "y_train", "X_val", "y_val")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Every knob of a training run; make one with :func:`preset` and :meth:`replace`.
+
+    data: ``dataset`` ("spiral" or "cifar10"); ``data``, a path to a data file, for
+    datasets read from one (None for these two). cifar10: ``data_dir`` (the folder
+    holding cifar-10-batches-py/), ``num_train`` (the first images of the 50,000),
+    ``num_val`` (the last ones), ``preprocess`` ("zca" or "mean"), ``zca_epsilon``,
+    ``store_dtype`` (the processed images' dtype in memory). spiral:
+    ``num_per_class``, ``classes``, ``noise`` (angle noise, rad), ``val_fraction``,
+    ``data_seed`` (seeds the points; None: ``seed``).
+    model: ``hidden`` (H), ``weight_scale`` (std, or "he" for sqrt(2 / fan_in)),
+    ``dtype``, ``label_smoothing``, ``reg`` (L2 strength) and ``reg_as``: "loss" adds
+    the L2 term to the loss (and its curve), "weight_decay" adds its gradient in the
+    update rule instead: the same weights, and the training loss is the data loss.
+    solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
+    (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
+    ``augment`` ("none", or e.g. "flip+translate2"), ``patience`` (epochs without a
+    better val accuracy before stopping; None: never), ``train_acc_samples`` (training
+    examples the per-epoch train accuracy is taken on; None: all).
+    evaluation: ``tta`` (test-time views averaged, a key of ``TTA_VIEWS``).
+    ``seed`` seeds the weights and the batches (and the spiral's points).
+    """
+
+    dataset: str
+    data: str | None
+    data_dir: str | None
+    num_train: int | None
+    num_val: int | None
+    preprocess: str | None
+    zca_epsilon: float | None
+    store_dtype: str | None
+    num_per_class: int | None
+    classes: int | None
+    noise: float | None
+    val_fraction: float | None
+    data_seed: int | None
+    hidden: int
+    weight_scale: float | str
+    dtype: str
+    label_smoothing: float
+    reg: float
+    reg_as: str
+    optimizer: str
+    lr: float
+    lr_schedule: str
+    lr_decay: float
+    warmup_epochs: float
+    epochs: int
+    batch_size: int
+    augment: str
+    patience: int | None
+    train_acc_samples: int | None
+    tta: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        errors = []
+        for name, hint in _HINTS.items():
+            value, error = _typed(getattr(self, name), hint)
+            if error is None:
+                object.__setattr__(self, name, value)  # e.g. an int lr read from JSON -> float
+                error = _check_value(name, value)
+            if error is not None:
+                errors.append(f"{name} {error}")
+        if not errors:
+            errors = _check_run(self)
+        if errors:
+            raise ValueError("; ".join(errors))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as a JSON-safe dict, every field included."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        """The config ``d`` describes; settings it leaves out are its dataset's defaults.
+
+        Raises ValueError naming any unknown key and any value of the wrong type or range.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(f"run settings must be a JSON object, got {type(d).__name__}")
+        if "dataset" not in d:
+            raise ValueError(f"run settings need a dataset ({', '.join(DATASETS)})")
+        return preset(d["dataset"]).replace(**{k: v for k, v in d.items() if k != "dataset"})
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with ``changes`` applied (and checked); raises ValueError for unknown keys."""
+        unknown = sorted(set(changes) - set(_HINTS))
+        errors = []
+        if unknown:
+            known = ", ".join(_HINTS)
+            errors.append(f"unknown run setting(s) {', '.join(unknown)} (known: {known})")
+        try:
+            config = dataclasses.replace(self, **{k: changes[k] for k in changes if k in _HINTS})
+        except ValueError as e:
+            errors.append(str(e))
+        if errors:
+            raise ValueError("; ".join(errors))
+        return config
+
+
+_HINTS: dict[str, Any] = typing.get_type_hints(RunConfig)
+_KIND_WORDS = {int: "a whole number", float: "a number", str: "a string"}
+
+
+def _typed(value: Any, hint: Any) -> tuple[Any, str | None]:
+    """``value`` as the type ``hint`` allows (an int where a float is asked becomes one)."""
+    allowed = typing.get_args(hint) or (hint,)
+    if value is None:
+        return value, None if type(None) in allowed else "must be set, got null"
+    if float in allowed and isinstance(value, int) and not isinstance(value, bool):
+        return float(value), None
+    if isinstance(value, bool) or not isinstance(value, tuple(allowed)):
+        kinds = " or ".join(_KIND_WORDS[t] for t in allowed if t is not type(None))
+        return value, f"must be {kinds}, got {value!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return value, f"must be a finite number, got {value!r}"
+    return value, None
+
+
+def _augment_ok(spec: str) -> bool:
+    try:
+        augment_from_spec(spec)
+    except ValueError:
+        return False
+    return True
+
+
+#: Allowed values of each setting that has a restriction beyond its type.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    "dataset": DATASETS,
+    "preprocess": ("zca", "mean"),
+    "store_dtype": ("float16", "float32"),
+    "dtype": ("float32", "float64"),
+    "reg_as": ("loss", "weight_decay"),
+    "optimizer": tuple(sorted(UPDATE_RULES)),
+    "lr_schedule": ("cosine", "step"),
+    "tta": tuple(TTA_VIEWS),
+}
+_RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+    **dict.fromkeys(
+        ("num_train", "num_val", "zca_epsilon", "num_per_class", "hidden", "lr", "lr_decay")
+        + ("epochs", "batch_size", "patience", "train_acc_samples"),
+        (lambda v: v > 0, "must be > 0"),
+    ),
+    **dict.fromkeys(
+        ("noise", "reg", "warmup_epochs", "seed", "data_seed"), (lambda v: v >= 0, "must be >= 0")
+    ),
+    "classes": (lambda v: v >= 2, "must be at least 2"),
+    "val_fraction": (lambda v: 0 < v < 1, "must lie in (0, 1)"),
+    "label_smoothing": (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
+    "weight_scale": (
+        lambda v: v == "he" or (not isinstance(v, str) and v > 0),
+        'must be > 0 or "he"',
+    ),
+    "augment": (_augment_ok, 'must be "none", or "flip" and/or "translateK" joined by "+"'),
+}
+
+
+def _check_value(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if name in CHOICES and value not in CHOICES[name]:
+        return f"must be one of {', '.join(map(str, CHOICES[name]))}, got {value!r}"
+    ok, what = _RANGES.get(name, (lambda v: True, ""))
+    return None if ok(value) else f"{what}, got {value!r}"
+
+
+def _check_run(c: RunConfig) -> list[str]:
+    """What no single setting shows: data settings of another dataset, schedules."""
+    errors = []
+    own = DATASET_FIELDS[c.dataset]
+    for name in ("data", *(f for fields in DATASET_FIELDS.values() for f in fields)):
+        value = getattr(c, name)
+        if name not in own and value is not None:
+            errors.append(f"{name} is not a {c.dataset} setting (leave it out), got {value!r}")
+        elif name in own and value is None and name not in NONE_ALLOWED:
+            errors.append(f"{name} must be set for {c.dataset}")
+    if c.dataset == "spiral":
+        errors += [
+            f'{name} must be "none" for the spiral (its points are not images), got {value!r}'
+            for name, value in (("augment", c.augment), ("tta", c.tta))
+            if value != "none"
+        ]
+    if c.lr_schedule == "cosine" and c.lr_decay != 1.0:
+        errors.append(f"lr_decay {c.lr_decay} needs lr_schedule step; cosine decays on its own")
+    if c.warmup_epochs and (c.lr_schedule != "cosine" or c.warmup_epochs > c.epochs):
+        errors.append(f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine and <= epochs")
+    return errors
+
+
+_NO_DATA = dict.fromkeys(("data", *DATASET_FIELDS["spiral"], *DATASET_FIELDS["cifar10"]))
+_SPIRAL = RunConfig(
+    **{**_NO_DATA, "dataset": "spiral", "num_per_class": 100, "classes": 3, "noise": 0.2,
+       "val_fraction": 0.2},
+    hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, reg=1e-5,
+    reg_as="loss", optimizer="adam", lr=0.05, lr_schedule="cosine", lr_decay=1.0,
+    warmup_epochs=0.0, epochs=50, batch_size=16, augment="none", patience=None,
+    train_acc_samples=None, tta="none", seed=0,
+)  # fmt: skip
+_CIFAR10 = _SPIRAL.replace(
+    **{**_NO_DATA, "dataset": "cifar10", "data_dir": "data", "num_train": 49_000,
+       "num_val": 1_000, "preprocess": "zca", "zca_epsilon": 0.1, "store_dtype": "float16"},
+    # hidden 512, adam 1e-3 cosine, L2 as weight decay, smoothing, flips and 2 px shifts.
+    hidden=512, label_smoothing=0.1, reg=5e-4, reg_as="weight_decay", lr=1e-3, epochs=10,
+    batch_size=200, augment="flip+translate2", train_acc_samples=1000, tta="flip+translate1",
+)  # fmt: skip
+#: Named runs per dataset (``twolayer train cifar10 --preset best``); "default" is the default.
+PRESETS: dict[str, dict[str, RunConfig]] = {
+    "spiral": {"default": _SPIRAL},
+    "cifar10": {
+        "default": _CIFAR10,
+        "best": _CIFAR10.replace(hidden=2048, epochs=60),
+        "quick": _CIFAR10.replace(hidden=256, epochs=3, preprocess="mean"),
+    },
+}
+
+
+def preset(dataset: str, name: str = "default") -> RunConfig:
+    """The preset ``name`` of ``dataset``; raises ValueError naming the known ones."""
+    if dataset not in PRESETS:
+        raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    if name not in PRESETS[dataset]:
+        known = ", ".join(PRESETS[dataset])
+        raise ValueError(f"{dataset} has no preset {name!r}; its presets: {known}")
+    return PRESETS[dataset][name]
+
+
+# -- from settings to a model and a Solver ---------------------------------------------------
+
+
+def num_classes(data: dict[str, Any]) -> int:
+    """``len(data["class_names"])`` when the data names its classes, else the largest label + 1."""
+    if "class_names" in data:
+        return len(data["class_names"])
+    return int(max(np.max(data["y_train"]), np.max(data["y_val"]))) + 1
+
+
+def solver_settings(config: RunConfig) -> dict[str, Any]:
+    """The Solver keyword arguments ``config`` decides (all but ``augment``'s function)."""
+    optim_config = {"learning_rate": config.lr}
+    if config.reg_as == "weight_decay":
+        optim_config["weight_decay"] = config.reg
+    return {
+        "update_rule": config.optimizer,
+        "optim_config": optim_config,
+        "lr_schedule": config.lr_schedule,
+        "lr_decay": config.lr_decay,
+        "warmup_epochs": config.warmup_epochs,
+        "num_epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "patience": config.patience,
+        "num_train_samples": config.train_acc_samples,
+        "seed": config.seed,
+    }
+
+
+def build(
+    config: RunConfig, data: dict[str, Any], *, checkpoint: Any = None, **solver_extras: Any
+) -> tuple[TwoLayerNet, Solver]:
+    """A fresh TwoLayerNet and a Solver for it, as ``config`` says, on ``data``.
+
+    ``data`` holds ``X_train`` (N, ...), ``y_train`` (N,), ``X_val``, ``y_val`` (and
+    optionally ``class_names``); the input size D and the number of classes C come
+    from it. ``solver_extras`` are Solver keyword arguments that do not change the
+    result (``verbose``, ``checkpoint_name``, ``on_epoch_end``, ...). With
+    ``checkpoint``, the Solver continues that checkpoint's run (``Solver.resume``).
+    """
+    clash = sorted(set(solver_extras) & {*solver_settings(config), "augment"})
+    if clash:
+        raise ValueError(f"set {', '.join(clash)} through the RunConfig, not as a Solver extra")
+    model = TwoLayerNet(
+        input_dim=math.prod(np.shape(data["X_train"])[1:]),
+        hidden_dim=config.hidden,
+        num_classes=num_classes(data),
+        weight_scale=config.weight_scale,
+        reg=config.reg if config.reg_as == "loss" else 0.0,
+        dtype=config.dtype,
+        seed=config.seed,
+        label_smoothing=config.label_smoothing,
+    )
+    train_data = {k: data[k] for k in TRAIN_KEYS}
+    augment = augment_from_spec(config.augment)
+    if checkpoint is not None:
+        return model, Solver.resume(checkpoint, model, train_data, augment=augment, **solver_extras)
+    solver = Solver(model, train_data, **solver_settings(config), augment=augment, **solver_extras)
+    return model, solver
