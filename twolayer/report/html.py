@@ -46,13 +46,16 @@ code { background: #f0f0f0; padding: 1px 4px; border-radius: 3px; }
 """
 
 
-def page(title: str, body: str, *, refresh_seconds: float | None = None) -> str:
-    """A whole HTML document; with ``refresh_seconds`` it reloads itself that often."""
-    refresh = (
-        f'<meta http-equiv="refresh" content="{refresh_seconds:g}">\n'
-        if refresh_seconds is not None
-        else ""
-    )
+def page(title: str, body: str, *, refresh_seconds: int | None = None) -> str:
+    """A whole HTML document; with ``refresh_seconds`` (whole, >= 1) it reloads that often."""
+    refresh = ""
+    if refresh_seconds is not None:
+        # Browsers read only the whole seconds: "0.5" would mean 0, a reload loop.
+        if isinstance(refresh_seconds, bool) or not isinstance(refresh_seconds, int):
+            raise ValueError(f"refresh_seconds must be a whole number, got {refresh_seconds!r}")
+        if refresh_seconds < 1:
+            raise ValueError(f"refresh_seconds must be at least 1, got {refresh_seconds}")
+        refresh = f'<meta http-equiv="refresh" content="{refresh_seconds}">\n'
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f"{refresh}"

@@ -76,16 +76,14 @@ class RunResults:
         if (self.y_true is None) != (self.y_pred is None):
             raise ValueError("give y_true together with y_pred or proba, or neither")
         if self.y_true is not None:
-            self.y_true = np.asarray(self.y_true)
-            k = self.num_classes()
-            check_labels(self.y_true, k, name="y_true")
-            check_labels(np.asarray(self.y_pred), k, n=self.y_true.shape[0], name="y_pred")
-            self.y_pred = np.asarray(self.y_pred)
+            self.y_true, self.y_pred = np.asarray(self.y_true), np.asarray(self.y_pred)
             n = self.y_true.shape[0]
-            for name in ("proba", "images"):
+            for name in ("proba", "images", "y_pred"):  # proba first: y_pred may be its argmax
                 value = getattr(self, name)
                 if value is not None and len(value) != n:
                     raise ValueError(f"{name} has {len(value)} rows but y_true has {n}")
+            for name in ("y_true", "y_pred"):
+                check_labels(getattr(self, name), self.num_classes(), name=name)
         if self.model is not None and self.points is None:
             raise ValueError("a decision boundary needs the points too: points=(X, y)")
 

@@ -40,7 +40,7 @@ from twolayer.report.results import RunResults, result_sections
 
 REPORT_HTML = "report.html"
 RESULTS_JSON = "results.json"
-LIVE_REFRESH_SECONDS = 3.0
+LIVE_REFRESH_SECONDS = 3
 #: Files of a run directory the report links to, when they exist.
 LINKED_FILES = (
     "model.npz", CONFIG_FILE, "history.json", "history.csv", RESULTS_JSON, "preprocess.npz",
@@ -120,7 +120,7 @@ def render_report(
     data: str | None = None,
     files: Sequence[str] = (),
     summary: Mapping[str, Any] | None = None,
-    refresh_seconds: float = LIVE_REFRESH_SECONDS,
+    refresh_seconds: int = LIVE_REFRESH_SECONDS,
 ) -> str:
     """The report page of run ``name`` as HTML text (see :func:`write_report`)."""
     if live is not None:
@@ -128,7 +128,7 @@ def render_report(
         status = (
             f'<p class="live" id="live">Training: epoch {k} of {n}'
             f'<progress value="{k}" max="{n}"></progress> '
-            f'<span class="note">this page reloads every {refresh_seconds:g} s</span></p>'
+            f'<span class="note">this page reloads every {refresh_seconds} s</span></p>'
         )
     else:
         status = '<p class="sub" id="finished">Finished.</p>'
@@ -169,7 +169,7 @@ def write_report(
     results: RunResults | None = None,
     live: tuple[int, int] | None = None,
     data: str | None = None,
-    refresh_seconds: float = LIVE_REFRESH_SECONDS,
+    refresh_seconds: int = LIVE_REFRESH_SECONDS,
 ) -> Path:
     """Write ``run_dir/report.html`` atomically and return its path.
 
@@ -204,7 +204,7 @@ def live_report_callback(
     total_epochs: int | None = None,
     data: str | None = None,
     config: Mapping[str, Any] | None = None,
-    refresh_seconds: float = LIVE_REFRESH_SECONDS,
+    refresh_seconds: int = LIVE_REFRESH_SECONDS,
 ) -> Callable[[Any], None]:
     """A Solver ``on_epoch_end`` callback keeping a run directory current after every epoch.
 
