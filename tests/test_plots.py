@@ -21,6 +21,7 @@ from twolayer.plots import (
     compare_runs,
     decision_regions,
     draw_decision_boundary,
+    draw_lr_reg,
     plot_confusion_matrix,
     plot_decision_boundary,
     plot_first_layer_weights,
@@ -187,3 +188,20 @@ def test_draw_decision_boundary_fills_an_axes():
     assert ax.collections  # the regions and the points
     xs, ys, regions = decision_regions(model, X, resolution=20)
     assert regions.shape == (20, 20) and xs[0] < X[:, 0].min() and ys[-1] > X[:, 1].max()
+
+
+def test_draw_lr_reg_marks_the_best_and_the_failed_trials():
+    from matplotlib.figure import Figure
+
+    rows = [
+        {"lr": 1e-3, "reg": 1e-4, "val_acc": 0.5, "status": "ok"},
+        {"lr": 1e-2, "reg": 1e-3, "val_acc": 0.7, "status": "ok"},
+        {"lr": 1e-1, "reg": 1e-2, "val_acc": 0.0, "status": "diverged"},
+    ]
+    ax = Figure().subplots()
+    draw_lr_reg(rows, ax)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_title() == "Validation accuracy of 3 trials"
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["best", "diverged or failed"]
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), [[1e-2, 1e-3]])  # the best

@@ -7,7 +7,8 @@ there is a display, never open a window, and need no closing. Only
 :func:`show_pngs` touches pyplot. Every PNG is written atomically.
 
 The ``plot_*(history, ax)`` functions draw into an Axes you supply, from a history
-dict (see :mod:`twolayer.history`), as does ``draw_decision_boundary``; the other
+dict (see :mod:`twolayer.history`), as do ``draw_decision_boundary`` and
+``draw_lr_reg``; the other
 ``plot_*`` write a PNG to ``path``; ``weight_grid`` and ``visualize_grid`` (CS231n's)
 return images as arrays.
 """
@@ -350,9 +351,10 @@ def show_pngs(paths: Sequence[str | os.PathLike]) -> bool:
     return True
 
 
-def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """CS231n's search plot: each trial at (lr, reg) on log axes, coloured by val acc."""
-    fig, (ax,) = _figure(width=6.4, height=4.8)
+def draw_lr_reg(rows: Sequence[dict[str, Any]], ax: Axes) -> None:
+    """CS231n's search plot into ``ax``: each trial at (lr, reg) on log axes, coloured by
+    val acc; ``rows`` are trial results (``lr``, ``reg``, ``val_acc``, ``status``).
+    """
     ok = [r for r in rows if r["status"] == "ok"]
     bad = [r for r in rows if r["status"] != "ok"]
     if ok:
@@ -365,7 +367,7 @@ def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
             edgecolors="black",
             linewidths=0.5,
         )
-        fig.colorbar(points, ax=ax, label="best validation accuracy")
+        ax.figure.colorbar(points, ax=ax, label="best validation accuracy")
         best = max(ok, key=lambda r: r["val_acc"])
         ax.scatter(best["lr"], best["reg"], marker="*", s=400, facecolors="none",
                    edgecolors="tab:red", linewidths=1.5, label="best")  # fmt: skip
@@ -387,6 +389,12 @@ def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     ax.set_ylabel("regularization strength")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(frameon=False, loc="best")
+
+
+def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Write :func:`draw_lr_reg`'s figure to ``path``."""
+    fig, (ax,) = _figure(width=6.4, height=4.8)
+    draw_lr_reg(rows, ax)
     return _save(fig, path)
 
 
