@@ -156,8 +156,8 @@ def test_final_spiral_report(runs):
     assert float(values["best_val_acc"]) == history["best_val_acc"]
     assert int(values["best_epoch"]) == history["best_epoch"] and values["epochs"] == "4"
     accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
-    assert float(values["test_acc"]) == accuracy  # the val split, labelled as such
-    assert headline_texts(html)["test_acc"] == f"{accuracy:.4f}"
+    assert float(values["accuracy"]) == accuracy  # the val split, labelled as such
+    assert headline_texts(html)["accuracy"] == f"{accuracy:.4f}"
     assert "<dt>val accuracy</dt>" in html and headline_texts(html)["total_time"] == "1.5 s"
     for anchor in ("curves", "boundary", "per-class", "confusion", "settings", "files"):
         assert f'<section id="{anchor}">' in html, anchor
@@ -174,7 +174,8 @@ def test_final_image_report(runs):
     html = (run_dir / "report.html").read_text()
     assert_self_contained(html)
     values = headline_values(html)
-    assert values["test_acc"] == "0.25" and values["val_acc"] == "0.3"
+    assert values["accuracy"] == "0.25" and values["val_acc"] == "0.3"
+    assert "<dt>test accuracy</dt>" in html
     for name in CLASSES:  # per-class table and confusion matrix rows
         assert html.count(f"<th>{name}</th>") == 2 and f"<td>{name}</td>" in html
     n_wrong = int(np.sum(results.y_pred != results.y_true))
@@ -266,10 +267,12 @@ def test_a_killed_run_keeps_history_and_report_up_to_its_last_epoch(tmp_path):
     assert not list(tmp_path.glob(".*.tmp"))  # no half-written file left behind
 
 
-def test_empty_and_diverged_histories_render():
+def test_empty_stopped_and_diverged_runs_render():
     empty = _history(0)
     html = render_report("empty", empty, live=(0, 5))
     assert headline_texts(html)["epochs"] == "0 of 5"
+    stopped = render_report("stopped", _history(2), status="Interrupted after epoch 2 of 5.")
+    assert '<p class="sub" id="finished">Interrupted after epoch 2 of 5.</p>' in stopped
     diverged = _history(3)
     diverged["loss_history"][4:] = [float("nan")] * 5
     html = render_report("nan", diverged)

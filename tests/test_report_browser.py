@@ -103,7 +103,7 @@ def test_run_report_in_chromium(browser, pages, name, pictures):
     assert opened.text("best_val_acc") == f"{history['best_val_acc']:.4f}"
     assert opened.text("best_epoch") == str(history["best_epoch"])
     assert opened.text("epochs") == str(len(history["val_acc_history"]))
-    assert opened.text("test_acc") == f"{run['results'].accuracy():.4f}"
+    assert opened.text("accuracy") == f"{run['results'].accuracy():.4f}"
     assert opened.page.locator("svg.chart").count() == 3 + (name == "spiral")
     assert opened.page.locator("a[href='history.csv']").count() == 1
 

@@ -54,7 +54,7 @@ def results_table(
     ):
         report = run_dir / REPORT_HTML
         label = _link(report, page_dir, name) if report.is_file() else name
-        final = summary.get("test_acc")
+        final = summary.get("accuracy")
         if final is not None:
             final = f"{final:.4f} ({summary.get('split', 'test')})"
         rows.append(

@@ -61,11 +61,9 @@ def run_headline(
     if results is not None:
         summary = results_summary(results)
     items: list[tuple[str, str, Any, str]] = []
-    if summary.get("test_acc") is not None:
-        split = summary.get("split", "test")
-        items.append(
-            ("test_acc", f"{split} accuracy", summary["test_acc"], fmt(summary["test_acc"]))
-        )
+    if summary.get("accuracy") is not None:
+        acc, split = summary["accuracy"], summary.get("split", "test")
+        items.append(("accuracy", f"{split} accuracy", acc, fmt(acc)))
     if summary.get("val_acc") is not None:
         items.append(("val_acc", "val accuracy", summary["val_acc"], fmt(summary["val_acc"])))
     best = float(history["best_val_acc"])
@@ -85,10 +83,12 @@ def run_headline(
 
 
 def results_summary(results: RunResults) -> dict[str, Any]:
-    """The headline numbers of ``results``, JSON-safe (what results.json holds)."""
+    """The headline numbers of ``results``, JSON-safe (what results.json holds):
+    ``accuracy`` on the split named ``split``, ``val_acc`` and ``seconds`` (or None).
+    """
     acc = results.accuracy()
     return {
-        "test_acc": acc,
+        "accuracy": acc,
         "val_acc": None if results.val_acc is None else float(results.val_acc),
         "split": results.split,
         "seconds": None if results.seconds is None else float(results.seconds),
@@ -120,24 +120,25 @@ def render_report(
     data: str | None = None,
     files: Sequence[str] = (),
     summary: Mapping[str, Any] | None = None,
+    status: str = "Finished.",
     refresh_seconds: int = LIVE_REFRESH_SECONDS,
 ) -> str:
     """The report page of run ``name`` as HTML text (see :func:`write_report`)."""
     if live is not None:
         k, n = live
-        status = (
+        banner = (
             f'<p class="live" id="live">Training: epoch {k} of {n}'
             f'<progress value="{k}" max="{n}"></progress> '
             f'<span class="note">this page reloads every {refresh_seconds} s</span></p>'
         )
     else:
-        status = '<p class="sub" id="finished">Finished.</p>'
+        banner = f'<p class="sub" id="finished">{escape(status)}</p>'
     facts = [f"data: {escape(data)}"] if data else []
     facts.append(f"twolayer {escape(str((config or {}).get('version', twolayer.__version__)))}")
     body = [
         f"<h1>{escape(name)}</h1>",
         f'<p class="sub">{" · ".join(facts)}</p>',
-        status,
+        banner,
         run_headline(history, results, live, summary),
         section("Curves", run_charts(history), anchor="curves"),
     ]
@@ -169,6 +170,7 @@ def write_report(
     results: RunResults | None = None,
     live: tuple[int, int] | None = None,
     data: str | None = None,
+    status: str = "Finished.",
     refresh_seconds: int = LIVE_REFRESH_SECONDS,
 ) -> Path:
     """Write ``run_dir/report.html`` atomically and return its path.
@@ -181,6 +183,8 @@ def write_report(
       and reloads every ``refresh_seconds``; None (the default) writes the final
       page, which does not reload.
     data: one line saying what the run trained on, e.g. "CIFAR-10, 49000 train".
+    status: what the final page says of the run, e.g. "Interrupted after epoch 3 of
+      10; resume with --resume".
     """
     run_dir = Path(run_dir)
     if config is None:
@@ -193,7 +197,7 @@ def write_report(
     files = [f for f in LINKED_FILES if (run_dir / f).is_file()]
     html = render_report(
         run_dir.name, history, config, results, live=live, data=data, files=files,
-        summary=summary, refresh_seconds=refresh_seconds,
+        summary=summary, status=status, refresh_seconds=refresh_seconds,
     )  # fmt: skip
     return atomic_write_text(run_dir / REPORT_HTML, html)
 
