@@ -19,11 +19,15 @@ from twolayer.cli.runs import (
 )
 from twolayer.plots import (
     compare_runs,
+    decision_regions,
+    draw_decision_boundary,
+    draw_lr_reg,
     plot_confusion_matrix,
     plot_decision_boundary,
     plot_first_layer_weights,
     save_run_plots,
     smooth,
+    visualize_grid,
     weight_grid,
 )
 
@@ -152,3 +156,52 @@ def test_core_package_does_not_import_matplotlib():
     code = "import sys, twolayer; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_visualize_grid_is_the_course_grid():
+    rng = np.random.default_rng(0)
+    Xs = rng.standard_normal((5, 4, 3, 3))
+    Xs[4] = 7.0  # a constant image: black, not NaN
+    grid = visualize_grid(Xs, ubound=255.0, padding=2)
+    # ceil(sqrt(5)) = 3 rows and columns, 2 px of zeros between images
+    assert grid.shape == (3 * 4 + 2 * 2, 3 * 3 + 2 * 2, 3)
+    first = grid[:4, :3]
+    assert first.min() == 0 and first.max() == 255
+    np.testing.assert_allclose(first, 255 * (Xs[0] - Xs[0].min()) / np.ptp(Xs[0]))
+    assert np.all(grid[4:6] == 0) and np.all(grid[:, 3:5] == 0)  # the padding
+    assert np.all(grid[6:10, 3:6] == 0)  # image 4, constant
+    assert np.all(grid[12:] == 0)  # the empty last row of the square
+    assert visualize_grid(Xs[:1], ubound=1.0, padding=1).max() == 1.0
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        visualize_grid(Xs[0])
+
+
+def test_draw_decision_boundary_fills_an_axes():
+    from matplotlib.figure import Figure
+
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 2)), rng.integers(0, 3, 20)
+    model = TwoLayerNet(input_dim=2, hidden_dim=5, num_classes=3, weight_scale="he", seed=0)
+    ax = Figure().subplots()
+    draw_decision_boundary(model, X, y, ax, resolution=20)
+    assert ax.get_title().startswith("Decision regions")
+    assert ax.collections  # the regions and the points
+    xs, ys, regions = decision_regions(model, X, resolution=20)
+    assert regions.shape == (20, 20) and xs[0] < X[:, 0].min() and ys[-1] > X[:, 1].max()
+
+
+def test_draw_lr_reg_marks_the_best_and_the_failed_trials():
+    from matplotlib.figure import Figure
+
+    rows = [
+        {"lr": 1e-3, "reg": 1e-4, "val_acc": 0.5, "status": "ok"},
+        {"lr": 1e-2, "reg": 1e-3, "val_acc": 0.7, "status": "ok"},
+        {"lr": 1e-1, "reg": 1e-2, "val_acc": 0.0, "status": "diverged"},
+    ]
+    ax = Figure().subplots()
+    draw_lr_reg(rows, ax)
+    assert ax.get_xscale() == ax.get_yscale() == "log"
+    assert ax.get_title() == "Validation accuracy of 3 trials"
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["best", "diverged or failed"]
+    np.testing.assert_allclose(ax.collections[1].get_offsets(), [[1e-2, 1e-3]])  # the best

@@ -2,14 +2,34 @@
 
 Same semantics as CS231n's ``gradient_check.py``: the functions perturb ``x`` in
 place, one element at a time, and restore it. Use float64: in float32 the
-rounding error of a difference quotient swamps the quantity being checked.
+rounding error of a difference quotient swamps the quantity being checked, so
+each function warns (once per call) when given arrays of lower precision.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
+
+
+def _warn_low_precision(function: str, **arrays: np.ndarray) -> None:
+    """Warn once if any of ``arrays`` is a float type narrower than float64."""
+    low = [
+        f"{name} is {a.dtype}"
+        for name, a in arrays.items()
+        if a.dtype.kind == "f" and a.dtype.itemsize < 8
+    ]
+    if low:
+        warnings.warn(
+            f"{function}: {', '.join(low)}; in single precision the rounding error of a "
+            "centered difference is as large as the gradient itself, so relative errors "
+            "near 1 mean nothing. Build the model and data with dtype=np.float64 "
+            "(e.g. TwoLayerNet(..., dtype=np.float64)) before checking gradients",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def rel_error(x: np.ndarray, y: np.ndarray) -> float:
@@ -33,6 +53,7 @@ def eval_numerical_gradient(
     f: Callable[[np.ndarray], float], x: np.ndarray, verbose: bool = True, h: float = 1e-5
 ) -> np.ndarray:
     """Gradient of the scalar function ``f`` at ``x``: (f(x + h) - f(x - h)) / 2h per element."""
+    _warn_low_precision("eval_numerical_gradient", x=x)
     grad = np.zeros_like(x)
     for ix in np.ndindex(x.shape):
         plus, minus = _plus_minus(f, x, ix, h)
@@ -46,6 +67,7 @@ def eval_numerical_gradient_array(
     f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, df: np.ndarray, h: float = 1e-5
 ) -> np.ndarray:
     """Gradient of ``sum(f(x) * df)`` at ``x``: backprop of ``df`` through an array function."""
+    _warn_low_precision("eval_numerical_gradient_array", x=x, df=np.asarray(df))
     grad = np.zeros_like(x)
     for ix in np.ndindex(x.shape):
         plus, minus = _plus_minus(f, x, ix, h)
@@ -65,6 +87,7 @@ def grad_check_sparse(
 
     Prints one line per element, as CS231n's helper does, and returns the relative errors.
     """
+    _warn_low_precision("grad_check_sparse", x=x, analytic_grad=np.asarray(analytic_grad))
     rng = np.random.default_rng(seed)
     errors = []
     for _ in range(num_checks):

@@ -7,7 +7,10 @@ there is a display, never open a window, and need no closing. Only
 :func:`show_pngs` touches pyplot. Every PNG is written atomically.
 
 The ``plot_*(history, ax)`` functions draw into an Axes you supply, from a history
-dict (see :mod:`twolayer.runs`); the others write a PNG to ``path``.
+dict (see :mod:`twolayer.history`), as do ``draw_decision_boundary`` and
+``draw_lr_reg``; the other
+``plot_*`` write a PNG to ``path``; ``weight_grid`` and ``visualize_grid`` (CS231n's)
+return images as arrays.
 """
 
 from __future__ import annotations
@@ -141,30 +144,44 @@ def save_run_plots(run_dir: str | os.PathLike, history: dict[str, Any]) -> list[
     return paths
 
 
-def plot_decision_boundary(
-    model: Any, X: np.ndarray, y: np.ndarray, path: str | os.PathLike, *, resolution: int = 300
-) -> Path:
-    """The model's class regions over the plane, with the points coloured by class.
+def decision_regions(
+    model: Any, X: np.ndarray, resolution: int = 300
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The model's predicted class over a grid covering the points ``X`` (N, 2), 10% padded.
 
-    ``X`` must be (N, 2); ``model`` needs ``predict`` (e.g. a TwoLayerNet).
+    Returns the grid's x coordinates (R,), y coordinates (R,) and labels (R, R), row i
+    at y[i]; ``model`` needs ``predict`` (e.g. a TwoLayerNet).
     """
-    X, y = np.asarray(X), np.asarray(y)
+    X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != 2:
         raise ValueError(f"a decision boundary needs 2-D points, X of shape (N, 2); got {X.shape}")
     pad = 0.1 * max(np.ptp(X, axis=0).max(), 1e-6)
     lo, hi = X.min(axis=0) - pad, X.max(axis=0) + pad
-    xx, yy = np.meshgrid(
-        np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
-    )
-    grid = np.column_stack([xx.ravel(), yy.ravel()])
-    regions = model.predict(grid).reshape(xx.shape)
-    num_classes = int(max(regions.max(), y.max())) + 1
-    tab10 = colormaps["tab10"].colors
-    colors = ListedColormap([tab10[i % len(tab10)] for i in range(num_classes)])
+    xs, ys = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    regions = model.predict(np.column_stack([xx.ravel(), yy.ravel()])).reshape(xx.shape)
+    return xs, ys, regions
 
-    fig, (ax,) = _figure(width=5.6, height=5.2)
+
+def class_colors(num_classes: int) -> list[tuple[float, float, float]]:
+    """One colour per class (tab10, repeated past ten), as RGB in [0, 1]."""
+    tab10 = colormaps["tab10"].colors
+    return [tab10[i % len(tab10)] for i in range(num_classes)]
+
+
+def draw_decision_boundary(
+    model: Any, X: np.ndarray, y: np.ndarray, ax: Axes, *, resolution: int = 300
+) -> None:
+    """Draw the model's class regions over the plane into ``ax``, points coloured by class.
+
+    ``X`` must be (N, 2) and ``y`` (N,); ``model`` needs ``predict``.
+    """
+    y = np.asarray(y)
+    xs, ys, regions = decision_regions(model, X, resolution)
+    num_classes = int(max(regions.max(), y.max())) + 1
+    colors = ListedColormap(class_colors(num_classes))
     levels = np.arange(num_classes + 1) - 0.5
-    ax.contourf(xx, yy, regions, levels=levels, cmap=colors, alpha=0.3)
+    ax.contourf(xs, ys, regions, levels=levels, cmap=colors, alpha=0.3)
     ax.scatter(
         X[:, 0],
         X[:, 1],
@@ -181,7 +198,35 @@ def plot_decision_boundary(
     ax.set_xlabel("$x_1$")
     ax.set_ylabel("$x_2$")
     ax.set_aspect("equal")
+
+
+def plot_decision_boundary(
+    model: Any, X: np.ndarray, y: np.ndarray, path: str | os.PathLike, *, resolution: int = 300
+) -> Path:
+    """Write :func:`draw_decision_boundary`'s figure to ``path``."""
+    fig, (ax,) = _figure(width=5.6, height=5.2)
+    draw_decision_boundary(model, X, y, ax, resolution=resolution)
     return _save(fig, path)
+
+
+def _rescale_each(images: np.ndarray, top: float) -> np.ndarray:
+    """Each image (along axis 0) min-max scaled to [0, top] on its own; constant ones to 0."""
+    images = np.asarray(images, dtype=float)
+    axes = tuple(range(1, images.ndim))
+    lo = images.min(axis=axes, keepdims=True)
+    span = images.max(axis=axes, keepdims=True) - lo
+    return (images - lo) * (top / np.where(span > 0, span, np.inf))
+
+
+def _tile(images: np.ndarray, cols: int, pad: int, fill: float) -> np.ndarray:
+    """Images (N, H, W[, C]) in a mosaic of ``cols`` columns, ``pad`` pixels of ``fill`` apart."""
+    n, h, w = images.shape[:3]
+    rows = math.ceil(n / cols)
+    mosaic = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, *images.shape[3:]), fill)
+    for i, image in enumerate(images):
+        r, c = divmod(i, cols)
+        mosaic[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = image
+    return mosaic
 
 
 def weight_grid(
@@ -192,7 +237,7 @@ def weight_grid(
     Each unit is rescaled to [0, 1] on its own (their scales differ widely);
     ``image_shape`` is (C, H, W) or (H, W), the layout of one input row.
     """
-    W1 = np.asarray(W1, dtype=float)
+    W1 = np.asarray(W1)
     if W1.ndim != 2 or W1.shape[0] != math.prod(image_shape):
         raise ValueError(
             f"W1 of shape {W1.shape} does not match image_shape {tuple(image_shape)}: "
@@ -201,19 +246,31 @@ def weight_grid(
     units = W1[:, :max_units].T.reshape(-1, *image_shape)
     if units.ndim == 4:  # (N, C, H, W) -> (N, H, W, C) for imshow
         units = units.transpose(0, 2, 3, 1)
-    lo = units.min(axis=tuple(range(1, units.ndim)), keepdims=True)
-    span = units.max(axis=tuple(range(1, units.ndim)), keepdims=True) - lo
-    units = (units - lo) / np.where(span > 0, span, 1.0)
+    return _tile(_rescale_each(units, 1.0), math.ceil(math.sqrt(len(units))), pad, fill=1.0)
 
-    n = units.shape[0]
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    h, w = units.shape[1:3]
-    mosaic = np.ones((rows * (h + pad) - pad, cols * (w + pad) - pad, *units.shape[3:]))
-    for i, unit in enumerate(units):
-        r, c = divmod(i, cols)
-        mosaic[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = unit
-    return mosaic
+
+def visualize_grid(Xs: np.ndarray, ubound: float = 255.0, padding: int = 1) -> np.ndarray:
+    """CS231n's ``visualize_grid``: images (N, H, W, C) in a square grid, (G, G', C) float.
+
+    Each image is min-max scaled to [0, ubound] on its own; the grid has
+    ceil(sqrt(N)) rows and columns, ``padding`` pixels of 0 between images. Show
+    it with ``plt.imshow(grid.astype("uint8"))``. For first-layer weights of a
+    CIFAR-10 net (rows in (C, H, W) order):
+    ``visualize_grid(W1.T.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1))``.
+    """
+    Xs = np.asarray(Xs)
+    if Xs.ndim != 4:
+        raise ValueError(f"visualize_grid needs images of shape (N, H, W, C), got {Xs.shape}")
+    if Xs.shape[0] == 0:
+        raise ValueError("visualize_grid needs at least one image")
+    side = math.ceil(math.sqrt(Xs.shape[0]))
+    # A square grid even when its last rows are empty, as the course draws it.
+    grid = _tile(_rescale_each(Xs, ubound), side, padding, fill=0.0)
+    h, w = Xs.shape[1:3]
+    full = side * (h + padding) - padding, side * (w + padding) - padding
+    out = np.zeros((*full, Xs.shape[3]))
+    out[: grid.shape[0], : grid.shape[1]] = grid
+    return out
 
 
 def plot_first_layer_weights(
@@ -294,9 +351,10 @@ def show_pngs(paths: Sequence[str | os.PathLike]) -> bool:
     return True
 
 
-def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
-    """CS231n's search plot: each trial at (lr, reg) on log axes, coloured by val acc."""
-    fig, (ax,) = _figure(width=6.4, height=4.8)
+def draw_lr_reg(rows: Sequence[dict[str, Any]], ax: Axes) -> None:
+    """CS231n's search plot into ``ax``: each trial at (lr, reg) on log axes, coloured by
+    val acc; ``rows`` are trial results (``lr``, ``reg``, ``val_acc``, ``status``).
+    """
     ok = [r for r in rows if r["status"] == "ok"]
     bad = [r for r in rows if r["status"] != "ok"]
     if ok:
@@ -309,7 +367,7 @@ def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
             edgecolors="black",
             linewidths=0.5,
         )
-        fig.colorbar(points, ax=ax, label="best validation accuracy")
+        ax.figure.colorbar(points, ax=ax, label="best validation accuracy")
         best = max(ok, key=lambda r: r["val_acc"])
         ax.scatter(best["lr"], best["reg"], marker="*", s=400, facecolors="none",
                    edgecolors="tab:red", linewidths=1.5, label="best")  # fmt: skip
@@ -331,6 +389,12 @@ def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
     ax.set_ylabel("regularization strength")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(frameon=False, loc="best")
+
+
+def plot_lr_reg(rows: list[dict[str, Any]], path: str | os.PathLike) -> Path:
+    """Write :func:`draw_lr_reg`'s figure to ``path``."""
+    fig, (ax,) = _figure(width=6.4, height=4.8)
+    draw_lr_reg(rows, ax)
     return _save(fig, path)
 
 

@@ -4,13 +4,18 @@ CS231n split) and augmentation for image batches.
     from twolayer.datasets import get_cifar10_data, make_augment
     data = get_cifar10_data("data")            # X_train (49000, 3, 32, 32) float32, ...
     augment = make_augment(flip=True, translate=2)
+
+The course's ``load_CIFAR10(ROOT)`` and ``get_CIFAR10_data(num_training, ...)`` are
+here too, with its signatures and float64 results.
 """
 
 from twolayer.datasets.augment import augment_from_spec, make_augment, random_flip, random_translate
 from twolayer.datasets.cifar10 import (
     CLASSES,
     UnsafePickleError,
+    get_CIFAR10_data,
     get_cifar10_data,
+    load_CIFAR10,
     load_cifar10,
     train_val_split,
 )
@@ -26,7 +31,9 @@ __all__ = [
     "UnsafePickleError",
     "download_cifar10",
     "get_cifar10_data",
+    "get_CIFAR10_data",
     "load_cifar10",
+    "load_CIFAR10",
     "make_augment",
     "make_spiral",
     "random_flip",

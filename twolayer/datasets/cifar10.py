@@ -317,3 +317,48 @@ def get_cifar10_data(
             data[name] /= std
         data["std"] = std
     return data
+
+
+# -- the course's names and signatures (CS231n's data_utils) ------------------------------
+
+
+def load_CIFAR10(ROOT: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CS231n's ``load_CIFAR10``: ``Xtr, Ytr, Xte, Yte`` from the batches folder ``ROOT``.
+
+    As the course returns them: images (N, 32, 32, 3) float64 with values 0..255 and
+    labels (N,) int64; ``ROOT`` may also be the folder holding ``cifar-10-batches-py``.
+    The full set takes 1.4 GiB in float64; :func:`load_cifar10` returns uint8 instead.
+    """
+    Xtr, Ytr, Xte, Yte = load_cifar10(ROOT)
+    return Xtr.astype(np.float64), Ytr, Xte.astype(np.float64), Yte
+
+
+def get_CIFAR10_data(
+    num_training: int = 49_000,
+    num_validation: int = 1_000,
+    num_test: int = 1_000,
+    subtract_mean: bool = True,
+    *,
+    cifar10_dir: str | os.PathLike = "data",
+    download: bool = True,
+) -> dict[str, np.ndarray]:
+    """CS231n's ``get_CIFAR10_data``: the course's split, float64, channels first.
+
+    Returns ``X_train`` (num_training, 3, 32, 32), ``y_train``, ``X_val``, ``y_val``,
+    ``X_test``, ``y_test``: validation is the training images after the first
+    num_training, test the first num_test test images, and with ``subtract_mean``
+    the training mean image is subtracted from all three. ``cifar10_dir`` is where
+    the data is (see :func:`load_cifar10`); it is downloaded there if missing and
+    ``download`` is true. :func:`get_cifar10_data` offers float32 and more options.
+    """
+    data = get_cifar10_data(
+        cifar10_dir,
+        num_training,
+        num_validation,
+        num_test,
+        subtract_mean,
+        dtype=np.float64,
+        download=download,
+    )
+    data.pop("mean_image", None)  # the course's dict holds the six splits only
+    return data

@@ -1,0 +1,389 @@
+"""twolayer.report without a browser: the pages' content, the live callback, the command.
+
+The tiny runs made here (``spiral_run``, ``image_run``, ``search_dir``) are also what
+tests/test_report_browser.py opens in Chromium.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+from matplotlib.image import imread
+from script_helpers import ROOT, SCRIPTS, assert_clean_error, run
+
+from twolayer import Solver, TwoLayerNet
+from twolayer.cli.args import run_main
+from twolayer.cli.runs import load_history, save_config
+from twolayer.datasets import CLASSES, spiral_splits
+from twolayer.history import history_from_solver
+from twolayer.report import (
+    RunResults,
+    compare_runs_html,
+    live_report_callback,
+    render_report,
+    write_report,
+    write_search_report,
+)
+from twolayer.report.cli import main
+from twolayer.report.html import flatten_settings
+from twolayer.report.png import encode_png, to_uint8
+from twolayer.report.svg import Chart, linear_ticks, log_ticks
+from twolayer.search import build_space, make_spec, run_search
+
+# -- tiny runs, shared with the browser tests ----------------------------------------------
+
+
+def train_epochs(solver: Solver, epochs: int, on_epoch_end) -> None:
+    """Train ``epochs`` epochs, calling ``on_epoch_end(solver)`` after each, as the
+    Solver's hook of that name does."""
+    for k in range(1, epochs + 1):
+        solver.num_epochs = k
+        solver.train()
+        on_epoch_end(solver)
+
+
+def _solver(model: TwoLayerNet, data: dict, lr: float, batch_size: int) -> Solver:
+    return Solver(
+        model, data, update_rule="adam", optim_config={"learning_rate": lr},
+        lr_schedule="step", batch_size=batch_size, num_epochs=1, num_train_samples=None,
+        seed=0, verbose=False,
+    )  # fmt: skip
+
+
+def spiral_run(run_dir: Path, epochs: int = 4, lr: float = 0.05) -> dict:
+    """A spiral run trained with the live callback, then its final report."""
+    data = spiral_splits(30, 3, 0.2, 0.2, seed=0)
+    model = TwoLayerNet(2, 16, 3, weight_scale="he", seed=0)
+    save_config(run_dir, {"run": {"dataset": "spiral", "hidden": 16, "lr": lr}})
+    solver = _solver(model, data, lr, 16)
+    train_epochs(solver, epochs, live_report_callback(run_dir, total_epochs=epochs))
+    model.save(run_dir / "model.npz")
+    X = np.concatenate([data["X_train"], data["X_val"]])
+    y = np.concatenate([data["y_train"], data["y_val"]])
+    results = RunResults(
+        split="val", y_true=data["y_val"], proba=model.predict_proba(data["X_val"]),
+        model=model, points=(X, y), seconds=1.5,
+    )  # fmt: skip
+    history = history_from_solver(solver)
+    write_report(run_dir, history=history, results=results, data="spiral, 3 arms")
+    return {"run_dir": run_dir, "history": history, "results": results}
+
+
+def image_run(run_dir: Path, epochs: int = 2) -> dict:
+    """A run on 100 random 32x32 colour images of the ten CIFAR-10 classes."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (100, 32, 32, 3), dtype=np.uint8)
+    y = np.arange(100) % 10
+    X = images.transpose(0, 3, 1, 2).reshape(100, -1).astype(np.float32) / 255 - 0.5
+    data = {"X_train": X[:60], "y_train": y[:60], "X_val": X[60:80], "y_val": y[60:80]}
+    save_config(
+        run_dir,
+        {"settings": {"hidden": 8, "lr": 1e-3}, "model": {"hidden_dim": 8}, "solver": {}},
+    )
+    model = TwoLayerNet(3072, 8, 10, weight_scale="he", seed=0)
+    solver = _solver(model, data, 1e-3, 20)
+    train_epochs(solver, epochs, live_report_callback(run_dir))
+    proba = model.predict_proba(X[80:])
+    results = RunResults(
+        test_acc=0.25, val_acc=0.3, class_names=CLASSES, y_true=y[80:], proba=proba,
+        images=images[80:], W1=model.params["W1"], image_shape=(3, 32, 32),
+    )  # fmt: skip
+    history = history_from_solver(solver)
+    write_report(run_dir, history=history, results=results)
+    return {"run_dir": run_dir, "history": history, "results": results}
+
+
+def search_dir(out: Path) -> Path:
+    """A finished three-trial search on a small spiral, run in this process."""
+    space = build_space("spiral", {"epochs": 3, "hidden": 8})
+    spec = make_spec("spiral", space, trials=3, seed=0, data={"num_per_class": 20})
+    with ThreadPoolExecutor(1) as executor:
+        run_search(spec, out, executor=executor, progress=False)
+    write_search_report(out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    root = tmp_path_factory.mktemp("runs")
+    return {
+        "spiral": spiral_run(root / "spiral"),
+        "spiral_b": spiral_run(root / "spiral-b", epochs=3, lr=0.01),
+        "images": image_run(root / "images"),
+    }
+
+
+# -- helpers to read the pages -------------------------------------------------------------
+
+
+def headline_values(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', html))
+
+
+def headline_texts(html: str) -> dict[str, str]:
+    return dict(re.findall(r'data-key="([^"]+)"[^>]*><dt>[^<]*</dt><dd>([^<]*)</dd>', html))
+
+
+def assert_self_contained(html: str) -> None:
+    """Nothing fetched: pictures are data URIs, links are relative, no script or stylesheet."""
+    assert "<script" not in html and 'rel="stylesheet"' not in html
+    for attr, url in re.findall(r'(src|href)="([^"]*)"', html):
+        assert not re.match(r"[a-z]+://", url), (attr, url)
+        if attr == "src":
+            assert url.startswith("data:image/png;base64,"), url[:40]
+
+
+# -- a run's page --------------------------------------------------------------------------
+
+
+def test_final_spiral_report(runs):
+    run_dir, history = runs["spiral"]["run_dir"], runs["spiral"]["history"]
+    html = (run_dir / "report.html").read_text()
+    assert_self_contained(html)
+    assert 'http-equiv="refresh"' not in html and 'id="finished"' in html
+    assert "<h1>spiral</h1>" in html and "data: spiral, 3 arms" in html
+    values = headline_values(html)
+    assert float(values["best_val_acc"]) == history["best_val_acc"]
+    assert int(values["best_epoch"]) == history["best_epoch"] and values["epochs"] == "4"
+    accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
+    assert float(values["accuracy"]) == accuracy  # the val split, labelled as such
+    assert headline_texts(html)["accuracy"] == f"{accuracy:.4f}"
+    assert "<dt>val accuracy</dt>" in html and headline_texts(html)["total_time"] == "1.5 s"
+    for anchor in ("curves", "boundary", "per-class", "confusion", "settings", "files"):
+        assert f'<section id="{anchor}">' in html, anchor
+    assert 'id="weights"' not in html  # 2-D inputs are not pictures
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4  # 3 curves, 1 boundary
+    links = re.findall(r'<li><a href="([^"]+)">', html)
+    assert links == ["model.npz", "config.json", "history.json", "history.csv", "results.json"]
+    assert json.loads((run_dir / "results.json").read_text())["split"] == "val"
+
+
+def test_final_image_report(runs):
+    run_dir = runs["images"]["run_dir"]
+    results = runs["images"]["results"]
+    html = (run_dir / "report.html").read_text()
+    assert_self_contained(html)
+    values = headline_values(html)
+    assert values["accuracy"] == "0.25" and values["val_acc"] == "0.3"
+    assert "<dt>test accuracy</dt>" in html
+    for name in CLASSES:  # per-class table and confusion matrix rows
+        assert html.count(f"<th>{name}</th>") == 2 and f"<td>{name}</td>" in html
+    n_wrong = int(np.sum(results.y_pred != results.y_true))
+    assert n_wrong > 0
+    shown = re.findall(r"<figure><img src=\"data:image/png;base64,[^\"]+\" width=\"96\"", html)
+    assert len(shown) == min(16, n_wrong)
+    assert re.search(r"true <b>\w+</b><br>predicted <b class=\"bad\">\w+</b>", html)
+    assert 'alt="first-layer weights of 8 hidden units"' in html
+    # The legacy config layout is flattened with dotted keys.
+    assert "<td>settings.lr</td><td>0.001</td>" in html
+    assert "<td>model.hidden_dim</td><td>8</td>" in html
+
+
+def test_wrong_examples_are_the_most_confident_ones():
+    proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
+    results = RunResults(y_true=np.array([1, 0, 1, 1]), proba=proba, class_names=["a", "b"])
+    html = render_report("r", _history(2), results=results)
+    order = re.findall(r'<span class="note">#(\d+)</span>', html)
+    assert order == ["0", "3", "1"]  # p = 0.9, 0.7, 0.6; example 2 is right
+    assert "p = 0.900" in html
+
+
+def _history(epochs: int, per_epoch: int = 3) -> dict:
+    acc = list(np.linspace(0.3, 0.6, epochs))
+    return {
+        "loss_history": list(np.linspace(2, 1, epochs * per_epoch)),
+        "lr_history": [0.1] * (epochs * per_epoch),
+        "train_acc_history": acc,
+        "val_acc_history": acc,
+        "val_loss_history": [1.0] * epochs,
+        "epoch_time_history": [0.5] * epochs,
+        "best_val_acc": acc[-1] if acc else 0.0,
+        "best_epoch": epochs,
+        "iterations_per_epoch": per_epoch,
+    }
+
+
+def test_live_callback_rewrites_history_and_report_every_epoch(tmp_path):
+    data = spiral_splits(10, 3, 0.2, 0.2, seed=0)
+    model = TwoLayerNet(2, 8, 3, weight_scale="he", seed=0)
+    save_config(tmp_path, {"run": {"hidden": 8}})
+    callback = live_report_callback(tmp_path, total_epochs=5, refresh_seconds=2)
+    solver = _solver(model, data, 0.05, 8)
+    for k in (1, 2):
+        solver.num_epochs = k
+        solver.train()
+        callback(solver)
+        history = load_history(tmp_path)
+        assert len(history["val_acc_history"]) == k
+        assert len((tmp_path / "history.csv").read_text().splitlines()) == 1 + k
+        html = (tmp_path / "report.html").read_text()
+        assert '<meta http-equiv="refresh" content="2">' in html
+        assert f"Training: epoch {k} of 5" in html
+        assert headline_texts(html)["epochs"] == f"{k} of 5"
+        assert "<td>hidden</td><td>8</td>" in html  # config.json read from the run
+        assert "model.npz" not in html  # not written yet: not linked
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_a_killed_run_keeps_history_and_report_up_to_its_last_epoch(tmp_path):
+    code = textwrap.dedent(f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(ROOT / "tests")!r})
+        from test_report import _solver, train_epochs
+        from twolayer import TwoLayerNet
+        from twolayer.cli.runs import save_config
+        from twolayer.datasets import spiral_splits
+        from twolayer.report import live_report_callback
+
+        run_dir = {str(tmp_path)!r}
+        save_config(run_dir, {{"run": {{"epochs": 10}}}})
+        live = live_report_callback(run_dir, total_epochs=10)
+
+        def on_epoch_end(solver):
+            live(solver)
+            if solver.epoch == 3:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        model = TwoLayerNet(2, 8, 3, weight_scale="he", seed=0)
+        train_epochs(_solver(model, spiral_splits(10, 3, seed=0), 0.05, 8), 10, on_epoch_end)
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr
+    history = load_history(tmp_path)
+    assert len(history["val_acc_history"]) == 3
+    assert len(history["loss_history"]) == 3 * history["iterations_per_epoch"]
+    html = (tmp_path / "report.html").read_text()
+    assert "Training: epoch 3 of 10" in html and html.rstrip().endswith("</html>")
+    assert not list(tmp_path.glob(".*.tmp"))  # no half-written file left behind
+
+
+def test_empty_stopped_and_diverged_runs_render():
+    empty = _history(0)
+    html = render_report("empty", empty, live=(0, 5))
+    assert headline_texts(html)["epochs"] == "0 of 5"
+    stopped = render_report("stopped", _history(2), status="Interrupted after epoch 2 of 5.")
+    assert '<p class="sub" id="finished">Interrupted after epoch 2 of 5.</p>' in stopped
+    diverged = _history(3)
+    diverged["loss_history"][4:] = [float("nan")] * 5
+    html = render_report("nan", diverged)
+    assert "NaN" not in html.split("<svg", 1)[1]  # a gap in the curve, not a NaN coordinate
+
+
+def test_results_are_checked():
+    with pytest.raises(ValueError, match="proba has 2 rows but y_true has 3"):
+        RunResults(y_true=[0, 1, 1], proba=np.full((2, 2), 0.5))
+    with pytest.raises(ValueError, match="y_pred or proba"):
+        RunResults(y_true=[0, 1])
+    with pytest.raises(ValueError, match="labels must lie in"):
+        RunResults(y_true=[0, 2], y_pred=[0, 1], class_names=["a", "b"])
+    with pytest.raises(ValueError, match="points"):
+        RunResults(model=object())
+
+
+def test_flatten_settings_reads_both_config_layouts():
+    new = {"run": {"lr": 0.1, "optim": {"beta1": 0.9}, "sizes": [1, 2]}, "version": "0.2"}
+    assert flatten_settings(new) == {
+        "lr": 0.1, "optim.beta1": 0.9, "sizes": "[1, 2]", "version": "0.2"
+    }  # fmt: skip
+    old = {"settings": {"lr": 0.1}, "solver": {"optim_config": {"learning_rate": 0.1}}}
+    assert flatten_settings(old) == {
+        "settings.lr": 0.1, "solver.optim_config.learning_rate": 0.1
+    }  # fmt: skip
+
+
+# -- drawing helpers -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (5, 7, 3), (5, 7, 4)])
+def test_png_round_trip(shape):
+    image = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    decoded = imread(io.BytesIO(encode_png(image)), format="png")  # floats in [0, 1]
+    np.testing.assert_array_equal(np.round(decoded * 255).astype(np.uint8), image)
+    with pytest.raises(ValueError, match="uint8"):
+        encode_png(image.astype(float))
+
+
+def test_to_uint8_scales_to_the_range():
+    np.testing.assert_array_equal(to_uint8(np.array([-1.0, 0.0, 1.0])), [0, 128, 255])
+    np.testing.assert_array_equal(to_uint8(np.array([2.0, np.nan]), 0, 1), [255, 0])
+    np.testing.assert_array_equal(to_uint8(np.full(3, 5.0)), [0, 0, 0])
+
+
+def test_ticks():
+    assert linear_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert linear_ticks(3.0, 47.0) == [10.0, 20.0, 30.0, 40.0]
+    assert log_ticks(1e-5, 1e-1) == [1e-5, 1e-4, 1e-3, 1e-2, 1e-1]
+    assert log_ticks(1.5e-3, 3e-2) == [2e-3, 5e-3, 1e-2, 2e-2]
+
+
+def test_chart_maps_data_into_the_plot_area():
+    chart = Chart("t", "x", "y", width=200, height=150)
+    chart.line([0, 10], [0, 1], "#000")
+    svg = chart.svg(xlim=(0, 10), ylim=(0, 1))
+    # x 0..10 -> 62..186 px (margins 62 and 14), y 0..1 -> 108..46 px (margins 46 and 42)
+    assert 'd="M62.0 108.0L186.0 46.0"' in svg
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+
+
+# -- comparing runs, a search, the command ----------------------------------------------
+
+
+def test_compare_runs_highlights_differences(runs, tmp_path):
+    dirs = [runs["spiral"]["run_dir"], runs["spiral_b"]["run_dir"]]
+    out = compare_runs_html(dirs, tmp_path / "cmp" / "compare.html")
+    html = out.read_text()
+    assert_self_contained(html)
+    assert '<tr class="differs"><td>lr</td><td>0.05</td><td>0.01</td></tr>' in html
+    assert "<tr><td>hidden</td><td>16</td><td>16</td></tr>" in html
+    assert "1 of 4 settings differ" in html
+    # Each run links to its own report, relative to the page.
+    href = os.path.relpath(dirs[0] / "report.html", out.parent)
+    assert href.startswith("../") and f'<a href="{href}">spiral</a>' in html
+    accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
+    assert f"{accuracy:.4f} (val)" in html
+    assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 3
+
+
+def test_search_report(tmp_path):
+    out = search_dir(tmp_path / "search")
+    html = (out / "report.html").read_text()
+    assert_self_contained(html)
+    values = headline_values(html)
+    assert values["trials"] == "3" and values["ok"] == "3" and "3 of 3" in html
+    assert html.count('<tr class="best">') == 1
+    assert "<td>lr</td>" not in html  # lr varies: a column, not a fixed setting
+    assert "epochs = 3" in html and "hidden = 8" in html  # fixed: listed once
+    assert "python scripts/train_spiral.py" in html
+    assert 'id="scatter"' in html and 'id="best-curves"' in html
+    assert len(re.findall(r"<title>trial \d: lr ", html)) == 3  # a hover text per point
+
+
+def test_report_command(runs, tmp_path, capsys):
+    dirs = [str(runs["spiral"]["run_dir"]), str(runs["images"]["run_dir"])]
+    assert main([*dirs, "--out", str(tmp_path / "c.html")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'c.html'}"
+    assert "2 runs compared" in (tmp_path / "c.html").read_text()
+    assert run_main(main, [str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "not a run directory" in err
+    out = search_dir(tmp_path / "s")
+    (out / "report.html").unlink()
+    assert main([str(out)]) == 0 and (out / "report.html").is_file()
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(out), dirs[0]])
+    assert exit_info.value.code == 2
+    assert "one search directory on its own" in capsys.readouterr().err
+
+
+def test_report_script_reports_errors_in_one_line(tmp_path):
+    assert_clean_error(run(SCRIPTS / "report.py", str(tmp_path / "missing"), cwd=tmp_path))

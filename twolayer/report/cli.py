@@ -1,0 +1,54 @@
+"""Write an HTML page comparing training runs, or the report of a search directory.
+
+With run directories, one page (--out) overlays their curves and tables their
+results and settings, the settings that differ highlighted. With one search
+directory, its report (trials table, lr/reg scatter, best trials' curves) goes to
+SEARCH_DIR/report.html unless --out says otherwise. The pages are self-contained:
+open them in any browser, from the file system.
+
+examples:
+  twolayer report runs/cifar10-A runs/cifar10-B --out compare.html
+  twolayer report searches/spiral
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from twolayer.cli.args import make_parser, run_main
+from twolayer.cli.runs import check_run_dir
+from twolayer.report.compare import compare_runs_html
+from twolayer.report.search import write_search_report
+from twolayer.search.trials import SEARCH_JSON
+
+DEFAULT_COMPARE = "compare.html"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = make_parser(__doc__)
+    parser.add_argument(
+        "dirs", nargs="+", metavar="DIR", help="run directories, or one search directory"
+    )
+    parser.add_argument(
+        "--out",
+        help=f"the page to write (default: ./{DEFAULT_COMPARE} for runs, "
+        "SEARCH_DIR/report.html for a search)",
+    )
+    args = parser.parse_args(argv)
+    searches = [d for d in args.dirs if (Path(d) / SEARCH_JSON).is_file()]
+    if searches:
+        if len(args.dirs) > 1:
+            parser.error("give one search directory on its own, or only run directories")
+        path = write_search_report(searches[0], args.out)
+    else:
+        for d in args.dirs:  # every directory checked before anything is written
+            check_run_dir(d)
+        path = compare_runs_html(args.dirs, args.out or DEFAULT_COMPARE)
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main))
