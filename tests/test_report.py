@@ -22,7 +22,7 @@ from matplotlib.image import imread
 from script_helpers import ROOT, SCRIPTS, assert_clean_error, run
 
 from twolayer import Solver, TwoLayerNet
-from twolayer.cli.args import run_main
+from twolayer.cli.main import main as twolayer_main
 from twolayer.cli.runs import load_history, save_config
 from twolayer.datasets import CLASSES, spiral_splits
 from twolayer.history import history_from_solver
@@ -34,7 +34,6 @@ from twolayer.report import (
     write_report,
     write_search_report,
 )
-from twolayer.report.cli import main
 from twolayer.report.html import flatten_settings
 from twolayer.report.png import encode_png, to_uint8
 from twolayer.report.svg import Chart, linear_ticks, log_ticks
@@ -363,25 +362,26 @@ def test_search_report(tmp_path):
     assert html.count('<tr class="best">') == 1
     assert "<td>lr</td>" not in html  # lr varies: a column, not a fixed setting
     assert "epochs = 3" in html and "hidden = 8" in html  # fixed: listed once
-    assert "python scripts/train_spiral.py" in html
+    assert "twolayer train spiral" in html
     assert 'id="scatter"' in html and 'id="best-curves"' in html
     assert len(re.findall(r"<title>trial \d: lr ", html)) == 3  # a hover text per point
 
 
 def test_report_command(runs, tmp_path, capsys):
+    def report(*args: str) -> int:
+        return twolayer_main(["report", *args])
+
     dirs = [str(runs["spiral"]["run_dir"]), str(runs["images"]["run_dir"])]
-    assert main([*dirs, "--out", str(tmp_path / "c.html")]) == 0
+    assert report(*dirs, "--out", str(tmp_path / "c.html")) == 0
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'c.html'}"
     assert "2 runs compared" in (tmp_path / "c.html").read_text()
-    assert run_main(main, [str(tmp_path)]) == 2
+    assert report(str(tmp_path)) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "not a run directory" in err
     out = search_dir(tmp_path / "s")
     (out / "report.html").unlink()
-    assert main([str(out)]) == 0 and (out / "report.html").is_file()
-    with pytest.raises(SystemExit) as exit_info:
-        main([str(out), dirs[0]])
-    assert exit_info.value.code == 2
+    assert report(str(out)) == 0 and (out / "report.html").is_file()
+    assert report(str(out), dirs[0]) == 2
     assert "one search directory on its own" in capsys.readouterr().err
 
 

@@ -5,6 +5,7 @@ examples:
   twolayer train cifar10 --preset best         # the most accurate CIFAR-10 recipe
   twolayer predict runs/cifar10-20261125-160000 cat.jpg
   twolayer plot runs/spiral-*  --out spiral-runs.png
+  twolayer report runs/spiral-A runs/spiral-B --out compare.html
   twolayer tune --dataset spiral --trials 20 --out searches/spiral
   twolayer bench --all
 
@@ -16,10 +17,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import twolayer
-from twolayer.cli import bench, plot, predict, train, tune
+from twolayer.cli import bench, plot, predict, report, train, tune
 from twolayer.cli.args import ArgumentParser, make_parser, run_main
 
-COMMANDS = (train, predict, plot, tune, bench)
+COMMANDS = (train, predict, plot, report, tune, bench)
 
 
 def build_parser() -> ArgumentParser:

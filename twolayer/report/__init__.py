@@ -11,7 +11,7 @@
 Every page is one self-contained HTML file (pictures inline, nothing fetched), written
 atomically. Modules: ``run`` (a run's page), ``results`` (what an evaluation adds),
 ``curves`` (the charts of a history), ``compare``, ``search``, and the drawing
-helpers ``svg``, ``png`` and ``html``; ``cli`` is the ``report`` command.
+helpers ``svg``, ``png`` and ``html``.
 """
 
 from twolayer.report.compare import compare_runs_html

@@ -13,34 +13,38 @@ examples:
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Sequence
+import argparse
 from pathlib import Path
 
-from twolayer.cli.args import make_parser, run_main
+from twolayer.cli.args import add_command
 from twolayer.cli.runs import check_run_dir
-from twolayer.report.compare import compare_runs_html
-from twolayer.report.search import write_search_report
 from twolayer.search.trials import SEARCH_JSON
 
 DEFAULT_COMPARE = "compare.html"
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = make_parser(__doc__)
-    parser.add_argument(
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(
+        subparsers, "report", run_report, "compare runs, or report a search, in HTML", __doc__
+    )
+    p.add_argument(
         "dirs", nargs="+", metavar="DIR", help="run directories, or one search directory"
     )
-    parser.add_argument(
+    p.add_argument(
         "--out",
         help=f"the page to write (default: ./{DEFAULT_COMPARE} for runs, "
         "SEARCH_DIR/report.html for a search)",
     )
-    args = parser.parse_args(argv)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    # matplotlib (colours, images) loads only when a page is drawn, as in `plot`.
+    from twolayer.report import compare_runs_html, write_search_report
+
     searches = [d for d in args.dirs if (Path(d) / SEARCH_JSON).is_file()]
     if searches:
         if len(args.dirs) > 1:
-            parser.error("give one search directory on its own, or only run directories")
+            raise ValueError("give one search directory on its own, or only run directories")
         path = write_search_report(searches[0], args.out)
     else:
         for d in args.dirs:  # every directory checked before anything is written
@@ -48,7 +52,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         path = compare_runs_html(args.dirs, args.out or DEFAULT_COMPARE)
     print(f"wrote {path}")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_main(main))
