@@ -37,9 +37,10 @@ def cache_dir() -> Path:
 def cache_key(paths: Sequence[str | os.PathLike], image_size: int, grayscale: bool) -> str:
     """A hash of the files (absolute path, size, mtime) and the decode settings."""
     digest = hashlib.sha256(f"{_FORMAT}\n{image_size}\n{bool(grayscale)}\n".encode())
-    for path in paths:
+    for path in map(os.fspath, paths):
         st = os.stat(path)
-        line = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\n"
+        path = path if os.path.isabs(path) else os.path.abspath(path)
+        line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()[:32]
 
