@@ -59,7 +59,7 @@ def test_csv_named_label_column_quotes_bom_and_spaces(tmp_path):
 
 def test_read_csv_for_prediction_selects_features_by_name(tmp_path):
     path = write_csv(tmp_path / "new.csv", "height,extra,width\n1,9,2\n3,9,4\n")
-    table = read_csv(path, features=["width", "height"])
+    table = read_csv(path, features=["width", "height"], need_labels=False)
     assert table.X.tolist() == [[2, 1], [4, 3]] and table.labels is None
     with pytest.raises(ValueError, match=r"lacks the feature columns \['depth'\]"):
         read_csv(path, features=["depth"])

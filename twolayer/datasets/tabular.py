@@ -109,23 +109,25 @@ def read_csv(
     path: str | os.PathLike,
     label_column: str | None = None,
     features: list[str] | None = None,
+    need_labels: bool = True,
 ) -> Table:
     """Read a CSV with a header as features and labels.
 
-    ``features=None`` (training): every column but the label column is a feature, and
-    the label column must exist (``label_column``, default "label", else the last
-    column). ``features`` given (prediction): those columns in that order, and the
-    labels only if the label column is present (else ``labels`` is None).
+    ``features=None``: every column but the label column is a feature; with
+    ``need_labels`` (training) the label column must exist (``label_column``, default
+    "label", else the last column). ``features`` given: those columns in that order.
+    For prediction (``need_labels=False``) no labels are read (``labels`` is None) and
+    a label column present (default "label") is left out of the features.
     """
     path = Path(path)
     header, rows, lines = _read_rows(path)
     cells = np.array(rows, dtype=str)
-    if label_column is None and features is None:
+    if label_column is None and need_labels:
         label_column = DEFAULT_LABEL_COLUMN if DEFAULT_LABEL_COLUMN in header else header[-1]
     elif label_column is None:
         label_column = DEFAULT_LABEL_COLUMN
     if features is None:
-        if label_column not in header:
+        if need_labels and label_column not in header:
             raise ValueError(
                 f"{path} has no label column {label_column!r}; its columns are {header}. "
                 "Name the label column (label_column=..., --label-column)"
@@ -141,7 +143,7 @@ def read_csv(
             )
     X = _to_numbers(cells[:, [header.index(n) for n in features]], features, lines, path)
     labels = None
-    if label_column in header:
+    if need_labels:
         labels = np.char.strip(cells[:, header.index(label_column)])
         empty = np.flatnonzero(labels == "")
         if empty.size:
