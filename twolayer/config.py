@@ -271,10 +271,11 @@ _IMAGES = _CIFAR10.replace(
     **{**_NO_DATA, "dataset": "images", "image_size": 32, "grayscale": False, "skip_bad": False,
        "val_fraction": 0.1, "preprocess": "zca", "zca_epsilon": 0.1, "store_dtype": "float16"},
 )  # fmt: skip
-# Tables: standardized features, a wider net than the spiral's, 20% held out.
+# Tables: standardized features; hidden 256, adam 3e-3, reg 1e-3, 100 epochs of 32 rows,
+# 20% held out (about the best of a few recipes on scikit-learn's small tables).
 _TABLE = _SPIRAL.replace(
     **{**_NO_DATA, "dataset": "csv", "val_fraction": 0.2, "preprocess": "standardize"},
-    hidden=256, lr=0.01, reg=1e-4, epochs=100, batch_size=32,
+    hidden=256, lr=3e-3, reg=1e-3, epochs=100, batch_size=32,
 )  # fmt: skip
 _NPZ = _TABLE.replace(dataset="npz", zca_epsilon=0.1, store_dtype="float32")
 #: Named runs per dataset (``twolayer train cifar10 --preset best``); "default" is the default.
