@@ -14,6 +14,8 @@ import os
 # the default is set here; a value the caller set is kept. Thread counts: twolayer.fast.threads.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
+from importlib.metadata import PackageNotFoundError, version
+
 from twolayer.gradcheck import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,
@@ -30,7 +32,10 @@ from twolayer.layers import (
 from twolayer.model import TwoLayerNet
 from twolayer.solver import DivergenceError, Solver
 
-__version__ = "0.1.0"
+try:  # the one version is pyproject.toml's, as installed
+    __version__ = version("twolayer")
+except PackageNotFoundError:  # a source tree on sys.path that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "DivergenceError",

@@ -5,7 +5,10 @@
 The spiral's points are drawn from ``data_seed`` (else ``seed``). CIFAR-10 images are
 split (the first ``num_train`` for training, the last ``num_val`` for validation),
 the preprocessing is fitted on the training images (or a fitted one is reused), and
-each split is processed into (N, 3, 32, 32) ``store_dtype`` arrays.
+each split is processed into (N, 3, 32, 32) ``store_dtype`` arrays. The user's own
+data (``config.data``: an image folder, a CSV or an npz) is loaded by
+:func:`twolayer.datasets.load_dataset`, split stratified with ``data_seed`` (else
+``seed``) and preprocessed the same way: images (N, C, S, S), table rows (N, D).
 """
 
 from __future__ import annotations
@@ -13,15 +16,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from twolayer.config import RunConfig
+import numpy as np
+
+from twolayer.config import OWN_DATA, RunConfig
 from twolayer.datasets import (
     CLASSES,
     download_cifar10,
     load_cifar10,
+    load_dataset,
     spiral_splits,
     train_val_split,
 )
 from twolayer.preprocess import Preprocessor
+
+#: Most features ZCA whitening takes: its D x D covariance in float64 is 134 MB here
+#: (32 x 32 RGB images have 3,072).
+MAX_ZCA_FEATURES = 4096
 
 
 def load_data(
@@ -32,13 +42,18 @@ def load_data(
     skip_md5: bool = False,
     progress: bool = False,
     test: bool = True,
+    cache: bool = True,
 ) -> tuple[dict[str, Any], Preprocessor | None]:
-    """The run's arrays and, for images, the fitted preprocessing (``prep`` when given).
+    """The run's arrays and, but for the spiral, the fitted preprocessing (``prep`` when
+    given).
 
     ``download`` fetches a missing CIFAR-10 (``skip_md5`` accepts a tarball in
     ``data_dir`` that is not the official release); ``test`` adds ``X_test`` and
-    ``y_test``. CIFAR-10 data also holds ``class_names``.
+    ``y_test`` (the user's data: if it has a test set). CIFAR-10 and the user's data
+    also hold ``class_names``; ``cache`` uses the decode cache of image folders.
     """
+    if config.dataset in OWN_DATA:
+        return _own_data(config, prep, progress=progress, test=test, cache=cache)
     if config.dataset == "spiral":
         seed = config.seed if config.data_seed is None else config.data_seed
         data = spiral_splits(
@@ -52,13 +67,63 @@ def load_data(
     raw = train_val_split(X_train, y_train, config.num_train, config.num_val)
     if test:
         raw["X_test"], raw["y_test"] = X_test, y_test
+    return _preprocess(config, raw, prep, {"class_names": list(CLASSES)})
+
+
+def _preprocess(
+    config: RunConfig, raw: dict[str, Any], prep: Preprocessor | None, data: dict[str, Any]
+) -> tuple[dict[str, Any], Preprocessor]:
+    """Fit ``prep`` on raw["X_train"] unless given, and add each processed split to ``data``.
+
+    Images (N, H, W, C) become (N, C, H, W) ``store_dtype`` arrays, uint8 pixels scaled
+    to [0, 1]; other rows keep their shape, in ``store_dtype`` (float32 if unset).
+    """
+    X_train = raw["X_train"]
+    images = X_train.ndim == 4
     if prep is None:
-        prep = Preprocessor(config.preprocess, config.zca_epsilon)
-        prep.fit(raw["X_train"], channels_last=True)
-    data: dict[str, Any] = {"class_names": list(CLASSES)}
-    for split in ("train", "val", "test") if test else ("train", "val"):
-        # Each uint8 array is dropped as soon as it is converted, to keep the peak low.
-        X = prep.transform(raw.pop(f"X_{split}"), config.store_dtype, channels_last=True)
-        data[f"X_{split}"] = X
-        data[f"y_{split}"] = raw[f"y_{split}"].copy()
+        features = int(np.prod(X_train.shape[1:]))
+        if config.preprocess == "zca" and features > MAX_ZCA_FEATURES:
+            raise ValueError(
+                f"ZCA whitening of {features} features needs a {features} x {features} matrix; "
+                "use --preprocess mean (or standardize), or a smaller --image-size "
+                f"(at most {MAX_ZCA_FEATURES} features, e.g. 32 x 32 x 3)"
+            )
+        scale = 1 / 255 if X_train.dtype == np.uint8 else 1.0
+        prep = Preprocessor(config.preprocess, config.zca_epsilon or 0.1, scale)
+        prep.fit(X_train, channels_last=images)
+    store = config.store_dtype or "float32"
+    for split in ("train", "val", "test"):
+        if f"X_{split}" in raw:
+            # Each raw array is dropped as soon as it is converted, to keep the peak low.
+            X = prep.transform(raw.pop(f"X_{split}"), store, channels_last=images)
+            data[f"X_{split}"] = X
+            data[f"y_{split}"] = raw[f"y_{split}"].copy()
     return data, prep
+
+
+def _own_data(
+    config: RunConfig, prep: Preprocessor | None, *, progress: bool, test: bool, cache: bool
+) -> tuple[dict[str, Any], Preprocessor]:
+    """The user's folder, CSV or npz (``config.data``), split and preprocessed."""
+    if config.data is None:
+        raise ValueError(f"this {config.dataset} run names no data: give its PATH")
+    options: dict[str, Any] = {}
+    if config.dataset == "images":
+        options = {"image_size": config.image_size, "grayscale": config.grayscale,
+                   "skip_bad": config.skip_bad, "cache": cache, "progress": progress}  # fmt: skip
+    raw = load_dataset(
+        config.data,
+        label_column=config.label_column,
+        val_fraction=config.val_fraction,
+        seed=config.seed if config.data_seed is None else config.data_seed,
+        **options,
+    )
+    if raw["X_train"].ndim != 4 and (config.augment, config.tta) != ("none", "none"):
+        raise ValueError(
+            f"{config.data} holds rows of shape {raw['X_train'].shape[1:]}, not images "
+            "(N, H, W, C): --augment and --tta must be none"
+        )
+    if not test:
+        raw.pop("X_test", None)
+    info = {k: raw[k] for k in ("class_names", "feature_names", "skipped") if k in raw}
+    return _preprocess(config, raw, prep, info)

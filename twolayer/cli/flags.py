@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from twolayer.cli.args import nonnegative_float, nonnegative_int, positive_float, positive_int
-from twolayer.config import CHOICES, DATASET_FIELDS, PRESETS, RunConfig
+from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, RunConfig
 from twolayer.datasets.augment import augment_from_spec
 
 
@@ -63,24 +63,46 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "data_dir": (str, "folder holding cifar-10-batches-py/"),
     "num_train": (positive_int, "training images, the first of the 50,000"),
     "num_val": (positive_int, "validation images, the last of the 50,000 (CS231n's split)"),
-    "preprocess": (None, "ZCA whitening, or mean subtraction only"),
+    "preprocess": (None, "ZCA whitening, mean subtraction only, or per-feature standardizing"),
     "zca_epsilon": (positive_float, "ZCA damping, on pixels scaled to [0, 1]"),
     "store_dtype": (None, "dtype the processed images are held in (float16 halves the memory)"),
     "num_per_class": (positive_int, "points per arm"),
     "classes": (positive_int, "spiral arms (classes)"),
     "noise": (nonnegative_float, "angle noise (rad)"),
     "val_fraction": (positive_float, "share held out for validation"),
-    "data_seed": (nonnegative_int, "seeds the points"),
+    "data_seed": (nonnegative_int, "seeds the spiral's points, or the validation split"),
+    "image_size": (positive_int, "side S: each image's centre square is resized to S x S"),
+    "grayscale": (None, "decode images to one gray channel instead of RGB"),
+    "skip_bad": (None, "leave out (and count) unreadable images instead of stopping"),
+    "label_column": (str, "the CSV column holding the labels"),
 }
+_OWN_TITLE = "PATH data (a folder of images, a .csv or an .npz)"
+
+
+def _data_groups() -> dict[str, tuple[str, ...]]:
+    """Each data setting once, under the first dataset that reads it ("data" is PATH)."""
+    groups: dict[str, tuple[str, ...]] = {}
+    seen = {"data"}
+    for dataset, fields in DATASET_FIELDS.items():
+        title = _OWN_TITLE if dataset in OWN_DATA else f"{dataset} data"
+        new = tuple(f for f in fields if f not in seen)
+        seen.update(new)
+        groups[title] = groups.get(title, ()) + new
+    return groups
+
+
 _GROUPS = {
     "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "reg", "reg_as"),
     "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
     + ("batch_size", "augment", "patience", "train_acc_samples", "tta", "seed"),
-    **{f"{dataset} data": fields for dataset, fields in DATASET_FIELDS.items()},
+    **_data_groups(),
 }
 _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
 #: What a setting's None means, for the help.
-_NONE_MEANS = {"patience": "never", "train_acc_samples": "all", "data_seed": "--seed"}
+_NONE_MEANS = {"patience": "never", "train_acc_samples": "all", "data_seed": "--seed",
+               "label_column": "label, else the last"}  # fmt: skip
+#: Settings that are on or off: --grayscale / --no-grayscale.
+_SWITCHES = ("grayscale", "skip_bad")
 #: Other names a flag answers to (the spiral's train script called the schedule --schedule).
 _ALIASES = {"lr_schedule": ("--schedule",)}
 
@@ -123,6 +145,15 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         for name in names:
             convert, text = _FLAGS[name]
             choices = CHOICES.get(name)
+            if name in _SWITCHES:
+                group.add_argument(
+                    flag(name),
+                    dest=name,
+                    action=argparse.BooleanOptionalAction,
+                    default=argparse.SUPPRESS,
+                    help=f"{text} ({_defaults(name)})",
+                )
+                continue
             group.add_argument(
                 flag(name),
                 *_ALIASES.get(name, ()),
@@ -145,6 +176,8 @@ def config_argv(config: RunConfig, names: Iterable[str]) -> list[str]:
     argv = []
     for name in names:
         value = getattr(config, name)
-        if value is not None:
+        if name in _SWITCHES and value is not None:
+            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
+        elif value is not None:
             argv += [flag(name), str(value)]
     return argv

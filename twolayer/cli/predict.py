@@ -1,30 +1,41 @@
-"""Classify image files with a model trained by `twolayer train cifar10`.
+"""Classify new data with a trained run: image files or folders, a CSV, or an npz.
 
-Each image (PNG, JPEG, or any format Pillow reads) is converted to RGB, resized
-to 32x32 and processed exactly as the training images were (the run's saved
-mean and ZCA whitening); the probabilities are averaged over the run's
-test-time views, and the top classes are printed.
+Inputs are read as the run's training data was: images decoded the same way (the
+centre square resized to the run's image size, RGB or grayscale; a folder means
+every image under it), CSV rows by the run's feature column names (a label column
+is ignored), npz files by their array X. They are processed with the run's saved
+preprocessing; for images the probabilities are averaged over the run's test-time
+views. Each input prints its most likely classes with their probabilities; --out
+writes every class's probability to a CSV.
 
 examples:
   twolayer predict runs/cifar10-20261125-160000 cat.jpg truck.png
-  twolayer predict runs/cifar10-20261125-160000 photos/*.jpg --top 5
+  twolayer predict runs/images-20261125-160000 photos/ --top-k 5 --out predictions.csv
+  twolayer predict runs/csv-20261125-160000 new_flowers.csv
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
 
+from twolayer._io import atomic_write_text, open_npz
 from twolayer.cli.args import add_command, positive_int
-from twolayer.cli.runs import check_run_dir
-from twolayer.datasets import tta_proba
+from twolayer.cli.results import class_proba
+from twolayer.cli.runs import check_run_dir, load_run_config
+from twolayer.datasets import decode_images, detect_format
+from twolayer.datasets.folder import image_paths
+from twolayer.datasets.tabular import read_csv
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 
-IMAGE_SIZE = 32
+CIFAR10_INPUT = (3, 32, 32)  # runs saved before models recorded their input shape
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -32,47 +43,139 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "predict",
         run_predict,
-        "classify image files with a trained CIFAR-10 run",
+        "classify images, CSV rows or npz arrays with a trained run",
         __doc__,
     )
-    p.add_argument("run_dir", help="a run directory written by `twolayer train cifar10`")
-    p.add_argument("images", nargs="+", help="image files to classify")
-    p.add_argument("--top", type=positive_int, default=3, help="classes shown per image")
+    p.add_argument("run_dir", help="a run directory written by `twolayer train`")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="INPUT",
+        help="image files or folders (image runs), .csv files (table runs), .npz files (X)",
+    )
+    p.add_argument("--top-k", "--top", type=positive_int, default=3, help="classes shown per input")
+    p.add_argument("--out", metavar="CSV", help="also write each input's class probabilities here")
 
 
-def load_image(path: Path) -> np.ndarray:
-    """The image at ``path`` as (32, 32, 3) uint8 RGB."""
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB").resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.BICUBIC)
-            return np.asarray(image, dtype=np.uint8)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"image not found: {path}") from None
-    except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{path} is not a readable image ({e})") from None
+@dataclass(frozen=True)
+class Classifier:
+    """A trained run's model with all it needs to classify new inputs."""
+
+    model: TwoLayerNet
+    prep: Preprocessor
+    classes: list[str]
+    views: str  # test-time augmentation
+    input_shape: tuple[int, ...]  # one processed example: (C, H, W) images, (D,) rows
+    image_size: int
+    grayscale: bool
+    feature_names: list[str] | None
+    label_column: str | None
+
+    @property
+    def images(self) -> bool:
+        return len(self.input_shape) == 3
 
 
-def load_classifier(run_dir: Path) -> tuple[TwoLayerNet, Preprocessor, list[str], str]:
-    """The model of a CIFAR-10 run, its preprocessing, class names and test-time views."""
+def load_classifier(run_dir: Path) -> Classifier:
+    """The classifier of a run directory (any run but the spiral's)."""
+    config = load_run_config(run_dir)
     path = run_dir / "model.npz"
     if not path.is_file():
         raise ValueError(f"{run_dir} has no model.npz; did its training finish?")
     model = TwoLayerNet.load(path)
     extra = TwoLayerNet.load_extra(path)
-    if "class_names" not in extra:
-        raise ValueError(f"{path} has no preprocessing or class names: not a CIFAR-10 run")
-    classes = [str(c) for c in extra["class_names"]]
-    return model, Preprocessor.from_state(extra), classes, str(extra.get("tta", "none"))
+    if "class_names" not in extra or "prep_mean" not in extra:
+        raise ValueError(
+            f"{path} has no preprocessing or class names: a {config.dataset} run, which "
+            "predict does not classify"
+        )
+    old = CIFAR10_INPUT if config.dataset == "cifar10" else extra["prep_mean"].shape
+    shape = tuple(int(n) for n in extra.get("input_shape", old))
+    return Classifier(
+        model=model,
+        prep=Preprocessor.from_state(extra),
+        classes=[str(c) for c in extra["class_names"]],
+        views=str(extra.get("tta", "none")),
+        input_shape=shape,
+        image_size=config.image_size or shape[-1],
+        grayscale=bool(config.grayscale),
+        feature_names=[str(n) for n in extra["feature_names"]]
+        if "feature_names" in extra
+        else None,
+        label_column=config.label_column,
+    )
+
+
+def _npz_inputs(path: str, clf: Classifier) -> tuple[list[str], np.ndarray]:
+    with open_npz(path, "input file") as f:
+        if "X" not in f.files:
+            raise ValueError(f"{path} holds {sorted(f.files)}: the inputs must be an array 'X'")
+        X = f["X"]
+    # Images as the run read them, (N, H, W, C); rows of any shape with the right size.
+    want = (*clf.input_shape[1:], clf.input_shape[0]) if clf.images else clf.input_shape
+    fits = X.shape[1:] == want if clf.images else math.prod(X.shape[1:]) == math.prod(want)
+    if X.ndim < 2 or not fits or X.dtype.kind not in "biuf":
+        raise ValueError(
+            f"{path}: X is {X.dtype} {X.shape}, but the run was trained on numeric rows "
+            f"of shape {want}"
+        )
+    return [f"{path}[{i}]" for i in range(len(X))], X
+
+
+def read_inputs(inputs: list[str], clf: Classifier) -> tuple[list[str], np.ndarray]:
+    """Names and raw arrays of every input, in order: images (N, S, S, C), or rows (N, D)."""
+    segments: list[tuple[list[str], np.ndarray | None]] = []  # None: image files, below
+    files: list[str] = []  # every image file, decoded together (on every core)
+    for item in inputs:
+        kind = detect_format(item) if Path(item).suffix.lower() in (".csv", ".npz") else None
+        if kind == "npz":
+            more, X = _npz_inputs(item, clf)
+        elif kind == "csv":
+            if clf.images:
+                raise ValueError(f"{item}: this run classifies images, not CSV rows")
+            table = read_csv(item, clf.label_column, clf.feature_names, need_labels=False)
+            more, X = [f"{item} row {i + 1}" for i in range(len(table.X))], table.X
+        elif not clf.images:
+            raise ValueError(f"{item}: this run classifies table rows: give a .csv or an .npz")
+        else:
+            more = image_paths(Path(item)) if Path(item).is_dir() else [item]
+            if not more:
+                raise ValueError(f"{item} holds no images")
+            files += more
+            X = None
+        segments.append((more, X))
+    if files:
+        decoded, _ = decode_images(files, clf.image_size, clf.grayscale, progress=False)
+    names: list[str] = []
+    arrays: list[np.ndarray] = []
+    for more, X in segments:
+        if X is None:
+            X, decoded = decoded[: len(more)], decoded[len(more) :]
+        names += more
+        arrays.append(X.reshape(len(X), -1) if not clf.images else X)
+    return names, np.concatenate(arrays)
+
+
+def probabilities_csv(names: list[str], probs: np.ndarray, classes: list[str]) -> str:
+    """CSV text: input, predicted class, and one probability column per class."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["input", "prediction", *(f"p_{c}" for c in classes)])
+    for name, p in zip(names, probs, strict=True):
+        writer.writerow([name, classes[int(p.argmax())], *(f"{v:.6f}" for v in p)])
+    return buf.getvalue()
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    model, prep, classes, views = load_classifier(check_run_dir(args.run_dir))
-    paths = [Path(p) for p in args.images]
-    images = np.stack([load_image(p) for p in paths])
-    X = prep.transform(images, np.float32, channels_last=True)
-    probs = tta_proba(model.predict_proba, X, views)  # as the run's test accuracy was taken
-    top = min(args.top, len(classes))
-    for path, p in zip(paths, probs, strict=True):
+    clf = load_classifier(check_run_dir(args.run_dir))
+    names, raw = read_inputs(args.inputs, clf)
+    X = clf.prep.transform(raw, np.float32, channels_last=clf.images)
+    X = X.reshape(len(X), *clf.input_shape)
+    probs = class_proba(clf.model, X, clf.views)  # as the run's test accuracy was taken
+    top = min(args.top_k, len(clf.classes))
+    for name, p in zip(names, probs, strict=True):
         best = np.argsort(p)[::-1][:top]
-        print(f"{path}: " + ", ".join(f"{classes[k]} {p[k]:.3f}" for k in best))
+        print(f"{name}: " + ", ".join(f"{clf.classes[k]} {p[k]:.3f}" for k in best))
+    if args.out:
+        atomic_write_text(args.out, probabilities_csv(names, probs, clf.classes))
     return 0

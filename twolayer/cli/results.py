@@ -21,7 +21,8 @@ from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 from twolayer.solver import Solver
 
-MAX_EPOCH_LINES = 10  # per-epoch lines printed for the spiral, spread evenly over the run
+MAX_EPOCH_LINES = 10  # per-epoch lines printed for rows of numbers, spread over the run
+MAX_CONFUSION_CLASSES = 40  # beyond this a confusion matrix is too dense to read
 
 
 def finish_spiral(
@@ -70,7 +71,12 @@ def print_epochs(history: dict, num_epochs: int, say: Callable[[str], None]) -> 
         )
 
 
-def finish_cifar10(
+def class_proba(model: TwoLayerNet, X: np.ndarray, views: str) -> np.ndarray:
+    """Class probabilities (N, C) of X, averaged over the test-time ``views`` of images."""
+    return model.predict_proba(X) if views == "none" else tta_proba(model.predict_proba, X, views)
+
+
+def finish_classifier(
     run_dir: Path,
     config: RunConfig,
     data: dict[str, Any],
@@ -79,35 +85,45 @@ def finish_cifar10(
     solver: Solver,
     start: float,
 ) -> list[Path]:
-    """The first-layer weights, the confusion matrix, and the test accuracy with and
-    without test-time augmentation (``config.tta``); ``start`` is when the run began."""
+    """For CIFAR-10 and the user's data: the model file (with the preprocessing, class
+    names and test-time views), the first-layer weights (images), the confusion matrix
+    of the test set (else of validation), and the accuracies, with and without
+    test-time augmentation (``config.tta``); ``start`` is when the run began."""
     from twolayer.plots import plot_confusion_matrix, plot_first_layer_weights, save_run_plots
 
     classes = data["class_names"]
+    extra = {"input_shape": np.array(data["X_train"].shape[1:])}
+    if "feature_names" in data:
+        extra["feature_names"] = np.array(data["feature_names"])
     model.save(
         run_dir / "model.npz",
         **prep.state(),
         class_names=np.array(classes),
         tta=np.array(config.tta),
+        **extra,
     )
 
     pngs = save_run_plots(run_dir, history_from_solver(solver))
-    pngs.append(plot_first_layer_weights(model.params["W1"], run_dir / "weights.png"))
-    plain_acc = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
-    val_pred, test_pred = (
-        tta_proba(model.predict_proba, data[f"X_{split}"], config.tta).argmax(1)
-        for split in ("val", "test")
-    )
-    pngs.append(
-        plot_confusion_matrix(data["y_test"], test_pred, classes, run_dir / "confusion.png")
-    )
-    val_acc = float(np.mean(val_pred == data["y_val"]))
-    test_acc = float(np.mean(test_pred == data["y_test"]))
+    shape = data["X_train"].shape[1:]
+    if len(shape) == 3:  # (C, H, W) images; one channel is drawn as (H, W)
+        image_shape = shape[1:] if shape[0] == 1 else shape
+        pngs.append(
+            plot_first_layer_weights(model.params["W1"], run_dir / "weights.png", image_shape)
+        )
+    splits = ("val", "test") if "X_test" in data else ("val",)
+    pred = {split: class_proba(model, data[f"X_{split}"], config.tta).argmax(1) for split in splits}
+    acc = {split: float(np.mean(pred[split] == data[f"y_{split}"])) for split in splits}
+    if len(classes) <= MAX_CONFUSION_CLASSES:
+        last = splits[-1]
+        path = run_dir / "confusion.png"
+        pngs.append(plot_confusion_matrix(data[f"y_{last}"], pred[last], classes, path))
     elapsed = time.perf_counter() - start
     print(f"kept the weights of epoch {solver.best_epoch}; total time {elapsed:.1f} s")
     print(f"run saved in {run_dir}/")
     print("  " + " ".join(sorted(p.name for p in run_dir.iterdir())))
-    print(f"test accuracy without test-time augmentation: {plain_acc:.4f}")
-    print(f"val accuracy: {val_acc:.4f}")
-    print(f"test accuracy: {test_acc:.4f}")
+    if "test" in acc:
+        plain_acc = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
+        print(f"test accuracy without test-time augmentation: {plain_acc:.4f}")
+    for split, value in acc.items():
+        print(f"{split} accuracy: {value:.4f}")
     return pngs

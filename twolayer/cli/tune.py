@@ -1,8 +1,8 @@
 """Search hyperparameters of the two-layer net: many short seeded trials, in parallel.
 
 Ranges are "low:high" (log-uniform; a grid takes --grid-points steps of it) or
-"a,b,c" (choices), on the command line or in a --space file (JSON, or TOML on
-Python >= 3.11: {"lr": "1e-4:1e-2", "hidden": [64, 128]}); flags override the file.
+"a,b,c" (choices), on the command line or in a --space file (JSON or TOML:
+{"lr": "1e-4:1e-2", "hidden": [64, 128]}); flags override the file.
 Results are appended to SEARCH_DIR/trials.csv as each trial finishes: rerun the
 same command to resume an interrupted search (or, for a random search, to add
 trials with a larger --trials). At the end it prints the best trials and writes

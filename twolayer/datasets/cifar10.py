@@ -23,6 +23,7 @@ from twolayer.datasets.download import (
     download_cifar10,
     where_to_put,
 )
+from twolayer.datasets.labels import train_val_split  # noqa: F401  (its old home)
 
 CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -177,29 +178,6 @@ def load_cifar10(
     X_train, y_train = _load_files(folder, TRAIN_FILES)
     X_test, y_test = _load_files(folder, (TEST_FILE,))
     return X_train, y_train, X_test, y_test
-
-
-def train_val_split(
-    X: np.ndarray, y: np.ndarray, num_train: int, num_val: int
-) -> dict[str, np.ndarray]:
-    """The first ``num_train`` images for training, the last ``num_val`` for validation.
-
-    Taking validation from the end keeps it the same images whatever ``num_train``
-    is (with the defaults 49,000 and 1,000 it is CS231n's split). Returns views
-    ``X_train``, ``y_train``, ``X_val``, ``y_val`` of X (N, ...) and y (N,).
-    """
-    n = len(X)
-    if num_train + num_val > n:
-        raise ValueError(
-            f"num_train {num_train} plus num_val {num_val} exceeds the {n} training images; "
-            "lower them"
-        )
-    return {
-        "X_train": X[:num_train],
-        "y_train": y[:num_train],
-        "X_val": X[n - num_val :],
-        "y_val": y[n - num_val :],
-    }
 
 
 def _check_count(value: object, name: str) -> int:

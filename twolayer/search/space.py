@@ -24,6 +24,7 @@ import json
 import math
 import os
 import shlex
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -172,16 +173,14 @@ def make_dimension(name: str, value: Any) -> Dimension:
 
 
 def load_space_file(path: str | os.PathLike) -> Space:
-    """The space in a JSON (or, on Python >= 3.11, TOML) file, validated."""
+    """The space in a JSON or TOML file, validated."""
     path = Path(path)
     text = path.read_text(encoding="utf-8")
     if path.suffix.lower() == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ModuleNotFoundError:  # Python 3.10
-            raise ValueError(
-                f"{path}: TOML needs Python >= 3.11; write the space as JSON"
-            ) from None
+        else:  # the same parser, as a package (a dependency on these Pythons)
+            import tomli as tomllib
         try:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:

@@ -1,0 +1,100 @@
+"""The decode cache: decoded image arrays kept on disk so a second run skips decoding.
+
+An entry is an uncompressed ``.npz`` (the images (M, S, S, C) uint8 and the indices
+of unreadable files) named by a hash of the file list (absolute paths, sizes and
+modification times) and the decode settings (image size, grayscale). Changing,
+adding, removing or touching any image gives a new key, so a stale entry is never
+read; old entries stay until the folder is deleted. Entries are written atomically,
+so an interrupted run leaves no half-written file.
+
+The folder is ``$TWOLAYER_CACHE/images``, or ``~/.cache/twolayer/images`` when the
+variable is unset; it is safe to delete at any time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from twolayer._io import atomic_savez, open_npz
+from twolayer.datasets.images import decode_images
+
+CACHE_ENV = "TWOLAYER_CACHE"
+_FORMAT = "twolayer decoded images v1"  # change when the decoding itself changes
+
+
+def cache_dir() -> Path:
+    """The root of twolayer's caches: ``$TWOLAYER_CACHE``, else ``~/.cache/twolayer``."""
+    root = os.environ.get(CACHE_ENV)
+    return Path(root).expanduser() if root else Path.home() / ".cache" / "twolayer"
+
+
+def cache_key(paths: Sequence[str | os.PathLike], image_size: int, grayscale: bool) -> str:
+    """A hash of the files (absolute path, size, mtime) and the decode settings."""
+    digest = hashlib.sha256(f"{_FORMAT}\n{image_size}\n{bool(grayscale)}\n".encode())
+    for path in map(os.fspath, paths):
+        st = os.stat(path)
+        path = path if os.path.isabs(path) else os.path.abspath(path)
+        line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n"
+        digest.update(line.encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()[:32]
+
+
+def _read_entry(path: Path, n: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The entry at ``path`` if it is whole and fits ``n`` files of ``shape``; else None."""
+    if not path.is_file():
+        return None
+    try:
+        with open_npz(path, "decode cache entry") as f:
+            images, bad = f["images"], f["bad"]
+    except Exception:  # any damage (not a zip, a short member, ...) means: decode again
+        return None
+    fits = (
+        images.dtype == np.uint8
+        and images.shape == (n - bad.size, *shape)
+        and bad.dtype.kind == "i"
+        and bad.ndim == 1
+        and (bad.size == 0 or (bad.min() >= 0 and bad.max() < n))
+    )
+    return (images, bad) if fits else None
+
+
+def decode_cached(
+    paths: Sequence[str | os.PathLike],
+    image_size: int = 32,
+    grayscale: bool = False,
+    skip_bad: bool = False,
+    cache: bool = True,
+    folder: str | os.PathLike | None = None,
+    workers: int | None = None,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`~twolayer.datasets.images.decode_images`, read from the cache when it can be.
+
+    ``folder`` overrides the cache folder (default ``cache_dir() / "images"``);
+    ``cache=False`` neither reads nor writes it. An entry that recorded unreadable
+    files is used only with ``skip_bad``; without it the files are decoded again so
+    the error names the file. A cache that cannot be written is a warning, not an
+    error: the run goes on with the decoded arrays.
+    """
+    if not cache:
+        return decode_images(paths, image_size, grayscale, skip_bad, workers, progress)
+    entry = Path(folder) if folder is not None else cache_dir() / "images"
+    entry = entry / f"{cache_key(paths, image_size, grayscale)}.npz"
+    hit = _read_entry(entry, len(paths), (image_size, image_size, 1 if grayscale else 3))
+    if hit is not None and (skip_bad or hit[1].size == 0):
+        return hit
+    images, bad = decode_images(paths, image_size, grayscale, skip_bad, workers, progress)
+    try:
+        atomic_savez(entry, {"images": images, "bad": bad})
+    except OSError as e:
+        warnings.warn(
+            f"could not write the decode cache {entry} ({e}); decoding again next time",
+            stacklevel=2,
+        )
+    return images, bad
