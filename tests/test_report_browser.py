@@ -8,9 +8,11 @@ Chromium or Playwright the tests skip, unless TWOLAYER_REQUIRE_BROWSER is set (C
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_report import _history, image_run, search_dir, spiral_run
 
@@ -137,3 +139,37 @@ def test_live_page_reloads_until_rewritten_as_final(browser, tmp_path):
     opened.page.wait_for_timeout(2500)  # over two refresh periods of the live page
     assert opened.loads == loads
     assert opened.problems == []
+
+
+@pytest.fixture(scope="module")
+def command_runs(tmp_path_factory) -> dict[str, Path]:
+    """Run directories left by `twolayer train` itself: the spiral, CIFAR-10, own images."""
+    from fake_cifar import make_fake_cifar10
+    from script_helpers import twolayer
+
+    root = tmp_path_factory.mktemp("commands")
+    make_fake_cifar10(root / "cifar", n_per_batch=40)
+    rng = np.random.default_rng(0)
+    pictures = rng.integers(0, 256, (60, 8, 8, 3), dtype=np.uint8)
+    np.savez(root / "own.npz", X=pictures, y=np.array(["cat", "dog", "fox"] * 20))
+    tiny = ["--hidden", "16", "--epochs", "2", "--quiet"]
+    for name, args in {
+        "spiral": ["spiral"],
+        "cifar10": ["cifar10", "--data-dir", str(root / "cifar"), "--no-download",
+                    "--num-train", "150", "--num-val", "50", "--batch-size", "50"],
+        "own": [str(root / "own.npz"), "--preprocess", "mean", "--batch-size", "20"],
+    }.items():  # fmt: skip
+        result = twolayer("train", *args, *tiny, "--out", str(root / name), cwd=root)
+        assert result.returncode == 0, result.stderr
+    return {name: root / name for name in ("spiral", "cifar10", "own")}
+
+
+@pytest.mark.parametrize("name, pictures", [("spiral", 1), ("cifar10", 10), ("own", 10)])
+def test_every_training_command_leaves_a_report_that_passes(browser, command_runs, name, pictures):
+    run_dir = command_runs[name]
+    history = json.loads((run_dir / "history.json").read_text())
+    opened = Opened(browser, run_dir / "report.html")
+    opened.check_clean(min_pictures=pictures)
+    assert opened.text("best_val_acc") == f"{history['best_val_acc']:.4f}"
+    assert opened.text("epochs") == str(len(history["val_acc_history"]))
+    assert opened.page.locator("meta[http-equiv='refresh']").count() == 0  # final: no reload

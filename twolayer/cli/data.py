@@ -77,6 +77,7 @@ def _preprocess(
 
     Images (N, H, W, C) become (N, C, H, W) ``store_dtype`` arrays, uint8 pixels scaled
     to [0, 1]; other rows keep their shape, in ``store_dtype`` (float32 if unset).
+    uint8 images of the test split (else validation) stay in ``data["pictures"]``.
     """
     X_train = raw["X_train"]
     images = X_train.ndim == 4
@@ -92,6 +93,9 @@ def _preprocess(
         prep = Preprocessor(config.preprocess, config.zca_epsilon or 0.1, scale)
         prep.fit(X_train, channels_last=images)
     store = config.store_dtype or "float32"
+    shown = "test" if "X_test" in raw else "val"
+    if images and raw[f"X_{shown}"].dtype == np.uint8:
+        data["pictures"] = raw[f"X_{shown}"]  # as the eye sees them, for the report
     for split in ("train", "val", "test"):
         if f"X_{split}" in raw:
             # Each raw array is dropped as soon as it is converted, to keep the peak low.

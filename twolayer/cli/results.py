@@ -37,6 +37,7 @@ def finish_spiral(
     """A digest of the epochs, the decision boundary, and the train and val accuracies."""
     # matplotlib loads slowly: only where figures are drawn
     from twolayer.plots import plot_decision_boundary, save_run_plots
+    from twolayer.report import RunResults, write_report
 
     history = history_from_solver(solver)
     print_epochs(history, config.epochs, say)
@@ -49,9 +50,18 @@ def finish_spiral(
     X_all = np.concatenate([data["X_train"], data["X_val"]])
     y_all = np.concatenate([data["y_train"], data["y_val"]])
     pngs.append(plot_decision_boundary(model, X_all, y_all, run_dir / "decision_boundary.png"))
+    proba = model.predict_proba(data["X_val"])
+    results = RunResults(
+        val_acc=float(np.mean(proba.argmax(1) == data["y_val"])), seconds=seconds, split="val",
+        y_true=data["y_val"], proba=proba, model=model, points=(X_all, y_all),
+    )  # fmt: skip
+    report = write_report(run_dir, history=history, results=results)
 
     print(f"run saved in {run_dir}/")
-    print("  config.json history.json history.csv model.npz " + " ".join(p.name for p in pngs))
+    print(
+        "  config.json history.json history.csv model.npz "
+        + " ".join(p.name for p in [*pngs, report])
+    )
     for split in ("train", "val"):
         acc = np.mean(model.predict(data[f"X_{split}"]) == data[f"y_{split}"])
         print(f"{split} accuracy: {acc:.4f}")
@@ -90,6 +100,7 @@ def finish_classifier(
     of the test set (else of validation), and the accuracies, with and without
     test-time augmentation (``config.tta``); ``start`` is when the run began."""
     from twolayer.plots import plot_confusion_matrix, plot_first_layer_weights, save_run_plots
+    from twolayer.report import RunResults, write_report
 
     classes = data["class_names"]
     extra = {"input_shape": np.array(data["X_train"].shape[1:])}
@@ -111,13 +122,21 @@ def finish_classifier(
             plot_first_layer_weights(model.params["W1"], run_dir / "weights.png", image_shape)
         )
     splits = ("val", "test") if "X_test" in data else ("val",)
-    pred = {split: class_proba(model, data[f"X_{split}"], config.tta).argmax(1) for split in splits}
+    proba = {split: class_proba(model, data[f"X_{split}"], config.tta) for split in splits}
+    pred = {split: p.argmax(1) for split, p in proba.items()}
     acc = {split: float(np.mean(pred[split] == data[f"y_{split}"])) for split in splits}
+    last = splits[-1]
     if len(classes) <= MAX_CONFUSION_CLASSES:
-        last = splits[-1]
         path = run_dir / "confusion.png"
         pngs.append(plot_confusion_matrix(data[f"y_{last}"], pred[last], classes, path))
     elapsed = time.perf_counter() - start
+    results = RunResults(
+        test_acc=acc.get("test"), val_acc=acc["val"], seconds=elapsed, split=last,
+        class_names=classes, y_true=data[f"y_{last}"], proba=proba[last],
+        images=data.get("pictures"), W1=model.params["W1"],
+        image_shape=shape if len(shape) == 3 else None,
+    )  # fmt: skip
+    write_report(run_dir, history=history_from_solver(solver), results=results)
     print(f"kept the weights of epoch {solver.best_epoch}; total time {elapsed:.1f} s")
     print(f"run saved in {run_dir}/")
     print("  " + " ".join(sorted(p.name for p in run_dir.iterdir())))

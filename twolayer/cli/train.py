@@ -205,16 +205,21 @@ def is_images(data: dict[str, Any]) -> bool:
 
 def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
     """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
-    progress and keeps the newest checkpoint; on rows of numbers (the spiral, tables)
-    they take milliseconds, so it is silent (a digest is printed afterwards) and
-    writes none."""
+    progress, keeps the newest checkpoint and a live report; on rows of numbers (the
+    spiral, tables) they take milliseconds, so it is silent (a digest is printed
+    afterwards) and writes the files once, at the end."""
     if not images:
         return {"verbose": False}
+    from twolayer.report import live_report_callback  # loads matplotlib: only when needed
+
     return {
         "checkpoint_name": os.fspath(run_dir / CHECKPOINT),
         "keep_checkpoints": 1,
         "print_every": 20,
         "verbose": not quiet,
+        # history.json/csv and report.html rewritten after every epoch: a browser tab
+        # follows the run, and a killed run keeps its curves.
+        "on_epoch_end": live_report_callback(run_dir),
     }
 
 
@@ -262,7 +267,14 @@ def run_train(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - train_start
         pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
     elif solver.interrupted:
-        print(f"interrupted; resume with: twolayer train --resume {run_dir}")
+        from twolayer.report import write_report
+
+        resume = f"twolayer train --resume {run_dir}"
+        status = (
+            f"Interrupted after epoch {solver.epoch} of {solver.num_epochs}; resume with {resume}"
+        )
+        write_report(run_dir, history=history_from_solver(solver), status=status)
+        print(f"interrupted; resume with: {resume}")
         return 130
     else:
         (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
