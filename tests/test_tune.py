@@ -271,6 +271,8 @@ def test_command_end_to_end_prints_the_table_and_a_best_run_that_reruns_exactly(
     assert command_config(command) == load_run_config(out / tune.BEST_CONFIG)
     assert_png(out / "lr_reg.png")
     assert_png(out / "top_trials.png")
+    page = (out / "report.html").read_text()
+    assert "report.html" in result.stdout and f"trial {best['index']}" in page
 
     # best_config.json trains the best trial again, to the same curves.
     monkeypatch.chdir(tmp_path)

@@ -139,6 +139,9 @@ def run_tune(args: argparse.Namespace) -> int:
     print(format_table(rows, args.top))
     found = write_best_trial(out, spec, rows, args.data_dir)
     plots = save_search_plots(out, rows)
+    from twolayer.report import write_search_report  # loads matplotlib: only when needed
+
+    plots.append(write_search_report(out).name)
     written = ["trials.csv", "search.json", f"{TRIALS_DIR}/"]
     written += [BEST_CONFIG, BEST_COMMAND] if found else []
     print(f"search saved in {out}/: " + " ".join(written + plots))
