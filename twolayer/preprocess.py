@@ -17,9 +17,10 @@ each at the speed of its float32 BLAS call: rows are processed in chunks (no
 second float copy of the data set), each chunk is centred in one pass straight
 from uint8 into a reused float32 buffer, images stored channels-last are never
 transposed (the matrix's rows are reordered instead), and the 1/255 scale is
-folded into the matrix. The eigendecomposition runs in float32: the covariance
-is built from float32 products, so it carries float32 round-off already, and a
-float64 eigh would only add time (see docs/performance.md for the figures).
+folded into the matrix. The eigendecomposition runs in float32 (on one BLAS
+thread): the covariance is built from float32 products, so it carries float32
+round-off already, and a float64 eigh would only add time (docs/performance.md
+has the figures).
 
 Its ``state()`` goes into the model file, so new images are processed the same way.
 """
@@ -31,6 +32,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from twolayer.fast.blocks import for_blocks
+from twolayer.fast.threads import blas_threads
 
 _CHUNK = 4096  # rows per chunk: big enough for fast matmuls, small enough for memory
 METHODS = ("zca", "mean")
@@ -78,7 +80,10 @@ def _covariance(X: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 def _zca_matrix(cov: np.ndarray, epsilon: float) -> np.ndarray:
     """W = U diag(1 / sqrt(lambda + epsilon)) U^T (D, D) float32 for the covariance (D, D)."""
-    eigvals, eigvecs = np.linalg.eigh(cov.astype(np.float32))
+    # LAPACK's eigh is a long series of small BLAS calls: on two BLAS threads they wait
+    # on each other, and one thread was faster at every load measured.
+    with blas_threads(1):
+        eigvals, eigvecs = np.linalg.eigh(cov.astype(np.float32))
     eigvals = np.clip(eigvals, 0.0, None)  # round-off can leave tiny negatives
     # W = B B^T with B = U diag((lambda + epsilon) ** -1/4): one SYRK instead of a GEMM.
     half = eigvecs * (eigvals + np.float32(epsilon)) ** np.float32(-0.25)
