@@ -73,3 +73,44 @@ def test_clear_errors():
         prep.transform(np.zeros((2, 3, 5, 5)))
     with pytest.raises(ValueError, match="missing"):
         Preprocessor.from_state({"prep_method": np.array("zca")})
+
+
+def reference_zca(X, epsilon):
+    """The plain float64 math on channels-first images X (N, C, H, W): mean, W, X_white."""
+    rows = X.reshape(len(X), -1) / 255.0
+    mean = rows.mean(axis=0)
+    centred = rows - mean
+    cov = centred.T @ centred / len(X)
+    eigvals, eigvecs = np.linalg.eigh(cov)
+    W = (eigvecs / np.sqrt(np.clip(eigvals, 0, None) + epsilon)) @ eigvecs.T
+    return mean, W, centred @ W
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+@pytest.mark.parametrize("epsilon", [0.1, 1e-2, 1e-4])
+def test_zca_equals_the_float64_reference(monkeypatch, channels_last, epsilon):
+    # Stated tolerance: the float32 fit and transform agree with the float64 math to
+    # 2e-5 of the largest value; float16 storage adds its own rounding (2**-11 relative).
+    monkeypatch.setattr("twolayer.preprocess._CHUNK", 64)  # several chunks on tiny data
+    X = correlated_images(300, seed=3)
+    mean, W, white = reference_zca(X, epsilon)
+    X_in = np.ascontiguousarray(X.transpose(0, 2, 3, 1)) if channels_last else X
+    prep = Preprocessor("zca", epsilon).fit(X_in, channels_last=channels_last)
+    out32 = prep.transform(X_in, channels_last=channels_last).reshape(len(X), -1)
+    out16 = prep.transform(X_in, np.float16, channels_last=channels_last).reshape(len(X), -1)
+    assert prep.mean.dtype == prep.matrix.dtype == out32.dtype == np.float32
+    assert np.abs(prep.mean - mean).max() < 1e-6
+    assert np.abs(prep.matrix - W).max() < 2e-5 * np.abs(W).max()
+    assert np.abs(out32 - white).max() < 2e-5 * np.abs(white).max()
+    tol16 = 2.0**-11 * np.abs(white) + 2e-5 * np.abs(white).max()
+    assert np.all(np.abs(out16.astype(np.float64) - white) <= tol16)
+    # float16 storage is the float32 result rounded once, whichever path wrote it
+    assert np.array_equal(out16, out32.astype(np.float16))
+
+
+def test_transform_of_any_input_dtype_and_float64_output():
+    X = correlated_images(200, seed=4)
+    prep = Preprocessor("zca").fit(X)
+    expected = prep.transform(X)
+    assert np.allclose(prep.transform(X.astype(np.float64), np.float64), expected, atol=1e-5)
+    assert prep.transform(X, np.float64).dtype == np.float64
