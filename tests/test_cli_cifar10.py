@@ -178,3 +178,21 @@ def assert_same_weights(run_a: Path, run_b: Path) -> None:
     b = TwoLayerNet.load(run_b / "model.npz")
     for k in a.params:
         assert np.array_equal(a.params[k], b.params[k]), k
+
+
+def test_a_second_run_reads_the_whitened_images_from_the_cache(cifar_root, tmp_path):
+    cache = Path(os.environ["TWOLAYER_CACHE"])
+    first = train(cifar_root, tmp_path, "--epochs", "1", "--quiet", "--out", "a")
+    assert first.returncode == 0, first.stderr
+    [entry] = cache.glob("prep-*.npz")
+    entry.write_bytes(entry.read_bytes())  # the same bytes: a hit must give the same run
+    stamp = entry.stat().st_mtime_ns
+    second = train(cifar_root, tmp_path, "--epochs", "1", "--quiet", "--out", "b")
+    assert second.returncode == 0, second.stderr
+    assert entry.stat().st_mtime_ns == stamp  # read, not written again
+    a, b = (TwoLayerNet.load(tmp_path / d / "model.npz") for d in "ab")
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    entry.unlink()
+    uncached = train(cifar_root, tmp_path, "--epochs", "1", "--quiet", "--out", "c", "--no-cache")
+    assert uncached.returncode == 0, uncached.stderr
+    assert not list(cache.glob("prep-*.npz"))

@@ -7,8 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from twolayer._io import cache_dir
 from twolayer.fast import prepcache
-from twolayer.fast.prepcache import default_cache_dir, preprocess_splits
+from twolayer.fast.prepcache import preprocess_splits
 from twolayer.preprocess import Preprocessor
 
 
@@ -154,14 +155,14 @@ def test_a_damaged_entry_is_rebuilt_with_a_warning(tmp_path, capsys, damage):
 def test_the_cache_folder_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("TWOLAYER_CACHE", str(tmp_path / "mine"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert default_cache_dir() == tmp_path / "mine"
+    assert cache_dir() == tmp_path / "mine"
     preprocess_splits(make_raw(), "mean", cache=True)
     assert len(entries(tmp_path / "mine")) == 1 and not (tmp_path / "xdg").exists()
     monkeypatch.delenv("TWOLAYER_CACHE")
-    assert default_cache_dir() == tmp_path / "xdg" / "twolayer"
+    assert cache_dir() == tmp_path / "xdg" / "twolayer"
     monkeypatch.delenv("XDG_CACHE_HOME")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    assert default_cache_dir() == tmp_path / "home" / ".cache" / "twolayer"
+    assert cache_dir() == tmp_path / "home" / ".cache" / "twolayer"
 
 
 def test_no_cache_reads_and_writes_nothing(tmp_path, monkeypatch):

@@ -95,3 +95,15 @@ def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
             return {k: f[k] for k in f.files}
         except _NPZ_ERRORS as e:
             raise ValueError(f"{path} is a truncated or corrupt {what} ({e})") from None
+
+
+CACHE_ENV = "TWOLAYER_CACHE"
+
+
+def cache_dir() -> Path:
+    """The root of twolayer's caches (decoded images, preprocessed arrays):
+    ``$TWOLAYER_CACHE``, else ``$XDG_CACHE_HOME/twolayer``, else ``~/.cache/twolayer``."""
+    if os.environ.get(CACHE_ENV):
+        return Path(os.environ[CACHE_ENV]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "twolayer"

@@ -27,6 +27,7 @@ from twolayer.datasets import (
     spiral_splits,
     train_val_split,
 )
+from twolayer.fast.prepcache import preprocess_splits
 from twolayer.preprocess import Preprocessor
 
 #: Most features ZCA whitening takes: its D x D covariance in float64 is 134 MB here
@@ -50,7 +51,8 @@ def load_data(
     ``download`` fetches a missing CIFAR-10 (``skip_md5`` accepts a tarball in
     ``data_dir`` that is not the official release); ``test`` adds ``X_test`` and
     ``y_test`` (the user's data: if it has a test set). CIFAR-10 and the user's data
-    also hold ``class_names``; ``cache`` uses the decode cache of image folders.
+    also hold ``class_names``; ``cache`` uses the caches of decoded image folders and of
+    preprocessed images (see :func:`twolayer._io.cache_dir`).
     """
     if config.dataset in OWN_DATA:
         return _own_data(config, prep, progress=progress, test=test, cache=cache)
@@ -67,11 +69,15 @@ def load_data(
     raw = train_val_split(X_train, y_train, config.num_train, config.num_val)
     if test:
         raw["X_test"], raw["y_test"] = X_test, y_test
-    return _preprocess(config, raw, prep, {"class_names": list(CLASSES)})
+    return _preprocess(config, raw, prep, {"class_names": list(CLASSES)}, cache)
 
 
 def _preprocess(
-    config: RunConfig, raw: dict[str, Any], prep: Preprocessor | None, data: dict[str, Any]
+    config: RunConfig,
+    raw: dict[str, Any],
+    prep: Preprocessor | None,
+    data: dict[str, Any],
+    cache: bool = True,
 ) -> tuple[dict[str, Any], Preprocessor]:
     """Fit ``prep`` on raw["X_train"] unless given, and add each processed split to ``data``.
 
@@ -81,6 +87,10 @@ def _preprocess(
     """
     X_train = raw["X_train"]
     images = X_train.ndim == 4
+    store = config.store_dtype or "float32"
+    shown = "test" if "X_test" in raw else "val"
+    if images and raw[f"X_{shown}"].dtype == np.uint8:
+        data["pictures"] = raw[f"X_{shown}"]  # as the eye sees them, for the report
     if prep is None:
         features = int(np.prod(X_train.shape[1:]))
         if config.preprocess == "zca" and features > MAX_ZCA_FEATURES:
@@ -89,13 +99,20 @@ def _preprocess(
                 "use --preprocess mean (or standardize), or a smaller --image-size "
                 f"(at most {MAX_ZCA_FEATURES} features, e.g. 32 x 32 x 3)"
             )
+        if images and X_train.dtype == np.uint8 and config.preprocess in ("zca", "mean"):
+            # Fitted and processed once per data and settings: later runs and search
+            # trials read the result from the cache instead of whitening again.
+            prep, processed, _ = preprocess_splits(
+                raw, config.preprocess, config.zca_epsilon or 0.1, store, cache=cache
+            )
+            for split in ("train", "val", "test"):
+                if f"X_{split}" in raw:
+                    data[f"X_{split}"] = processed[f"X_{split}"]
+                    data[f"y_{split}"] = raw[f"y_{split}"].copy()
+            return data, prep
         scale = 1 / 255 if X_train.dtype == np.uint8 else 1.0
         prep = Preprocessor(config.preprocess, config.zca_epsilon or 0.1, scale)
         prep.fit(X_train, channels_last=images)
-    store = config.store_dtype or "float32"
-    shown = "test" if "X_test" in raw else "val"
-    if images and raw[f"X_{shown}"].dtype == np.uint8:
-        data["pictures"] = raw[f"X_{shown}"]  # as the eye sees them, for the report
     for split in ("train", "val", "test"):
         if f"X_{split}" in raw:
             # Each raw array is dropped as soon as it is converted, to keep the peak low.
@@ -130,4 +147,4 @@ def _own_data(
     if not test:
         raw.pop("X_test", None)
     info = {k: raw[k] for k in ("class_names", "feature_names", "skipped") if k in raw}
-    return _preprocess(config, raw, prep, info)
+    return _preprocess(config, raw, prep, info, cache)

@@ -22,6 +22,9 @@ Your own data is DATA, a path, told apart by what it is:
              flips and shifts). Decoded images are cached (in $TWOLAYER_CACHE/images,
              default ~/.cache/twolayer/images; --no-cache to skip), keyed by the
              files, their sizes and times: a second run does not decode again.
+Whitened (or mean-subtracted) images are cached too, for CIFAR-10 and image data,
+keyed by a checksum of the images and every preprocessing setting: a second run,
+or a search trial, on the same data and settings does not fit ZCA again.
   a .csv     with a header: numeric features and a label column (--label-column;
              default "label", else the last column); features are standardized.
   an .npz    X (N, ...) and y (N,), optionally X_val, y_val, X_test, y_test and
@@ -127,7 +130,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--no-cache",
         action="store_true",
-        help="image folders: decode every image, neither reading nor writing the decode cache",
+        help="neither read nor write the caches of decoded image folders and of whitened "
+        "images ($TWOLAYER_CACHE, default ~/.cache/twolayer)",
     )
     run.add_argument(
         "--skip-md5",

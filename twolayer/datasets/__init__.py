@@ -10,6 +10,7 @@ The course's ``load_CIFAR10(ROOT)`` and ``get_CIFAR10_data(num_training, ...)`` 
 here too, with its signatures and float64 results.
 """
 
+from twolayer._io import cache_dir
 from twolayer.datasets.augment import augment_from_spec, make_augment, random_flip, random_translate
 from twolayer.datasets.cifar10 import (
     CLASSES,
@@ -21,7 +22,6 @@ from twolayer.datasets.cifar10 import (
 )
 from twolayer.datasets.download import CIFAR10_MD5, CIFAR10_URL, download_cifar10
 from twolayer.datasets.folder import load_image_folder
-from twolayer.datasets.image_cache import cache_dir
 from twolayer.datasets.images import IMAGE_EXTENSIONS, BadImageError, decode_image, decode_images
 from twolayer.datasets.labels import apply_labels, encode_labels, train_val_split
 from twolayer.datasets.source import detect_format, load_dataset

@@ -21,17 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_savez, open_npz
+from twolayer._io import atomic_savez, cache_dir, open_npz
 from twolayer.datasets.images import decode_images
 
-CACHE_ENV = "TWOLAYER_CACHE"
 _FORMAT = "twolayer decoded images v1"  # change when the decoding itself changes
-
-
-def cache_dir() -> Path:
-    """The root of twolayer's caches: ``$TWOLAYER_CACHE``, else ``~/.cache/twolayer``."""
-    root = os.environ.get(CACHE_ENV)
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "twolayer"
 
 
 def cache_key(paths: Sequence[str | os.PathLike], image_size: int, grayscale: bool) -> str:

@@ -37,23 +37,14 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from twolayer._io import atomic_savez, open_npz
+from twolayer._io import atomic_savez, cache_dir, open_npz
 from twolayer.preprocess import Preprocessor
 
-CACHE_ENV = "TWOLAYER_CACHE"
 #: Bump when the preprocessing math or the entry layout changes: old entries then miss.
 VERSION = 1
 _FORMAT = "twolayer-prepcache"
 _PIECE = 1 << 24  # bytes per hashing task; hashlib releases the GIL, so pieces run in parallel
 _STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a writer that was killed
-
-
-def default_cache_dir() -> Path:
-    """``$TWOLAYER_CACHE``, else ``$XDG_CACHE_HOME/twolayer``, else ``~/.cache/twolayer``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "twolayer"
 
 
 def _piece_digest(piece: np.ndarray) -> bytes:
@@ -159,7 +150,7 @@ def preprocess_splits(
     :class:`Preprocessor`, the dict with every ``X_*`` replaced by its processed
     images (N, C, H, W) in ``store_dtype``, and whether they came from the cache.
 
-    cache: True for :func:`default_cache_dir`, a folder to use that one, False to
+    cache: True for :func:`cache_dir`, a folder to use that one, False to
     neither read nor write a cache.
     """
     if "X_train" not in raw:
@@ -171,7 +162,7 @@ def preprocess_splits(
     images = {"X_train": raw["X_train"]}
     images.update((k, v) for k, v in raw.items() if k.startswith("X_") and k != "X_train")
 
-    folder = None if cache is False else default_cache_dir() if cache is True else Path(cache)
+    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
     if folder is not None:
         key = cache_key(images, prep, store_dtype, channels_last)
         path = folder / f"prep-{key}.npz"
