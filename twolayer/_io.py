@@ -18,7 +18,8 @@ import secrets
 import shutil
 import time
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -138,10 +139,18 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+# -- reading: every file the project reads goes through these, so that a damaged or
+# foreign file is one clear error naming it, never a traceback from deep inside.
+
 # What np.load and reading its members raise for a file that is not a sound .npz:
 # an empty file (EOFError), a truncated or damaged zip (BadZipFile, also on a bad
 # CRC when a member is read), pickled or malformed data (ValueError).
 _NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+# What code interpreting a file's parsed content raises when the content is not what
+# it should be: a missing key, a value of the wrong type or shape.
+_CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def open_npz(path: str | os.PathLike, what: str) -> np.lib.npyio.NpzFile:
@@ -150,14 +159,20 @@ def open_npz(path: str | os.PathLike, what: str) -> np.lib.npyio.NpzFile:
     ``what`` names the file for the messages, e.g. "model file" or "checkpoint".
     """
     try:
-        f = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            magic = f.read(len(_NPY_MAGIC))
     except FileNotFoundError:
         raise FileNotFoundError(f"{what} not found: {path}") from None
+    if magic.startswith(_NPY_MAGIC):
+        raise ValueError(f"{path} is a .npy array, not a .npz {what}")
+    if not magic.startswith(_ZIP_MAGIC):
+        # np.load would try it as a pickle and talk of allow_pickle: say what it is.
+        why = "it is empty" if not magic else "it is not a zip archive"
+        raise ValueError(f"{path} is not a readable .npz {what}: {why} (damaged, or foreign)")
+    try:
+        return np.load(path, allow_pickle=False)
     except _NPZ_ERRORS as e:
         raise ValueError(f"{path} is not a readable .npz {what} ({e})") from None
-    if not isinstance(f, np.lib.npyio.NpzFile):  # a lone .npy array
-        raise ValueError(f"{path} is a .npy array, not a .npz {what}")
-    return f
 
 
 def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
@@ -171,6 +186,38 @@ def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
             return {k: f[k] for k in f.files}
         except _NPZ_ERRORS as e:
             raise ValueError(f"{path} is a truncated or corrupt {what} ({e})") from None
+
+
+def read_json(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    """The JSON object in ``path``; ValueError naming the file if it is not one."""
+    try:
+        with open(path, "rb") as f:
+            data = json.loads(f.read().decode("utf-8"))
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{what} not found: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ValueError(f"{path} is not a valid JSON {what} ({e})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
+    return data
+
+
+@contextmanager
+def reading(path: str | os.PathLike, what: str) -> Iterator[None]:
+    """Turn errors raised while interpreting ``path``'s content into one ValueError naming it.
+
+    with reading(path, "model file"):
+        config = json.loads(str(arrays["config_json"]))   # KeyError -> ValueError
+    """
+    try:
+        yield
+    except _CONTENT_ERRORS as e:
+        detail = f"{type(e).__name__}: {e}" if isinstance(e, KeyError) else str(e)
+        if str(path) in detail:  # already a message about this file
+            raise ValueError(detail) from None
+        raise ValueError(
+            f"{path} is a damaged {what}, or not one written by this version ({detail})"
+        ) from None
 
 
 CACHE_ENV = "TWOLAYER_CACHE"
