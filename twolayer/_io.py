@@ -145,7 +145,7 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 # What np.load and reading its members raise for a file that is not a sound .npz:
 # an empty file (EOFError), a truncated or damaged zip (BadZipFile, also on a bad
 # CRC when a member is read), pickled or malformed data (ValueError).
-_NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 # What code interpreting a file's parsed content raises when the content is not what
 # it should be: a missing key, a value of the wrong type or shape.
 _CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
@@ -171,7 +171,7 @@ def open_npz(path: str | os.PathLike, what: str) -> np.lib.npyio.NpzFile:
         raise ValueError(f"{path} is not a readable .npz {what}: {why} (damaged, or foreign)")
     try:
         return np.load(path, allow_pickle=False)
-    except _NPZ_ERRORS as e:
+    except NPZ_ERRORS as e:
         raise ValueError(f"{path} is not a readable .npz {what} ({e})") from None
 
 
@@ -184,7 +184,7 @@ def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:
     with open_npz(path, what) as f:
         try:
             return {k: f[k] for k in f.files}
-        except _NPZ_ERRORS as e:
+        except NPZ_ERRORS as e:
             raise ValueError(f"{path} is a truncated or corrupt {what} ({e})") from None
 
 
