@@ -215,9 +215,7 @@ def reading(path: str | os.PathLike, what: str) -> Iterator[None]:
         detail = f"{type(e).__name__}: {e}" if isinstance(e, KeyError) else str(e)
         if str(path) in detail:  # already a message about this file
             raise ValueError(detail) from None
-        raise ValueError(
-            f"{path} is a damaged {what}, or not one written by this version ({detail})"
-        ) from None
+        raise ValueError(f"{path} is not a twolayer {what}, or is damaged ({detail})") from None
 
 
 CACHE_ENV = "TWOLAYER_CACHE"

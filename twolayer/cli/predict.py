@@ -20,15 +20,16 @@ import argparse
 import csv
 import io
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_write_text, open_npz
+from twolayer._io import atomic_write_text, open_npz, reading
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.results import class_proba
-from twolayer.cli.runs import check_run_dir, load_run_config
+from twolayer.cli.runs import check_run_dir, load_run_config, partial_note
 from twolayer.datasets import decode_images, detect_format
 from twolayer.datasets.folder import image_paths
 from twolayer.datasets.tabular import read_csv
@@ -91,9 +92,11 @@ def load_classifier(run_dir: Path) -> Classifier:
         )
     old = CIFAR10_INPUT if config.dataset == "cifar10" else extra["prep_mean"].shape
     shape = tuple(int(n) for n in extra.get("input_shape", old))
+    with reading(path, "model file"):
+        prep = Preprocessor.from_state(extra)
     return Classifier(
         model=model,
-        prep=Preprocessor.from_state(extra),
+        prep=prep,
         classes=[str(c) for c in extra["class_names"]],
         views=str(extra.get("tta", "none")),
         input_shape=shape,
@@ -167,7 +170,11 @@ def probabilities_csv(names: list[str], probs: np.ndarray, classes: list[str]) -
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    clf = load_classifier(check_run_dir(args.run_dir))
+    run_dir = check_run_dir(args.run_dir)
+    note = partial_note(run_dir)
+    if note is not None:
+        print(note, file=sys.stderr)
+    clf = load_classifier(run_dir)
     names, raw = read_inputs(args.inputs, clf)
     X = clf.prep.transform(raw, np.float32, channels_last=clf.images)
     X = X.reshape(len(X), *clf.input_shape)
