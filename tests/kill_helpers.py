@@ -6,6 +6,11 @@ waits; the test waits for the marker (never for a guessed time) and signals it.
     child = start_python(code, cwd=tmp_path)
     wait_for_file(marker, child)
     kill(child, signal.SIGKILL)
+
+or runs `twolayer` with hooks that pause it at a chosen point (tests/hooks.py):
+
+    child = start_twolayer("train", "spiral", cwd=tmp_path, hook_dir=hooks, pause_after_step=3)
+    wait_for_file(hooks / "paused", child)
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+HOOKS = Path(__file__).with_name("hooks.py")
 TIMEOUT_S = 60  # generous: the machine may be busy; nothing here waits this long normally
 
 
@@ -25,11 +31,25 @@ def start_python(code: str, *args: str, cwd: Path) -> subprocess.Popen:
     return start([sys.executable, "-c", code, *args], cwd=cwd)
 
 
-def start(argv: list[str], cwd: Path) -> subprocess.Popen:
-    env = {**os.environ, "MPLBACKEND": "Agg"}
+def start_twolayer(*args: str, cwd: Path, hook_dir: Path, **hooks: object) -> subprocess.Popen:
+    """Run ``twolayer ARGS`` through tests/hooks.py with ``hooks`` (pause_after_step=3 ->
+    HOOK_PAUSE_AFTER_STEP=3); its markers go to ``hook_dir``."""
+    hook_dir.mkdir(parents=True, exist_ok=True)
+    env = {f"HOOK_{k.upper()}": str(v) for k, v in hooks.items()}
+    return start([sys.executable, str(HOOKS), *args], cwd=cwd, HOOK_DIR=str(hook_dir), **env)
+
+
+def start(argv: list[str], cwd: Path, **env: str) -> subprocess.Popen:
+    env = {**os.environ, "MPLBACKEND": "Agg", **env}
     return subprocess.Popen(
         argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
+
+def finish(child: subprocess.Popen) -> subprocess.CompletedProcess:
+    """Wait for ``child`` to exit and return what it printed."""
+    out, err = child.communicate(timeout=TIMEOUT_S)
+    return subprocess.CompletedProcess(child.args, child.returncode, out, err)
 
 
 def wait_for_file(path: Path, child: subprocess.Popen, timeout: float = TIMEOUT_S) -> None:
