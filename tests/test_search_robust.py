@@ -15,6 +15,7 @@ import pytest
 from kill_helpers import alive, kill, start_twolayer, wait_until
 from script_helpers import assert_clean_error, call
 
+from twolayer.cli import tune
 from twolayer.search import trials as search
 from twolayer.search.executors import run_trials
 from twolayer.search.space import build_space, make_spec
@@ -131,8 +132,13 @@ def test_trials_are_submitted_in_bounded_windows():
     assert executor.submitted == 40 and executor.most <= 4
 
 
+def never_search(*args, **kwargs):
+    raise AssertionError("the search started: it should have been refused")
+
+
 def test_a_huge_grid_needs_yes(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tune, "run_search", never_search)
     grid = ["--search", "grid", "--grid-points", "10", "--lr", "1e-4:1", "--reg", "1e-6:1",
             "--hidden", "1:1000", "--batch-size", "1:1000", "--epochs", "1:1000",
             "--out", "s"]  # fmt: skip
@@ -144,6 +150,7 @@ def test_a_huge_grid_needs_yes(tmp_path, monkeypatch, capsys):
 
 def test_a_net_too_large_for_memory_is_refused_with_an_estimate(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tune, "run_search", never_search)
     for args in (
         ["train", "spiral", "--hidden", "99999999999", "--out", "r"],
         [*TUNE, "--hidden", "99999999999", "--out", "s"],
