@@ -4,6 +4,7 @@ official format, as `python -m twolayer` and as the scripts/ shims."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess

@@ -27,7 +27,7 @@ import numpy as np
 
 #: Age after which a temporary file or folder without a process id (written by an
 #: older version, or with another naming) counts as abandoned.
-UNOWNED_MAX_AGE_S = 24 * 3600
+UNOWNED_MAX_AGE_S = 3600
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS}
 _OWNED = re.compile(r"\.(\d+)-[0-9a-f]{8}(\.tmp)?$")

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_write_text, open_npz, reading
+from twolayer._io import atomic_write_text, read_npz, reading
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.results import class_proba
 from twolayer.cli.runs import check_run_dir, load_run_config, partial_note
@@ -110,10 +110,10 @@ def load_classifier(run_dir: Path) -> Classifier:
 
 
 def _npz_inputs(path: str, clf: Classifier) -> tuple[list[str], np.ndarray]:
-    with open_npz(path, "input file") as f:
-        if "X" not in f.files:
-            raise ValueError(f"{path} holds {sorted(f.files)}: the inputs must be an array 'X'")
-        X = f["X"]
+    arrays = read_npz(path, "input file")
+    if "X" not in arrays:
+        raise ValueError(f"{path} holds {sorted(arrays)}: the inputs must be an array 'X'")
+    X = arrays["X"]
     # Images as the run read them, (N, H, W, C); rows of any shape with the right size.
     want = (*clf.input_shape[1:], clf.input_shape[0]) if clf.images else clf.input_shape
     fits = X.shape[1:] == want if clf.images else math.prod(X.shape[1:]) == math.prod(want)

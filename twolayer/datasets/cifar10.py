@@ -22,8 +22,8 @@ from twolayer.datasets.download import (
     download_cifar10,
     where_to_put,
 )
-from twolayer.datasets.safe_pickle import UnsafePickleError, load_pickle
 from twolayer.datasets.labels import train_val_split  # noqa: F401  (its old home)
+from twolayer.datasets.safe_pickle import UnsafePickleError, load_pickle
 
 CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",

@@ -175,7 +175,10 @@ def make_dimension(name: str, value: Any) -> Dimension:
 def load_space_file(path: str | os.PathLike) -> Space:
     """The space in a JSON or TOML file, validated."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not a text file ({e})") from None
     if path.suffix.lower() == ".toml":
         if sys.version_info >= (3, 11):
             import tomllib
