@@ -228,15 +228,7 @@ class Solver(SolverState):
                 self.rng.bit_generator.state = rng_state
             raise
         loss = float(loss)
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                f"the training loss became {loss} at iteration {self.t + 1} "
-                f"(epoch {self.epoch + 1}) with learning_rate {self.learning_rate:g}; "
-                "try a lower learning rate (e.g. a tenth), stronger lr_decay or a smaller "
-                "weight_scale",
-                iteration=self.t + 1,
-                epoch=self.epoch + 1,
-            )
+        self._check_diverged("training", loss, self.t + 1)
         params, configs, update = self.model.params, self.optim_configs, self._update
         for name, w in params.items():
             params[name], configs[name] = update(w, grads[name], configs[name])
@@ -247,6 +239,17 @@ class Solver(SolverState):
         return loss
 
     _step = step  # CS231n's name
+
+    def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
+        """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""
+        if not math.isfinite(loss):
+            raise DivergenceError(
+                f"the {which} loss became {loss} at iteration {iteration} (epoch "
+                f"{self.epoch + 1}) with learning_rate {self.learning_rate:g}; try a lower "
+                "learning rate (e.g. a tenth), stronger lr_decay or a smaller weight_scale",
+                iteration=iteration,
+                epoch=self.epoch + 1,
+            )
 
     def train(self) -> None:
         """Run the remaining epochs of ``num_epochs``, then put ``best_params`` into the model.
@@ -323,16 +326,9 @@ class Solver(SolverState):
         except KeyboardInterrupt:
             self.rng.bit_generator.state = rng_state  # replay the subsampling on resume
             raise
-        if not math.isfinite(val_loss):
-            # The last updates of the epoch blew the weights up after the last finite
-            # training loss; such weights must never become the best epoch's.
-            raise DivergenceError(
-                f"the validation loss became {val_loss} after epoch {self.epoch + 1} "
-                f"(iteration {self.t}) with learning_rate {self.learning_rate:g}; try a lower "
-                "learning rate (e.g. a tenth) or a smaller weight_scale",
-                iteration=self.t,
-                epoch=self.epoch + 1,
-            )
+        # The epoch's last updates may blow the weights up after its last finite training
+        # loss; such weights must never become the best epoch's.
+        self._check_diverged("validation", val_loss, self.t)
         self.epoch += 1
         self._perm, self._pos = None, 0
         self.train_acc_history.append(train_acc)
