@@ -8,13 +8,12 @@ import os
 import re
 import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from fake_cifar import make_fake_cifar10
+from kill_helpers import start_twolayer, wait_for_file
 from PIL import Image
 from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run, twolayer
 
@@ -143,20 +142,16 @@ def test_ctrl_c_leaves_a_checkpoint_that_resumes_to_the_same_weights(cifar_root,
     full = train(cifar_root, tmp_path, *common, "--out", "full")
     assert full.returncode == 0, full.stderr
 
-    cmd = [sys.executable, "-m", "twolayer", "train", "cifar10", "--data-dir", str(cifar_root),
-           "--no-download", *TINY, *common, "--out", "cut"]  # fmt: skip
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, env={**os.environ, "MPLBACKEND": "Agg"}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not list((tmp_path / "cut").glob("checkpoint_epoch_*.npz")):
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.005)
+    hooks = tmp_path / "hooks"  # the run waits after its first epoch for the signal
+    proc = start_twolayer("train", "cifar10", "--data-dir", str(cifar_root), "--no-download",
+                          *TINY, *common, "--out", "cut", cwd=tmp_path, hook_dir=hooks,
+                          pause_after_epoch=1)  # fmt: skip
+    wait_for_file(hooks / "paused", proc)
     proc.send_signal(signal.SIGINT)
+    (hooks / "go").touch()
     stdout, _ = proc.communicate(timeout=60)
     assert proc.returncode == 130, stdout
-    assert "interrupted; resume with: twolayer train --resume cut" in stdout
+    assert "; resume with: twolayer train --resume cut" in stdout
     assert (tmp_path / "cut" / "checkpoint_interrupted.npz").is_file()
     assert not (tmp_path / "cut" / "model.npz").exists()
 

@@ -72,7 +72,8 @@ def test_usage_mistakes_are_one_error_line(tmp_path, monkeypatch, capsys):
         (["train", "--config", "x.json"], 'no "run" settings'),
         (["train", "--config", "missing.json"], "missing.json"),
         (["train", "--config", "c.json", "--preset", "best"], "drop --preset"),
-        (["train", "--resume", ".", "--epochs", "3"], "drop --epochs"),
+        (["train", "--resume", ".", "--hidden", "3"], "drop --hidden"),
+        (["train", "--resume", ".", "--out", "x"], "drop --out"),
         (["fly"], "invalid choice"),
     ]:
         result = call(capsys, *args)

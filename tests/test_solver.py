@@ -326,7 +326,7 @@ def test_keep_checkpoints_keeps_only_the_newest(tmp_path):
     solver.train()
     assert sorted(os.listdir(tmp_path)) == ["run_epoch_3.npz", "run_epoch_4.npz"]
     with pytest.raises(ValueError, match="keep_checkpoints"):
-        Solver(net(), blobs(), keep_checkpoints=0, **RUN)
+        Solver(net(), blobs(), keep_checkpoints=-1, **RUN)
 
 
 def test_resume_rejects_missing_and_unreadable_checkpoints(tmp_path):

@@ -64,6 +64,13 @@ def positive_int_or_none(value: Any, name: str) -> int | None:
     return None if value is None else check_positive_int(value, name)
 
 
+def count_or_none(value: Any, name: str) -> int | None:
+    """None, or ``value`` as an int >= 0."""
+    if value is None or (value == 0 and not isinstance(value, bool)):
+        return None if value is None else 0
+    return check_positive_int(value, name)
+
+
 def callable_or_none(f: Any, name: str, signature: str) -> Callable | None:
     """None, or ``f`` if it is callable."""
     if f is not None and not callable(f):

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from twolayer import checkpoint
+from twolayer._io import reading
 from twolayer._settings import SOLVER_DEFAULTS, check_optim_config, param_configs
 from twolayer.history import HISTORY_KEYS
 
@@ -120,11 +121,17 @@ class SolverState:
         ``optim_config`` replace its values.
         """
         state = checkpoint.load(path)
-        solver = cls(model, data, **resume_settings(state, overrides, path))
+        with reading(path, "checkpoint"):  # a damaged file: one error naming it
+            settings = resume_settings(state, overrides, path)
         try:
-            solver.load_state_dict(state)
-        except ValueError as e:
-            raise ValueError(f"{path}: {e}") from None
+            solver = cls(model, data, **settings)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"resuming from {path}: {e}") from None
+        with reading(path, "checkpoint"):
+            try:
+                solver.load_state_dict(state)
+            except ValueError as e:
+                raise ValueError(f"{path}: {e}") from None
         new = {k: solver.optim_config[k] for k in overrides.get("optim_config", {})}
         for name, config in param_configs(new, model.params).items():
             solver.optim_configs[name].update(config)  # biases: still no weight decay

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer._io import atomic_savez, read_npz
+from twolayer._io import NPZ_ERRORS, atomic_savez, open_npz, read_npz
 
 FORMAT = "twolayer-checkpoint/2"
 JSON_MEMBER = "__json__"
@@ -68,6 +68,19 @@ def _split(node: Any, keys: tuple[str, ...], arrays: dict[str, np.ndarray] | Non
     )
 
 
+def load_meta(path: str | os.PathLike) -> dict[str, Any]:
+    """The JSON part of the dict that :func:`save` wrote (everything but the arrays),
+    read without reading the arrays. Raises as :func:`load` does."""
+    with open_npz(path, "checkpoint") as f:
+        if JSON_MEMBER not in f.files:
+            raise ValueError(f"{path} is not a twolayer checkpoint")
+        try:
+            meta_json = f[JSON_MEMBER]
+        except NPZ_ERRORS as e:
+            raise ValueError(f"{path} is a truncated or corrupt checkpoint ({e})") from None
+    return _parse_meta(meta_json, path)
+
+
 def load(path: str | os.PathLike) -> dict[str, Any]:
     """The nested dict that :func:`save` wrote to ``path``.
 
@@ -80,14 +93,7 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         old = "meta_json" in arrays  # the first format, before checkpoints were plain dicts
         hint = " (it has an older format, which this version cannot read)" if old else ""
         raise ValueError(f"{path} is not a twolayer checkpoint{hint}")
-    try:
-        meta = json.loads(str(meta_json))
-        tree = meta["tree"]
-        fmt = meta["format"]
-    except (ValueError, TypeError, KeyError) as e:
-        raise ValueError(f"{path} is a corrupt checkpoint: unreadable JSON ({e})") from None
-    if fmt != FORMAT:
-        raise ValueError(f"{path} has checkpoint format {fmt!r}; this version reads {FORMAT!r}")
+    tree = _parse_meta(meta_json, path)
     for name, array in arrays.items():
         *parents, key = name.split("/")
         node = tree
@@ -96,4 +102,18 @@ def load(path: str | os.PathLike) -> dict[str, Any]:
         if not isinstance(node, dict):
             raise ValueError(f"{path} is a corrupt checkpoint: member {name} has no place")
         node[key] = array
+    return tree
+
+
+def _parse_meta(meta_json: np.ndarray, path: str | os.PathLike) -> dict[str, Any]:
+    try:
+        meta = json.loads(str(meta_json))
+        tree = meta["tree"]
+        fmt = meta["format"]
+    except (ValueError, TypeError, KeyError) as e:
+        raise ValueError(f"{path} is a corrupt checkpoint: unreadable JSON ({e})") from None
+    if fmt != FORMAT:
+        raise ValueError(f"{path} has checkpoint format {fmt!r}; this version reads {FORMAT!r}")
+    if not isinstance(tree, dict):
+        raise ValueError(f"{path} is a corrupt checkpoint: its JSON is not an object")
     return tree

@@ -340,7 +340,8 @@ def build(
     optionally ``class_names``); the input size D and the number of classes C come
     from it. ``solver_extras`` are Solver keyword arguments that do not change the
     result (``verbose``, ``checkpoint_name``, ``on_epoch_end``, ...). With
-    ``checkpoint``, the Solver continues that checkpoint's run (``Solver.resume``).
+    ``checkpoint``, the Solver continues that checkpoint's run (``Solver.resume``) for
+    ``config.epochs`` epochs in all; its other settings are the checkpoint's.
     """
     clash = sorted(set(solver_extras) & {*solver_settings(config), "augment"})
     if clash:
@@ -358,6 +359,11 @@ def build(
     train_data = {k: data[k] for k in TRAIN_KEYS}
     augment = augment_from_spec(config.augment)
     if checkpoint is not None:
-        return model, Solver.resume(checkpoint, model, train_data, augment=augment, **solver_extras)
+        # The run goes on as it was saved; its number of epochs alone may grow (or shrink).
+        solver = Solver.resume(
+            checkpoint, model, train_data, augment=augment, num_epochs=config.epochs,
+            **solver_extras,
+        )  # fmt: skip
+        return model, solver
     solver = Solver(model, train_data, **solver_settings(config), augment=augment, **solver_extras)
     return model, solver

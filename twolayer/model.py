@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_savez, open_npz
+from twolayer._io import atomic_savez, read_npz, reading
 from twolayer._validate import check_finite, check_labels, check_positive_int
 from twolayer.layers import (
     affine_backward,
@@ -196,24 +196,25 @@ class TwoLayerNet:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TwoLayerNet:
-        """Rebuild a net written by :meth:`save` (no pickle is ever loaded)."""
-        with open_npz(path, "model file") as f:
-            try:
-                config = json.loads(str(f["config_json"]))
-                params = {k: f[k] for k in PARAM_NAMES}
-            except KeyError as e:
-                raise ValueError(f"{path} is not a twolayer model file (missing {e})") from None
-        model = cls(**{**config, "seed": config.get("seed")})
-        for k, v in params.items():
-            if v.shape != model.params[k].shape:
-                raise ValueError(
-                    f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}"
-                )
-            model.params[k] = v
+        """Rebuild a net written by :meth:`save` (no pickle is ever loaded).
+
+        Raises FileNotFoundError, or ValueError naming the file if it is damaged.
+        """
+        arrays = read_npz(path, "model file")
+        with reading(path, "model file"):
+            config = json.loads(str(arrays["config_json"]))
+            model = cls(**{**config, "seed": config.get("seed")})
+            for k in PARAM_NAMES:
+                v = arrays[k]
+                if v.shape != model.params[k].shape:
+                    raise ValueError(
+                        f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}"
+                    )
+                model.params[k] = v
         return model
 
     @staticmethod
     def load_extra(path: str | os.PathLike) -> dict[str, np.ndarray]:
         """The ``extra`` arrays stored by :meth:`save`."""
-        with open_npz(path, "model file") as f:
-            return {k[len("extra_") :]: f[k] for k in f.files if k.startswith("extra_")}
+        arrays = read_npz(path, "model file")
+        return {k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")}

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
 import time
 from pathlib import Path
@@ -32,12 +33,13 @@ from twolayer._settings import (
     check_optim_config,
     check_schedule,
     check_warmup,
+    count_or_none,
     initial_learning_rate,
     param_configs,
     positive_float,
     positive_int_or_none,
 )
-from twolayer._signals import SigintGuard
+from twolayer._signals import InterruptGuard
 from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
 from twolayer.fast import gather_rows, get_update_rule
@@ -45,7 +47,8 @@ from twolayer.layers import softmax_loss
 
 
 class DivergenceError(FloatingPointError):
-    """The training loss became NaN or inf; ``iteration`` and ``epoch`` are 1-based."""
+    """The training or validation loss became NaN or inf; ``iteration`` and ``epoch`` are
+    1-based."""
 
     def __init__(self, message: str, iteration: int, epoch: int) -> None:
         super().__init__(message)
@@ -83,9 +86,11 @@ class Solver(SolverState):
       patience: stop when the validation accuracy has not improved for this many
         epochs (None = never).
       seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used.
-      checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k.
-      keep_checkpoints: keep only the newest this many epoch checkpoints (None: all);
-        each holds the params, optimizer state and best params, so they add up.
+      checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k
+        (which supersedes, and deletes, an earlier ``{checkpoint_name}_interrupted.npz``).
+      keep_checkpoints: keep only the newest this many epoch checkpoints (None: all;
+        0: none, only the one written on an interrupt); each holds the params,
+        optimizer state and best params, so they add up.
       print_every, verbose, progress: the loss is reported every ``print_every``
         iterations, in the tqdm bar (with the lr) when both ``progress`` and
         ``verbose``, else as a printed line when ``verbose``.
@@ -142,7 +147,7 @@ class Solver(SolverState):
         self.checkpoint_name = (
             None if s["checkpoint_name"] is None else os.fspath(s["checkpoint_name"])
         )
-        self.keep_checkpoints = positive_int_or_none(s["keep_checkpoints"], "keep_checkpoints")
+        self.keep_checkpoints = count_or_none(s["keep_checkpoints"], "keep_checkpoints")
         self.print_every = check_positive_int(s["print_every"], "print_every")
         self.verbose = bool(s["verbose"])
         self.progress = bool(s["progress"])  # a bar only when verbose too
@@ -223,15 +228,7 @@ class Solver(SolverState):
                 self.rng.bit_generator.state = rng_state
             raise
         loss = float(loss)
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                f"the training loss became {loss} at iteration {self.t + 1} "
-                f"(epoch {self.epoch + 1}) with learning_rate {self.learning_rate:g}; "
-                "try a lower learning rate (e.g. a tenth), stronger lr_decay or a smaller "
-                "weight_scale",
-                iteration=self.t + 1,
-                epoch=self.epoch + 1,
-            )
+        self._check_diverged("training", loss, self.t + 1)
         params, configs, update = self.model.params, self.optim_configs, self._update
         for name, w in params.items():
             params[name], configs[name] = update(w, grads[name], configs[name])
@@ -243,22 +240,34 @@ class Solver(SolverState):
 
     _step = step  # CS231n's name
 
+    def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
+        """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""
+        if not math.isfinite(loss):
+            raise DivergenceError(
+                f"the {which} loss became {loss} at iteration {iteration} (epoch "
+                f"{self.epoch + 1}) with learning_rate {self.learning_rate:g}; try a lower "
+                "learning rate (e.g. a tenth), stronger lr_decay or a smaller weight_scale",
+                iteration=iteration,
+                epoch=self.epoch + 1,
+            )
+
     def train(self) -> None:
         """Run the remaining epochs of ``num_epochs``, then put ``best_params`` into the model.
 
-        Ctrl-C (or a KeyboardInterrupt raised by the model) stops at a step boundary,
-        writes a checkpoint to ``{checkpoint_name}_interrupted.npz`` (without a
-        checkpoint_name: ``twolayer_{pid}_interrupted.npz`` in the temp dir), prints
-        its path, sets ``interrupted`` and ``interrupt_checkpoint`` and returns. A
-        second Ctrl-C aborts at once, without a checkpoint.
-        Raises DivergenceError when the loss becomes NaN or inf.
+        Ctrl-C or SIGTERM (or a KeyboardInterrupt raised by the model) stops at a step
+        boundary, writes a checkpoint to ``{checkpoint_name}_interrupted.npz`` (without
+        a checkpoint_name: ``twolayer_{pid}_interrupted.npz`` in the temp dir), prints
+        its path, sets ``interrupted`` and ``interrupt_checkpoint`` and
+        returns; ``Solver.resume`` continues from it. A second signal aborts at once,
+        without a checkpoint.
+        Raises DivergenceError when the training or validation loss becomes NaN or inf.
         """
         if self._last_params is not None:
             self.model.params.update(self._last_params)
             self._last_params = None
         self.interrupted = False
         self._epoch_start = time.perf_counter()
-        guard = SigintGuard()
+        guard = InterruptGuard()
         try:
             with guard:
                 while self.epoch < self.num_epochs and not self.stopped_early:
@@ -270,14 +279,15 @@ class Solver(SolverState):
             path = self._interrupt_path()
             self.save_checkpoint(path)
             self.interrupted, self.interrupt_checkpoint = True, path
+            by = "" if guard.signum is None else f" by {signal.Signals(guard.signum).name}"
             print(
-                f"Interrupted at iteration {self.t} (epoch {self.epoch + 1}); checkpoint "
-                f"written to {path}. Continue with Solver.resume({str(path)!r}, model, data)"
+                f"Interrupted{by} at iteration {self.t} (epoch {self.epoch + 1}); checkpoint "
+                f"written to {path}"
             )
         finally:
             self._keep_best()
 
-    def _train_epoch(self, guard: SigintGuard) -> None:
+    def _train_epoch(self, guard: InterruptGuard) -> None:
         n, b, every = self.X_train.shape[0], self.batch_size, self.print_every
         self._epoch_start = time.perf_counter()
         bar = tqdm(
@@ -316,6 +326,9 @@ class Solver(SolverState):
         except KeyboardInterrupt:
             self.rng.bit_generator.state = rng_state  # replay the subsampling on resume
             raise
+        # The epoch's last updates may blow the weights up after its last finite training
+        # loss; such weights must never become the best epoch's.
+        self._check_diverged("validation", val_loss, self.t)
         self.epoch += 1
         self._perm, self._pos = None, 0
         self.train_acc_history.append(train_acc)
@@ -349,8 +362,9 @@ class Solver(SolverState):
                     f"Stopping early: val acc has not improved for {self.patience} epochs "
                     f"(best {self.best_val_acc:f})"
                 )
-        if self.checkpoint_name is not None:
+        if self.checkpoint_name is not None and self.keep_checkpoints != 0:
             self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
+            Path(f"{self.checkpoint_name}_interrupted.npz").unlink(missing_ok=True)
             if self.keep_checkpoints is not None:
                 old = self.epoch - self.keep_checkpoints
                 Path(f"{self.checkpoint_name}_epoch_{old}.npz").unlink(missing_ok=True)

@@ -12,9 +12,10 @@ examples:
 from __future__ import annotations
 
 import argparse
+import sys
 
 from twolayer.cli.args import add_command
-from twolayer.cli.runs import load_history
+from twolayer.cli.runs import load_history, partial_note
 
 DEFAULT_COMPARE = "compare.png"
 
@@ -38,6 +39,10 @@ def run_plot(args: argparse.Namespace) -> int:
         )
     # Load every history first, so a bad path fails before anything is written.
     histories = {run_dir: load_history(run_dir) for run_dir in args.run_dirs}
+    for run_dir in histories:
+        note = partial_note(run_dir)
+        if note is not None:
+            print(note, file=sys.stderr)
     from twolayer.plots import compare_runs, save_run_plots, show_pngs  # slow: only when needed
 
     if len(histories) == 1:

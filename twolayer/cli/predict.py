@@ -20,15 +20,16 @@ import argparse
 import csv
 import io
 import math
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_write_text, open_npz
+from twolayer._io import atomic_write_text, read_npz, reading
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.results import class_proba
-from twolayer.cli.runs import check_run_dir, load_run_config
+from twolayer.cli.runs import check_run_dir, load_run_config, partial_note
 from twolayer.datasets import decode_images, detect_format
 from twolayer.datasets.folder import image_paths
 from twolayer.datasets.tabular import read_csv
@@ -91,9 +92,11 @@ def load_classifier(run_dir: Path) -> Classifier:
         )
     old = CIFAR10_INPUT if config.dataset == "cifar10" else extra["prep_mean"].shape
     shape = tuple(int(n) for n in extra.get("input_shape", old))
+    with reading(path, "model file"):
+        prep = Preprocessor.from_state(extra)
     return Classifier(
         model=model,
-        prep=Preprocessor.from_state(extra),
+        prep=prep,
         classes=[str(c) for c in extra["class_names"]],
         views=str(extra.get("tta", "none")),
         input_shape=shape,
@@ -107,10 +110,10 @@ def load_classifier(run_dir: Path) -> Classifier:
 
 
 def _npz_inputs(path: str, clf: Classifier) -> tuple[list[str], np.ndarray]:
-    with open_npz(path, "input file") as f:
-        if "X" not in f.files:
-            raise ValueError(f"{path} holds {sorted(f.files)}: the inputs must be an array 'X'")
-        X = f["X"]
+    arrays = read_npz(path, "input file")
+    if "X" not in arrays:
+        raise ValueError(f"{path} holds {sorted(arrays)}: the inputs must be an array 'X'")
+    X = arrays["X"]
     # Images as the run read them, (N, H, W, C); rows of any shape with the right size.
     want = (*clf.input_shape[1:], clf.input_shape[0]) if clf.images else clf.input_shape
     fits = X.shape[1:] == want if clf.images else math.prod(X.shape[1:]) == math.prod(want)
@@ -167,7 +170,11 @@ def probabilities_csv(names: list[str], probs: np.ndarray, classes: list[str]) -
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    clf = load_classifier(check_run_dir(args.run_dir))
+    run_dir = check_run_dir(args.run_dir)
+    note = partial_note(run_dir)
+    if note is not None:
+        print(note, file=sys.stderr)
+    clf = load_classifier(run_dir)
     names, raw = read_inputs(args.inputs, clf)
     X = clf.prep.transform(raw, np.float32, channels_last=clf.images)
     X = X.reshape(len(X), *clf.input_shape)

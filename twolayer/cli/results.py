@@ -139,7 +139,7 @@ def finish_classifier(
     write_report(run_dir, history=history_from_solver(solver), results=results)
     print(f"kept the weights of epoch {solver.best_epoch}; total time {elapsed:.1f} s")
     print(f"run saved in {run_dir}/")
-    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir())))
+    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir() if p.name[0] != ".")))
     if "test" in acc:
         plain_acc = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
         print(f"test accuracy without test-time augmentation: {plain_acc:.4f}")

@@ -1,11 +1,18 @@
 """Run directories: one folder per training run holding its settings, history and outputs.
 
-    run_dir = new_run_dir("spiral")            # runs/spiral-20250101-120000
-    save_run_config(run_dir, config)           # config.json: {"run": ..., "version": ...}
-    solver.train()
-    save_history(run_dir, solver)              # history.json + history.csv
+    with claim_run_dir("spiral") as run_dir:   # runs/spiral-20250101-120000, locked
+        save_run_config(run_dir, config)       # config.json: {"run": ..., "version": ...}
+        save_status(run_dir, "running")        # status.json: how the run stands
+        solver.train()
+        save_history(run_dir, solver)          # history.json + history.csv
     history = load_history(run_dir)            # what twolayer.plots draws from
     config = load_run_config(run_dir)          # the RunConfig, to rerun it exactly
+
+A run directory belongs to one run: a new run refuses a folder that holds anything
+(unless told to clear it first), and a lock keeps a second process out while a run
+trains or resumes in it (:mod:`twolayer._lock`), so its config, checkpoints and model
+always come from the same run. What processes killed mid-write left is swept when a
+run claims the folder.
 
 A history is a plain dict (JSON-safe) with the solver's curves: ``loss_history``
 and ``lr_history`` (one value per iteration), ``train_acc_history``,
@@ -18,21 +25,36 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import twolayer
-from twolayer._io import atomic_write_json, atomic_write_text
+from twolayer import checkpoint as checkpoints
+from twolayer._io import (
+    atomic_write_json,
+    atomic_write_text,
+    read_json,
+    reading,
+    sweep_stale,
+)
+from twolayer._lock import LOCK_FILE, lock_folder
 from twolayer.config import RunConfig
 from twolayer.history import CSV_COLUMNS, HISTORY_KEYS, epoch_table, history_from_solver
 
 CONFIG_FILE = "config.json"
 HISTORY_JSON = "history.json"
 HISTORY_CSV = "history.csv"
+STATUS_FILE = "status.json"
 CHECKPOINT = "checkpoint"  # run_dir/checkpoint_epoch_<k>.npz, checkpoint_interrupted.npz
+#: What status.json may say: the run trains (or was killed while it did), was stopped
+#: by Ctrl-C or SIGTERM and can resume, diverged, or finished.
+STATES = ("running", "interrupted", "diverged", "finished")
 
 
 def new_run_dir(
@@ -62,6 +84,73 @@ def new_run_dir(
     raise OSError(f"could not find a free run directory name for {Path(root) / stem}")
 
 
+def _contents(path: Path) -> list[Path]:
+    """What a run directory holds: its lock file and what dead processes left aside."""
+    sweep_stale(path)
+    return sorted(p for p in path.iterdir() if p.name != LOCK_FILE)
+
+
+@contextmanager
+def claim_run_dir(
+    dataset: str,
+    out: str | os.PathLike | None = None,
+    *,
+    overwrite: bool = False,
+    root: str | os.PathLike = "runs",
+) -> Iterator[Path]:
+    """A run directory for a new run (as :func:`new_run_dir`), locked for the ``with`` block.
+
+    An ``out`` that holds anything is refused, unless ``overwrite``, which clears it
+    first (only a run directory: one with a config.json). Raises FolderInUseError if
+    another process holds it. If the block fails before anything was written into a
+    folder made for it, the folder goes again.
+    """
+    # The folders this call creates (the run's, and parents such as runs/), to remove
+    # again if the run fails before writing anything.
+    start = Path(root) if out is None else Path(out)
+    missing = [d for d in (start, *start.parents) if not d.exists()]
+    path = new_run_dir(dataset, out, root)
+    created = out is None or bool(missing)
+    with lock_folder(path, "run"):
+        try:
+            held = _contents(path)
+            if held and not overwrite:
+                names = ", ".join(p.name for p in held[:4]) + (", ..." if len(held) > 4 else "")
+                raise ValueError(
+                    f"{path} already holds {names}: a run directory is for one run. Pick "
+                    f"another --out, resume that run with --resume {path}, or add "
+                    "--overwrite to delete what it holds first"
+                )
+            if held and not (path / CONFIG_FILE).is_file():
+                raise ValueError(
+                    f"{path} is not empty and not a run directory (no {CONFIG_FILE}); "
+                    "--overwrite clears only run directories: pick another --out"
+                )
+            for p in held:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+            yield path
+        except BaseException:
+            # Under the lock: a folder made for this run and still empty goes again.
+            if created and not _contents(path):
+                shutil.rmtree(path, ignore_errors=True)
+                for folder in missing:  # deepest first; only while empty
+                    with suppress(OSError):
+                        folder.rmdir()
+            raise
+
+
+@contextmanager
+def resume_run_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """The run directory ``path``, checked and locked for the ``with`` block."""
+    path = check_run_dir(path)
+    with lock_folder(path, "run"):
+        sweep_stale(path)
+        yield path
+
+
 def save_config(
     run_dir: str | os.PathLike, config: dict[str, Any], *, name: str = CONFIG_FILE
 ) -> Path:
@@ -71,7 +160,7 @@ def save_config(
 
 def load_config(run_dir: str | os.PathLike) -> dict[str, Any]:
     """Everything a run's config.json holds (the RunConfig: :func:`load_run_config`)."""
-    return _read_json(check_run_dir(run_dir) / CONFIG_FILE)
+    return read_json(check_run_dir(run_dir) / CONFIG_FILE, "run config")
 
 
 def save_run_config(
@@ -88,7 +177,7 @@ def load_run_config(path: str | os.PathLike) -> RunConfig:
     path = Path(path)
     if path.is_dir():
         path = check_run_dir(path) / CONFIG_FILE
-    saved = _read_json(path)
+    saved = read_json(path, "run config")
     if not isinstance(saved.get("run"), dict):
         raise ValueError(f'{path} has no "run" settings: not a twolayer run config')
     try:
@@ -97,18 +186,74 @@ def load_run_config(path: str | os.PathLike) -> RunConfig:
         raise ValueError(f"{path}: {e}") from None
 
 
+def checkpoint_step(path: str | os.PathLike) -> int:
+    """The training step (iterations done) a Solver checkpoint was taken at."""
+    tree = checkpoints.load_meta(path)
+    with reading(path, "checkpoint"):
+        step = tree["state"]["t"]
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise TypeError(f"its step is {step!r}")
+    return step
+
+
 def latest_checkpoint(run_dir: str | os.PathLike) -> Path:
-    """The interrupted-run checkpoint if there is one, else the newest epoch checkpoint."""
+    """The run's checkpoint with the most steps done: an interrupted run's, or the newest
+    epoch's (an interrupted-run checkpoint left by an earlier stop can be older).
+
+    A damaged checkpoint is skipped, with a warning, when another one is readable.
+    """
     run_dir = Path(run_dir)
-    interrupted = run_dir / f"{CHECKPOINT}_interrupted.npz"
-    if interrupted.is_file():
-        return interrupted
-    epochs = sorted(
-        run_dir.glob(f"{CHECKPOINT}_epoch_*.npz"), key=lambda p: int(p.stem.rsplit("_", 1)[1])
+    found = [run_dir / f"{CHECKPOINT}_interrupted.npz"]
+    found += run_dir.glob(f"{CHECKPOINT}_epoch_*.npz")
+    steps, damaged = {}, []
+    for path in found:
+        if path.is_file():
+            try:
+                steps[path] = checkpoint_step(path)
+            except ValueError as e:
+                damaged.append(str(e))
+    if not steps:
+        if damaged:
+            raise ValueError(damaged[0])
+        raise ValueError(
+            f"{run_dir} has no checkpoint to resume from: the run stopped before writing one "
+            f"(the spiral writes one only when interrupted). Start it again with: twolayer "
+            f"train --config {run_dir / CONFIG_FILE} --out {run_dir} --overwrite"
+        )
+    for message in damaged:
+        print(f"warning: skipped a damaged checkpoint: {message}", file=sys.stderr)
+    return max(steps, key=lambda p: steps[p])
+
+
+def save_status(run_dir: str | os.PathLike, state: str, **info: Any) -> Path:
+    """Write ``run_dir/status.json``: ``state`` (one of :data:`STATES`), the pid and ``info``."""
+    if state not in STATES:
+        raise ValueError(f"state must be one of {', '.join(STATES)}, got {state!r}")
+    return atomic_write_json(
+        Path(run_dir) / STATUS_FILE, {"state": state, "pid": os.getpid(), **info}
     )
-    if not epochs:
-        raise ValueError(f"{run_dir} has no checkpoint to resume from")
-    return epochs[-1]
+
+
+def load_status(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """What status.json says of the run; ``{"state": "finished"}`` for runs from before it."""
+    path = Path(run_dir) / STATUS_FILE
+    if not path.is_file():
+        return {"state": "finished"}
+    status = read_json(path, "run status")
+    if status.get("state") not in STATES:
+        raise ValueError(f"{path} is damaged: its state is {status.get('state')!r}")
+    return status
+
+
+def partial_note(run_dir: str | os.PathLike) -> str | None:
+    """A line saying that ``run_dir`` holds an unfinished run, or None if it finished."""
+    status = load_status(run_dir)
+    if status["state"] == "finished":
+        return None
+    done = f" after epoch {status['epoch']} of {status['epochs']}" if "epoch" in status else ""
+    how = {"running": "is training, or was killed", "interrupted": "was interrupted"}
+    said = how.get(status["state"], status["state"])
+    return f"note: the run in {run_dir} {said}{done}; it is not a finished run"
 
 
 def check_run_dir(path: str | os.PathLike) -> Path:
@@ -141,18 +286,23 @@ def load_history(run_dir: str | os.PathLike) -> dict[str, Any]:
     path = check_run_dir(run_dir) / HISTORY_JSON
     if not path.is_file():
         raise ValueError(f"{run_dir} has no {HISTORY_JSON}; did its training finish?")
-    history = _read_json(path)
+    return check_history(read_json(path, "history"), path)
+
+
+def check_history(history: dict[str, Any], path: str | os.PathLike) -> dict[str, Any]:
+    """``history`` if it has every curve as a list of numbers; ValueError naming ``path``."""
     missing = [k for k in (*HISTORY_KEYS, "iterations_per_epoch") if k not in history]
     if missing:
         raise ValueError(f"{path} is not a twolayer history (missing {', '.join(missing)})")
+    for key in HISTORY_KEYS:
+        values = history[key]
+        if not isinstance(values, list) or not all(_is_number(v) for v in values):
+            raise ValueError(f"{path} is damaged: {key} is not a list of numbers")
+    per_epoch = history["iterations_per_epoch"]
+    if not _is_number(per_epoch) or per_epoch != int(per_epoch) or per_epoch < 1:
+        raise ValueError(f"{path} is damaged: iterations_per_epoch is {per_epoch!r}")
     return history
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
-    return data
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

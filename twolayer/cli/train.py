@@ -55,6 +55,13 @@ examples:
   twolayer train cifar10 --hidden 1024 --epochs 20 --augment flip+translate3
   twolayer train --config runs/cifar10-20261125-160000/config.json --epochs 20
   twolayer train --resume runs/cifar10-20261125-160000
+  twolayer train --resume runs/cifar10-20261125-160000 --epochs 20   # train it further
+
+A run directory holds one run: --out must be a new or empty folder (--overwrite
+deletes what it holds first), and no second process can train in it meanwhile.
+Ctrl-C or SIGTERM stops a run at a step boundary, writes a checkpoint into its
+directory and prints the command that resumes it; --resume works from any working
+directory and after the run directory moved, continuing from the newest checkpoint.
 """
 
 from __future__ import annotations
@@ -66,7 +73,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twolayer._io import atomic_savez, open_npz
+import numpy as np
+
+from twolayer._io import atomic_savez, read_npz, reading
+from twolayer._memory import check_fits, training_bytes
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.data import load_data
 from twolayer.cli.flags import add_config_flags, config_changes
@@ -75,21 +85,25 @@ from twolayer.cli.runs import (
     CHECKPOINT,
     CONFIG_FILE,
     check_run_dir,
+    claim_run_dir,
     latest_checkpoint,
     load_run_config,
-    new_run_dir,
+    resume_run_dir,
     save_history,
     save_run_config,
+    save_status,
 )
-from twolayer.config import DATASETS, OWN_DATA, PRESETS, RunConfig, build, preset
+from twolayer.config import DATASETS, OWN_DATA, PRESETS, RunConfig, build, num_classes, preset
 from twolayer.datasets import detect_format
 from twolayer.fast.threads import limit_threads
 from twolayer.history import history_from_solver
 from twolayer.preprocess import Preprocessor
+from twolayer.solver import DivergenceError, Solver
 
 PREP_FILE = "preprocess.npz"
-#: Settings that may change when a run is resumed: where the data is, not what it is.
-RESUMABLE = ("data_dir", "data")
+#: Settings that may change when a run is resumed: where the data is (not what it is),
+#: and how many epochs it runs for (to train it further).
+RESUMABLE = ("data_dir", "data", "epochs")
 BUILT_IN = ("spiral", "cifar10")  # the datasets named on the command line; others are paths
 
 
@@ -117,10 +131,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="rerun a saved run exactly: its config.json (or a search's best_config.json); "
         "flags given with it override its values",
     )
-    start.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted CIFAR-10 run")
+    start.add_argument(
+        "--resume",
+        metavar="RUN_DIR",
+        help="continue an interrupted run from its newest checkpoint (with --epochs: further)",
+    )
     add_config_flags(p)
     run = p.add_argument_group("run")
-    run.add_argument("--out", help="run directory (default: runs/<dataset>-<date>-<time>)")
+    run.add_argument(
+        "--out", help="run directory, new or empty (default: runs/<dataset>-<date>-<time>)"
+    )
+    run.add_argument(
+        "--overwrite", action="store_true", help="delete what the --out run directory holds first"
+    )
     run.add_argument(
         "--threads", type=positive_int, help="BLAS and update-rule threads (default: all cores)"
     )
@@ -165,9 +188,14 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path | None]:
         raise ValueError("--config holds every setting: drop --preset")
     if args.resume:
         fixed = sorted(set(changes) - set(RESUMABLE))
+        fixed += [k for k in ("out", "overwrite") if getattr(args, k)]
         if fixed:
             flags = ", ".join("--" + k.replace("_", "-") for k in fixed)
-            raise ValueError(f"--resume continues the run as it was started: drop {flags}")
+            raise ValueError(
+                f"--resume continues the run as it was started, in its own directory; only "
+                f"--epochs (to train it further) and --data-dir or DATA (where the data is "
+                f"now) may change: drop {flags}, or start a new run with --config and --out"
+            )
         resume_dir = check_run_dir(args.resume)
         base = load_run_config(resume_dir / CONFIG_FILE)
     elif args.config:
@@ -181,7 +209,10 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path | None]:
     if dataset is not None and dataset != base.dataset:
         source = args.config or args.resume
         raise ValueError(f"{source} is a {base.dataset} run, not {dataset}: leave that out")
-    return base.replace(**changes), resume_dir
+    config = base.replace(**changes)
+    if config.data_dir is not None:  # so that a resume from anywhere finds the data
+        config = config.replace(data_dir=os.path.abspath(config.data_dir))
+    return config, resume_dir
 
 
 def load_run_data(
@@ -190,12 +221,16 @@ def load_run_data(
     """The run's data; a resumed run keeps the preprocessing it was fitted with."""
     prep = None
     if resume_dir is not None and config.dataset != "spiral":
-        with open_npz(resume_dir / PREP_FILE, "preprocessing file") as f:
-            prep = Preprocessor.from_state(dict(f))
+        path = resume_dir / PREP_FILE
+        state = read_npz(path, "preprocessing file")
+        with reading(path, "preprocessing file"):
+            prep = Preprocessor.from_state(state)
     return load_data(
         config,
         prep=prep,
-        download=not args.no_download,
+        # A resumed run's data was there when it started: if it is gone, the user says
+        # where it is now (--data-dir), rather than a download filling the old place.
+        download=not args.no_download and (resume_dir is None or "data_dir" in vars(args)),
         skip_md5=args.skip_md5,
         progress=not args.quiet,
         cache=not args.no_cache,
@@ -211,13 +246,15 @@ def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
     """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
     progress, keeps the newest checkpoint and a live report; on rows of numbers (the
     spiral, tables) they take milliseconds, so it is silent (a digest is printed
-    afterwards) and writes the files once, at the end."""
+    afterwards), writes the files once, at the end, and a checkpoint only when
+    interrupted. Checkpoints go into the run directory."""
+    name = os.fspath(run_dir / CHECKPOINT)
     if not images:
-        return {"verbose": False}
+        return {"verbose": False, "checkpoint_name": name, "keep_checkpoints": 0}
     from twolayer.report import live_report_callback  # loads matplotlib: only when needed
 
     return {
-        "checkpoint_name": os.fspath(run_dir / CHECKPOINT),
+        "checkpoint_name": name,
         "keep_checkpoints": 1,
         "print_every": 20,
         "verbose": not quiet,
@@ -231,31 +268,49 @@ def run_train(args: argparse.Namespace) -> int:
     config, resume_dir = resolve(args)
     if args.threads is not None:
         limit_threads(args.threads)
+    if resume_dir is not None:
+        claim = resume_run_dir(resume_dir)
+    else:
+        claim = claim_run_dir(config.dataset, args.out, overwrite=args.overwrite)
+    with claim as run_dir:
+        return train_in(run_dir, config, args, resuming=resume_dir is not None)
+
+
+def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resuming: bool) -> int:
+    """Train (or resume) the run ``config`` in ``run_dir``, which this process holds."""
     say = (lambda *a, **k: None) if args.quiet else print
     start = time.perf_counter()
-
-    data, prep = load_run_data(config, args, resume_dir)
+    try:
+        data, prep = load_run_data(config, args, run_dir if resuming else None)
+    except FileNotFoundError as e:
+        if not resuming or config.dataset == "spiral":
+            raise
+        where = "--data-dir" if config.data_dir is not None else "DATA (its path)"
+        raise FileNotFoundError(f"{e}; if the data moved, pass {where} with its place") from e
     if config.dataset != "spiral":
         say_data(config, data, say)
         say(f"preprocessed ({config.preprocess}) in {time.perf_counter() - start:.1f} s")
-    run_dir = resume_dir or new_run_dir(config.dataset, args.out)
+    check_memory(config, data)
     checkpoint = None
-    if resume_dir is not None:
-        checkpoint = latest_checkpoint(resume_dir)
+    if resuming:
+        checkpoint = latest_checkpoint(run_dir)
         say(f"resuming from {checkpoint}")
     images = is_images(data)
     model, solver = build(
         config, data, checkpoint=checkpoint, **solver_extras(images, run_dir, args.quiet)
     )
-    if resume_dir is None:  # before training: even a failed run says what it was
-        if prep is not None:
-            atomic_savez(run_dir / PREP_FILE, prep.state())
-        examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
-        info = {"model": model.config(), "examples": examples}
-        if config.dataset in OWN_DATA:
-            info.update(class_names=data["class_names"], decode_cache=not args.no_cache)
-            info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})
-        save_run_config(run_dir, config, **info)
+    if resuming:
+        check_unfinished(solver, run_dir)
+    elif prep is not None:
+        atomic_savez(run_dir / PREP_FILE, prep.state())
+    # Before training, so that even a failed run says what it was; a resumed one, how
+    # it goes on (more epochs, the data's new place).
+    examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
+    info = {"model": model.config(), "examples": examples}
+    if config.dataset in OWN_DATA:
+        info.update(class_names=data["class_names"], decode_cache=not args.no_cache)
+        info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})
+    save_run_config(run_dir, config, **info)
     if config.dataset == "spiral":
         say(
             f"spiral: {len(data['y_train'])} train / {len(data['y_val'])} val points, "
@@ -265,31 +320,71 @@ def run_train(args: argparse.Namespace) -> int:
         )
 
     train_start = time.perf_counter()
-    solver.train()
+    progress = {"epochs": config.epochs}
+    save_status(run_dir, "running", epoch=solver.epoch, **progress)
+    try:
+        # A diverging run is reported as one error; NumPy's overflow warnings on the way
+        # there would only bury it.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            solver.train()
+    except DivergenceError:
+        save_history(run_dir, solver)
+        save_status(run_dir, "diverged", epoch=solver.epoch, **progress)
+        raise
     save_history(run_dir, solver)
-    if config.dataset == "spiral":
-        seconds = time.perf_counter() - train_start
-        pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
-    elif solver.interrupted:
+    if solver.interrupted:
         from twolayer.report import write_report
 
         resume = f"twolayer train --resume {run_dir}"
-        status = (
-            f"Interrupted after epoch {solver.epoch} of {solver.num_epochs}; resume with {resume}"
-        )
-        write_report(run_dir, history=history_from_solver(solver), status=status)
-        print(f"interrupted; resume with: {resume}")
+        stopped = f"interrupted after epoch {solver.epoch} of {config.epochs}"
+        save_status(run_dir, "interrupted", epoch=solver.epoch, **progress)
+        write_report(
+            run_dir, history=history_from_solver(solver),
+            status=f"{stopped.capitalize()}; resume with {resume}",
+        )  # fmt: skip
+        print(f"{stopped}; resume with: {resume}")
         return 130
+    if config.dataset == "spiral":
+        seconds = time.perf_counter() - train_start
+        pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
     else:
-        (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
         if not images:
             print_epochs(history_from_solver(solver), config.epochs, say)
         pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
+    (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
+    save_status(run_dir, "finished", epoch=solver.epoch, **progress)
     if args.show:
         from twolayer.plots import show_pngs  # matplotlib loads slowly: only when needed
 
         show_pngs(pngs)
-    return 130 if solver.interrupted else 0
+    return 0
+
+
+def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
+    """Refuse, with an estimate, a net too large for the memory left beside the data."""
+    needed = training_bytes(
+        int(np.prod(np.shape(data["X_train"])[1:])),
+        config.hidden,
+        num_classes(data),
+        config.batch_size,
+        optimizer=config.optimizer,
+        dtype=config.dtype,
+    )
+    check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
+
+
+def check_unfinished(solver: Solver, run_dir: Path) -> None:
+    """Refuse to resume a run that has nothing left to do."""
+    if solver.stopped_early:
+        raise ValueError(
+            f"{run_dir} stopped early (no better val accuracy for {solver.patience} epochs); "
+            "start a new run to train on"
+        )
+    if solver.epoch >= solver.num_epochs:
+        raise ValueError(
+            f"{run_dir} has finished its {solver.num_epochs} epochs; to train it further, "
+            f"resume with more: --epochs {solver.num_epochs + 10}"
+        )
 
 
 def say_data(config: RunConfig, data: dict[str, Any], say: Callable[[str], None]) -> None:

@@ -26,17 +26,24 @@ examples:
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from pathlib import Path
+from typing import Any
 
+from twolayer._io import read_json
+from twolayer._memory import check_fits, training_bytes
 from twolayer.cli.args import add_command, nonnegative_int, positive_float, positive_int
+from twolayer.cli.runs import check_history
+from twolayer.fast.threads import available_cores
 from twolayer.search.space import (
     DEFAULT_SPACES,
     PARAMS,
     build_space,
+    grid_axes,
     load_space_file,
     make_dimension,
     make_spec,
+    trial_maker,
 )
 from twolayer.search.trials import BEST_COMMAND, BEST_CONFIG, TRIALS_DIR, format_table, run_search
 from twolayer.search.trials import write_best as write_best_trial
@@ -44,6 +51,10 @@ from twolayer.search.trials import write_best as write_best_trial
 LR_REG_PNG, TOP_TRIALS_PNG = "lr_reg.png", "top_trials.png"
 TOP_CURVES = 5  # trials drawn in top_trials.png
 CIFAR10_FLAGS = ("num_train", "num_val", "preprocess", "zca_epsilon")
+#: More trials than this is likely a mistake (a grid of many settings): --yes runs it.
+CONFIRM_TRIALS = 10_000
+#: Input size and classes of each dataset's examples, for the memory check.
+SHAPES = {"spiral": lambda data: (2, data["classes"]), "cifar10": lambda data: (3 * 32 * 32, 10)}
 
 
 def _dimension_type(name: str):
@@ -74,6 +85,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     search.add_argument("--seed", type=nonnegative_int, default=0, help="seeds every trial")
     search.add_argument("--top", type=positive_int, default=10, help="trials in the final table")
+    search.add_argument(
+        "--yes",
+        action="store_true",
+        help=f"run a search of more than {CONFIRM_TRIALS:,} trials (refused without it)",
+    )
 
     space = parser.add_argument_group("search space (default: a per-dataset space)")
     space.add_argument("--space", help="JSON or TOML file of ranges; the flags below override it")
@@ -131,6 +147,9 @@ def run_tune(args: argparse.Namespace) -> int:
         seed=args.seed,
         data=data,
     )
+    check_size(spec, args.yes)
+    if args.scheduler is None:  # a cluster's memory is its own
+        check_trial_memory(spec, args.workers or available_cores())
     rows = run_search(
         spec, args.out, data_dir=args.data_dir, workers=args.workers, scheduler=args.scheduler
     )
@@ -157,6 +176,36 @@ def run_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_size(spec: dict, confirmed: bool) -> None:
+    """Refuse a search of more than CONFIRM_TRIALS trials unless ``confirmed`` (--yes)."""
+    n, _ = trial_maker(spec)
+    if n <= CONFIRM_TRIALS or confirmed:
+        return
+    if spec["search"] == "grid":
+        sizes = " x ".join(str(len(axis)) for axis in grid_axes(spec) if len(axis) > 1)
+        what = f"the grid has {n:,} points ({sizes}); use fewer --grid-points or choices"
+    else:
+        what = f"--trials {n:,} is a lot"
+    raise ValueError(f"{what}, or pass --yes to run all {n:,} trials")
+
+
+def check_trial_memory(spec: dict, workers: int) -> None:
+    """Refuse a space whose largest net, in each of ``workers`` processes, would not fit."""
+
+    def largest(name: str) -> Any:
+        dim = spec["space"][name]
+        return dim["log"][1] if "log" in dim else max(dim["choices"])
+
+    input_dim, classes = SHAPES[spec["dataset"]](spec["data"])
+    needed = training_bytes(input_dim, largest("hidden"), classes, largest("batch_size"))
+    check_fits(
+        needed,
+        f"a trial with hidden {largest('hidden')}",
+        share=min(workers, trial_maker(spec)[0]),
+        hint="lower the largest --hidden, or use fewer --workers",
+    )
+
+
 def save_search_plots(out: Path, rows: list[dict]) -> list[str]:
     """Write lr_reg.png and top_trials.png; returns the names written."""
     # matplotlib loads slowly: only where figures are drawn.
@@ -171,8 +220,12 @@ def save_search_plots(out: Path, rows: list[dict]) -> list[str]:
     for row in ok[:TOP_CURVES]:
         path = out / TRIALS_DIR / f"{row['index']}.json"
         if path.is_file():
-            label = f"#{row['index']} val {row['val_acc']:.3f}"
-            histories[label] = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                history = check_history(read_json(path, "trial history"), path)
+            except ValueError as e:  # a damaged file costs its curve, not the search
+                print(f"warning: left out of {TOP_TRIALS_PNG}: {e}", file=sys.stderr)
+                continue
+            histories[f"#{row['index']} val {row['val_acc']:.3f}"] = history
     if histories:
         compare_runs(histories, out / TOP_TRIALS_PNG)
         names.append(TOP_TRIALS_PNG)

@@ -1,17 +1,16 @@
 """CIFAR-10 in the official "python version" format: safe loading, validation, and the
 CS231n train/val/test split with mean subtraction.
 
-The batch files are Python 2 pickles. They are read with an unpickler that can build
-numpy arrays and nothing else, so a tampered file cannot run code, and everything read
-is checked (shapes, dtypes, label range, number of files) before it is used.
+The batch files are Python 2 pickles. They are read through
+:mod:`twolayer.datasets.safe_pickle` (bounded work, numpy arrays and plain data only),
+so a tampered file can neither run code nor exhaust memory, and everything read is
+checked (types, shapes, dtypes, label range, number of files) before it is used.
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -24,6 +23,7 @@ from twolayer.datasets.download import (
     where_to_put,
 )
 from twolayer.datasets.labels import train_val_split  # noqa: F401  (its old home)
+from twolayer.datasets.safe_pickle import UnsafePickleError, load_pickle
 
 CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck",
@@ -38,60 +38,6 @@ _ROW = 3 * _PIXELS  # a row is 1024 red, then 1024 green, then 1024 blue values
 _CHUNK = 2048  # images per preprocessing step: bounds float64 temporaries to ~50 MB
 
 
-class UnsafePickleError(ValueError):
-    """A data file asked the unpickler for a Python global outside the allow-list."""
-
-
-def _frombuffer(buf: bytes, dtype: np.dtype, shape: tuple, order: str) -> np.ndarray:
-    # What numpy's own _frombuffer does for arrays pickled with protocol 5.
-    return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
-
-
-# numpy.(_)core.multiarray._reconstruct, taken from an array so no private module is imported.
-_reconstruct = np.empty(0).__reduce__()[0]
-
-# The globals a pickled uint8 array needs: numpy names from numpy 1.x and 2.x, and the
-# ``bytes`` that Python 3 uses to pickle empty bytes at protocol <= 2.
-_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
-    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
-    ("numpy.core.numeric", "_frombuffer"): _frombuffer,
-    ("numpy._core.numeric", "_frombuffer"): _frombuffer,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("__builtin__", "bytes"): bytes,
-    ("builtins", "bytes"): bytes,
-}
-
-
-class _RestrictedUnpickler(pickle.Unpickler):
-    """Unpickle a CIFAR-10 batch, refusing every global that is not a numpy array part."""
-
-    def __init__(self, file: Any, path: Path) -> None:
-        super().__init__(file, encoding="bytes")  # Python 2 str -> bytes, never guessed text
-        self._path = path
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == ("_codecs", "encode"):
-            return self._latin1_encode
-        if (module, name) in _ALLOWED_GLOBALS:
-            return _ALLOWED_GLOBALS[module, name]
-        raise UnsafePickleError(
-            f"{self._path} asks to load the Python global {module}.{name}, which no "
-            "CIFAR-10 file contains; refused, nothing in it was run. Replace the file "
-            "with one from the official tarball"
-        )
-
-    def _latin1_encode(self, text: str, encoding: str) -> bytes:
-        # Python 3 pickles bytes at protocol <= 2 as _codecs.encode(text, "latin1"); any
-        # other codec (zlib, rot13, ...) is not something a data file needs.
-        if encoding not in ("latin1", "latin-1"):
-            raise UnsafePickleError(
-                f"{self._path} asks for _codecs.encode(..., {encoding!r}); refused"
-            )
-        return text.encode("latin1")
-
-
 def _fix_hint(folder: Path) -> str:
     return f"delete {folder} and run again to re-download it, or re-extract it from {TARBALL_NAME}"
 
@@ -100,14 +46,11 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Read one batch file as ``data`` (n, 3072) uint8 and ``labels`` (n,) int64, checked."""
     fix = _fix_hint(path.parent)
     try:
-        with open(path, "rb") as f:
-            batch = _RestrictedUnpickler(f, path).load()
+        batch = load_pickle(path)
     except UnsafePickleError:
         raise
-    except Exception as exc:  # a damaged pickle can fail in many ways; all mean "corrupt"
-        raise ValueError(
-            f"{path} is truncated or corrupt ({type(exc).__name__}: {exc}); {fix}"
-        ) from exc
+    except ValueError as exc:
+        raise ValueError(f"{exc}; {fix}") from exc
     if not isinstance(batch, dict):
         raise ValueError(f"{path} holds a {type(batch).__name__}, not a CIFAR-10 batch; {fix}")
     batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
@@ -122,12 +65,31 @@ def _load_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
             f"{path}: 'data' must be a uint8 array of shape (n, {_ROW}), got "
             f"{getattr(data, 'dtype', type(data).__name__)} {getattr(data, 'shape', '')}; {fix}"
         )
-    labels = np.asarray(batch["labels"])
+    labels = _flat_labels(batch["labels"], path, fix)
     try:
         check_labels(labels, len(CLASSES), data.shape[0], name=f"'labels' in {path}")
     except ValueError as exc:
         raise ValueError(f"{exc}; {fix}") from exc
     return data, labels.astype(np.int64)
+
+
+def _flat_labels(labels: object, path: Path, fix: str) -> np.ndarray:
+    """``labels`` as a 1-D integer array, checked to be one before NumPy converts it.
+
+    NumPy would turn a list of lists into an array of as many dimensions as it nests,
+    expanding every shared sublist; a list is accepted only if it holds plain ints.
+    """
+    if isinstance(labels, np.ndarray) and labels.ndim == 1 and labels.dtype.kind in "iu":
+        return labels
+    if isinstance(labels, list):
+        bad = next((v for v in labels if type(v) is not int or not -(2**63) <= v < 2**63), None)
+        if bad is None:
+            return np.array(labels, dtype=np.int64)
+        got = f"a list holding {type(bad).__name__} {bad!r:.40}"
+    else:
+        dtype, shape = getattr(labels, "dtype", ""), getattr(labels, "shape", "")
+        got = f"{type(labels).__name__} {dtype} {shape}"
+    raise ValueError(f"{path}: 'labels' must be a list of integers, got {got.strip()}; {fix}")
 
 
 def _load_files(folder: Path, names: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:

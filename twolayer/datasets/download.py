@@ -2,7 +2,8 @@
 
 Nothing partial is ever left behind: the tarball streams into a temporary file that is
 renamed into place only once its MD5 matches, and the archive is unpacked into a
-temporary folder whose ``cifar-10-batches-py`` is renamed into place at the end.
+temporary folder whose ``cifar-10-batches-py`` is renamed into place at the end. Those
+temporaries carry their process id, and the next call sweeps those of a killed process.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import http.client
 import os
 import shutil
 import tarfile
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -22,13 +22,14 @@ from typing import BinaryIO
 
 from tqdm import tqdm
 
-from twolayer._io import atomic_write
+from twolayer._io import atomic_write, make_owned_dir, sweep_stale
 
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CIFAR10_MD5 = "c58f30108f718f92721af3b95e74349a"
 FOLDER_NAME = "cifar-10-batches-py"
 TARBALL_NAME = "cifar-10-python.tar.gz"
 
+_EXTRACT_STEM = ".cifar-10-extract"
 _CHUNK = 1 << 20
 _TIMEOUT_S = 60
 
@@ -66,6 +67,9 @@ def download_cifar10(
     fails, ``ValueError`` for an MD5 mismatch or a corrupt or unsafe archive.
     """
     root = Path(root)
+    # What a download or extraction killed midway left: only that of processes now gone.
+    sweep_stale(root, f"{_EXTRACT_STEM}.*")
+    sweep_stale(root, f".{TARBALL_NAME}.*.tmp")
     target = root / FOLDER_NAME
     if target.is_dir():
         return target
@@ -75,8 +79,8 @@ def download_cifar10(
         if md5 is not None and (actual := file_md5(tarball)) != md5:
             raise ValueError(
                 f"{tarball} differs from the official CIFAR-10 release (MD5 {actual}, "
-                f"expected {md5}); delete it to download a fresh copy, or pass md5=None "
-                "to use it as is"
+                f"expected {md5}); delete it to download a fresh copy, or use it as is with "
+                "--skip-md5 (md5=None in download_cifar10)"
             )
     else:
         _fetch(url, tarball, md5, progress)
@@ -139,7 +143,7 @@ def _check_member(member: tarfile.TarInfo, tarball: Path) -> None:
 
 def _extract(tarball: Path, root: Path) -> Path:
     """Unpack ``tarball`` into a temporary folder in ``root``, then rename its folder into place."""
-    tmp = Path(tempfile.mkdtemp(prefix=".cifar-10-extract.", dir=root))
+    tmp = make_owned_dir(root, _EXTRACT_STEM)
     try:
         try:
             with tarfile.open(tarball, "r:*") as tar:

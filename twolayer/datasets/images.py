@@ -4,7 +4,8 @@ Every image becomes a square: the largest centred square is cropped (so nothing
 is stretched) and resized to ``image_size`` with Pillow's antialiased bicubic
 filter; a square image is only resized, one already that size is unchanged.
 Colour images become RGB (N, S, S, 3), grayscale ones (N, S, S, 1); transparency
-is dropped. Large JPEGs are decoded at a reduced scale first (Pillow's ``draft``),
+is dropped; 16-bit and float grayscale pixels are scaled to 8 bits, not clipped.
+Large JPEGs are decoded at a reduced scale first (Pillow's ``draft``),
 which is much faster and loses nothing that the resize would keep.
 
 Opening a small file is mostly Python work that holds the GIL, so many files are
@@ -18,6 +19,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -68,6 +70,8 @@ def decode_image(
                 image.draft(mode, (image_size, image_size))  # JPEG: decode at 1/2..1/8 scale
                 if image.mode == "P" or image.mode.endswith("A"):
                     image = image.convert("RGBA")  # palette transparency, then drop alpha
+                elif image.mode in ("I", "F") or image.mode.startswith("I;16"):
+                    image = _eight_bit(image, path)
                 image = image.convert(mode)
                 if image.width != image.height:
                     # crop first: resize(box=...) would blend in pixels from outside the box
@@ -87,6 +91,26 @@ def decode_image(
         reason = " ".join(str(e).split()) or type(e).__name__
         raise BadImageError(f"{path} is not a readable image ({reason})") from None
     return pixels.reshape(image_size, image_size, -1)
+
+
+def _eight_bit(image: Image.Image, path: str | os.PathLike) -> Image.Image:
+    """A 16-bit or float grayscale image as 8-bit "L". Pillow's own conversion clips
+    such pixels to 0..255 (a 16-bit photo turns white, a float one black): they are
+    scaled instead, from 16 bits, from [0, 1], or else (with a warning) from their range."""
+    values = np.asarray(image, dtype=np.float64)
+    lo, hi = (float(values.min()), float(values.max())) if values.size else (0.0, 0.0)
+    if image.mode.startswith("I;16") or (image.mode == "I" and 0 <= lo and hi <= 65535):
+        scale, offset = 255 / 65535, 0.0
+    elif image.mode == "F" and 0 <= lo and hi <= 1:
+        scale, offset = 255.0, 0.0
+    else:
+        scale, offset = 255 / max(hi - lo, 1e-12), lo
+        print(
+            f"warning: {path} has {image.mode} pixels in [{lo:g}, {hi:g}], a range with no "
+            "known meaning; stretched to 0..255",
+            file=sys.stderr,
+        )
+    return Image.fromarray(np.clip(np.rint((values - offset) * scale), 0, 255).astype(np.uint8))
 
 
 def _decode_chunk(

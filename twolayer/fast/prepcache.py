@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -37,14 +36,13 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from twolayer._io import atomic_savez, cache_dir, open_npz
+from twolayer._io import atomic_savez, cache_dir, open_npz, sweep_stale
 from twolayer.preprocess import Preprocessor
 
 #: Bump when the preprocessing math or the entry layout changes: old entries then miss.
 VERSION = 1
 _FORMAT = "twolayer-prepcache"
 _PIECE = 1 << 24  # bytes per hashing task; hashlib releases the GIL, so pieces run in parallel
-_STALE_TMP_SECONDS = 3600  # a temporary file this old belongs to a writer that was killed
 
 
 def _piece_digest(piece: np.ndarray) -> bytes:
@@ -101,9 +99,6 @@ def _load(
     path: Path, key: str, prep: Preprocessor, expected: Mapping[str, tuple]
 ) -> tuple[Preprocessor, dict[str, np.ndarray]]:
     """The preprocessor and images of a cache entry; raises if anything does not match."""
-    with open(path, "rb") as f:
-        if f.read(4) != b"PK\x03\x04":  # else NumPy would take it for a pickle and say so
-            raise ValueError("not an .npz file")
     with open_npz(path, "preprocessing cache entry") as f:
         if str(f["format"]) != _FORMAT or int(f["version"]) != VERSION:
             raise ValueError(f"format {f['format']} version {f['version']}, not version {VERSION}")
@@ -120,17 +115,6 @@ def _load(
     if (cached.method, cached.epsilon, cached.scale) != (prep.method, prep.epsilon, prep.scale):
         raise ValueError("its preprocessing settings differ from the ones asked for")
     return cached, {name: arrays[name] for name in expected if name.startswith("X_")}
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    """Delete temporary files left by writers that were killed mid-write."""
-    now = time.time()
-    for tmp in folder.glob(".prep-*.tmp"):
-        try:
-            if now - tmp.stat().st_mtime > _STALE_TMP_SECONDS:
-                tmp.unlink()
-        except OSError:  # another process removed or renamed it first
-            pass
 
 
 def preprocess_splits(
@@ -178,7 +162,7 @@ def preprocess_splits(
     processed = {k: prep.transform(X, store_dtype, channels_last) for k, X in images.items()}
     if folder is not None:
         try:
-            _remove_stale_temporaries(folder)
+            sweep_stale(folder, ".prep-*.tmp")  # what killed writers left
             atomic_savez(
                 path,
                 {

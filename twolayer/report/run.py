@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import twolayer
+from twolayer import _io
 from twolayer._io import atomic_write_json, atomic_write_text
 from twolayer.cli.runs import CONFIG_FILE, save_history
 from twolayer.history import history_from_solver
@@ -156,10 +157,9 @@ def render_report(
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from ``path``, or None when the file is missing or not one."""
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        return _io.read_json(path, "file")
     except (OSError, ValueError):
         return None
-    return value if isinstance(value, dict) else None
 
 
 def write_report(

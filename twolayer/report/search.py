@@ -20,12 +20,13 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from twolayer._io import atomic_write_text
+from twolayer._io import atomic_write_text, reading
+from twolayer.cli.runs import check_history
 from twolayer.report.curves import BEST_HEX, overlay_charts, run_color
 from twolayer.report.html import fmt, headline, page, section, swatch, table
 from twolayer.report.run import REPORT_HTML, read_json, setting_text
 from twolayer.report.svg import Chart
-from twolayer.search.space import PARAMS, generate_trials, train_command
+from twolayer.search.space import PARAMS, train_command, trial_maker
 from twolayer.search.trials import SEARCH_JSON, STATUSES, TRIALS_DIR, best_result, load_results
 
 TOP_TRIALS = 5  # best trials whose curves are drawn
@@ -107,9 +108,12 @@ def best_curves_section(search_dir: Path, rows: Sequence[Row]) -> str:
     ok = sorted((r for r in rows if r["status"] == "ok"), key=lambda r: (-r["val_acc"], r["index"]))
     histories = {}
     for r in ok[:TOP_TRIALS]:
-        history = read_json(search_dir / TRIALS_DIR / f"{r['index']}.json")
-        if history is not None:
-            histories[f"trial {r['index']}"] = history
+        path = search_dir / TRIALS_DIR / f"{r['index']}.json"
+        try:
+            history = check_history(read_json(path) or {}, path)
+        except ValueError:  # a missing or damaged file costs its curve, not the page
+            continue
+        histories[f"trial {r['index']}"] = history
     if not histories:
         return ""
     key = " &nbsp; ".join(f"{swatch(run_color(i))} {escape(n)}" for i, n in enumerate(histories))
@@ -126,7 +130,8 @@ def write_search_report(
     if spec is None:
         raise ValueError(f"{search_dir / SEARCH_JSON} is not a JSON object")
     rows = load_results(search_dir)
-    planned = len(generate_trials(spec))
+    with reading(search_dir / SEARCH_JSON, "search spec"):
+        planned = trial_maker(spec)[0]
     best = best_result(rows)
     items = [("trials", "trials done", len(rows), f"{len(rows)} of {planned}")]
     for status in STATUSES:

@@ -1,46 +1,88 @@
-"""Where tuning trials run: a local process pool or a Dask cluster.
+"""Where tuning trials run: a local process pool or a Dask cluster, fed in bounded windows.
 
 The local pool spawns one process per core, each with one thread (BLAS and update
 rules: twolayer.fast.threads), so that parallel trials do not oversubscribe the
-cores; Ctrl-C is left to the parent. Dask (the ``dask`` extra) is imported only
-when a scheduler address is given.
+cores; Ctrl-C is left to the parent, and a worker exits when its parent dies, even
+by SIGKILL. Dask (the ``dask`` extra) is imported only when a scheduler address is given.
+
+    for trial, outcome in run_trials(partial(train, spec), trials, workers=2):
+        ...   # outcome: fn's result, or a WorkerDeath
+
+Only a window of trials is submitted at a time, so a search of a million trials holds a
+few in memory, not a million futures. A trial whose process dies (out of memory, a
+crash) is run again alone; if it kills its process a second time its outcome is a
+:class:`WorkerDeath`, and the search goes on. On Dask the scheduler does the counting
+(``distributed.scheduler.allowed-failures``) and its KilledWorker becomes the same.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
-from collections.abc import Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    BrokenExecutor,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    wait,
+)
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from twolayer.fast.threads import available_cores, child_env, limit_threads
 
+#: How often a pool worker checks that the process that started it is still there.
+PARENT_CHECK_S = 0.5
+#: A trial that was running each time its process died this many times is failed.
+MAX_KILLS = 2
 
-def _init_worker() -> None:
+
+@dataclass(frozen=True)
+class WorkerDeath:
+    """The outcome of a trial whose worker process died each time it ran it."""
+
+    message: str
+
+
+def _exit_with(signum: int, frame: Any) -> None:
+    os._exit(128 + signum)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    # A SIGKILLed parent cannot stop its workers; they notice that they were handed
+    # to another parent (os.getppid changes) and end themselves.
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(1)
+
+
+def _init_worker(parent: int) -> None:
     # Ctrl-C goes to the whole process group; the parent handles it, and a worker's
     # Solver must not turn it into an interrupt checkpoint of a half-trained trial.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # SIGTERM (the pool's terminate) ends a worker at once, which also keeps the
+    # Solver from taking it as an interrupt.
+    signal.signal(signal.SIGTERM, _exit_with)
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
     limit_threads(1)  # the update rules too, not only BLAS (set by child_env)
 
 
 @contextmanager
-def open_executor(workers: int | None = None, scheduler: str | None = None) -> Iterator[Executor]:
-    """An Executor for trials: a Dask cluster's at ``scheduler``, else a local process pool.
-
-    The local pool has ``workers`` processes (default: the cores), started with
-    "spawn" and one BLAS thread each, so that trials do not oversubscribe the cores.
-    """
-    if scheduler is not None:
-        with dask_client(scheduler) as client:
-            yield client.get_executor()
-        return
+def local_pool(workers: int) -> Iterator[Executor]:
+    """A pool of ``workers`` processes, started with "spawn" and one BLAS thread each."""
     with child_env(1):
         pool = ProcessPoolExecutor(
-            workers or available_cores(),
+            workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
+            initargs=(os.getpid(),),
         )
         try:
             yield pool
@@ -52,6 +94,132 @@ def open_executor(workers: int | None = None, scheduler: str | None = None) -> I
             pool.shutdown(wait=True, cancel_futures=True)  # quick: nothing is left running
             raise
         pool.shutdown()
+
+
+def run_trials(
+    fn: Callable[[dict], Any],
+    trials: Iterable[dict],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    executor: Executor | None = None,
+) -> Iterator[tuple[dict, Any]]:
+    """Run ``fn(trial)`` for each trial; yield ``(trial, outcome)`` as each ends.
+
+    On ``executor`` if given (whose breakage raises ChildProcessError), else on the
+    Dask cluster at ``scheduler``, else on a local pool of ``workers`` processes
+    (default: the cores), recreated when a worker dies. An exception raised by ``fn``
+    stops the run (a trial's own failures are ``fn``'s to record).
+    """
+    trials = iter(trials)
+    if executor is not None:
+        window = 2 * (workers or available_cores())
+        broken = yield from _run_window(executor, fn, trials, window)
+        if broken:
+            raise ChildProcessError("a worker process died; out of memory?")
+        return
+    if scheduler is not None:
+        with dask_client(scheduler) as client:
+            window = 2 * max(sum(client.nthreads().values()), 1)
+            yield from _run_window(client.get_executor(), fn, trials, window)
+        return
+    yield from _run_on_local_pools(fn, trials, workers or available_cores())
+
+
+def _run_on_local_pools(
+    fn: Callable[[dict], Any], trials: Iterator[dict], workers: int
+) -> Generator[tuple[dict, Any], None, None]:
+    """Local pools, one after another while workers die: the trials that were running
+    when one died run again one at a time, which tells which of them killed it."""
+    suspects: deque[dict] = deque()
+    kills: dict[int, int] = {}
+    while True:
+        alone = bool(suspects)
+        source = _drain(suspects) if alone else trials
+        with local_pool(1 if alone else workers) as pool:
+            broken = yield from _run_window(pool, fn, source, 1 if alone else workers)
+        if broken is None:
+            if alone:
+                continue
+            return
+        for trial in broken:
+            kills[trial["index"]] = kills.get(trial["index"], 0) + 1
+            if kills[trial["index"]] >= MAX_KILLS:
+                yield (
+                    trial,
+                    WorkerDeath(
+                        f"its worker process died each of the {kills[trial['index']]} times it "
+                        "ran (out of memory? a crash?)"
+                    ),
+                )
+            else:
+                suspects.append(trial)
+
+
+def _drain(queue: deque[dict]) -> Iterator[dict]:
+    while queue:
+        yield queue.popleft()
+
+
+def _run_window(
+    executor: Executor,
+    fn: Callable[[dict], Any],
+    trials: Iterator[dict],
+    window: int,
+) -> Generator[tuple[dict, Any], None, list[dict] | None]:
+    """Keep up to ``window`` trials submitted, yielding each outcome as it arrives.
+
+    Returns None once ``trials`` ran out, or the trials that were in flight when the
+    executor broke (a worker process died).
+    """
+    in_flight: dict[Future, dict] = {}
+    broken: list[dict] = []
+    try:
+        while True:
+            while len(in_flight) < window and not broken:
+                trial = next(trials, None)
+                if trial is None:
+                    break
+                try:
+                    in_flight[executor.submit(fn, trial)] = trial
+                except BrokenExecutor:
+                    broken.append(trial)
+            if broken or not in_flight:
+                break
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                trial = in_flight.pop(future)
+                outcome = _outcome(future)
+                if outcome is None:
+                    broken.append(trial)
+                else:
+                    yield trial, outcome
+        if not broken:
+            return None
+        wait(in_flight)  # a broken pool fails the others at once
+        for future, trial in in_flight.items():
+            outcome = _outcome(future)
+            if outcome is None:
+                broken.append(trial)
+            else:
+                yield trial, outcome
+        in_flight.clear()
+        return broken
+    finally:
+        for future in in_flight:  # an error or Ctrl-C: nothing more starts
+            future.cancel()
+
+
+def _outcome(future: Future) -> Any:
+    """The future's result, a WorkerDeath for Dask's KilledWorker, None if the pool broke."""
+    try:
+        return future.result()
+    except BrokenExecutor:
+        return None
+    except Exception as e:
+        if type(e).__name__ == "KilledWorker":  # distributed's, without importing it
+            return WorkerDeath(f"its Dask worker died each time it ran it ({e})")
+        raise
 
 
 def dask_client(address: str) -> Any:

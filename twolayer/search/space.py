@@ -19,13 +19,13 @@ list, and raising the number of random trials keeps the earlier ones.
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import json
 import math
 import os
 import shlex
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -175,7 +175,10 @@ def make_dimension(name: str, value: Any) -> Dimension:
 def load_space_file(path: str | os.PathLike) -> Space:
     """The space in a JSON or TOML file, validated."""
     path = Path(path)
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path} is not a text file ({e})") from None
     if path.suffix.lower() == ".toml":
         if sys.version_info >= (3, 11):
             import tomllib
@@ -223,21 +226,18 @@ def trial_streams(seed: int, index: int) -> tuple[np.random.Generator, int]:
     return np.random.default_rng(sample), int(train.generate_state(1)[0])
 
 
-def random_trials(space: Space, n: int, seed: int) -> list[Trial]:
-    """``n`` trials with settings drawn independently from ``space``."""
-    trials = []
-    for index in range(n):
-        rng, trial_seed = trial_streams(seed, index)
-        trial: Trial = {"index": index, "seed": trial_seed}
-        for name in PARAMS:  # a fixed order, so the draws are reproducible
-            dim = space[name]
-            if "log" in dim:
-                lo, hi = dim["log"]
-                trial[name] = _snap(name, math.exp(rng.uniform(math.log(lo), math.log(hi))))
-            else:
-                trial[name] = dim["choices"][rng.integers(len(dim["choices"]))]
-        trials.append(trial)
-    return trials
+def random_trial(space: Space, seed: int, index: int) -> Trial:
+    """Trial ``index`` of a random search: settings drawn independently from ``space``."""
+    rng, trial_seed = trial_streams(seed, index)
+    trial: Trial = {"index": index, "seed": trial_seed}
+    for name in PARAMS:  # a fixed order, so the draws are reproducible
+        dim = space[name]
+        if "log" in dim:
+            lo, hi = dim["log"]
+            trial[name] = _snap(name, math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        else:
+            trial[name] = dim["choices"][rng.integers(len(dim["choices"]))]
+    return trial
 
 
 def grid_values(name: str, dim: Dimension, points: int) -> list[Any]:
@@ -248,15 +248,21 @@ def grid_values(name: str, dim: Dimension, points: int) -> list[Any]:
     return list(dict.fromkeys(_snap(name, v) for v in np.geomspace(lo, hi, points)))
 
 
-def grid_trials(space: Space, points: int, seed: int) -> list[Trial]:
-    """Every combination of the grid values of ``space``, in a fixed order."""
-    axes = [grid_values(name, space[name], points) for name in PARAMS]
-    trials = []
-    for index, values in enumerate(itertools.product(*axes)):
-        trial: Trial = {"index": index, "seed": trial_streams(seed, index)[1]}
-        trial.update(zip(PARAMS, values, strict=True))
-        trials.append(trial)
-    return trials
+def grid_axes(spec: dict[str, Any]) -> list[list[Any]]:
+    """The values of each setting (in :data:`PARAMS` order) that a grid search combines."""
+    return [grid_values(name, spec["space"][name], spec["grid_points"]) for name in PARAMS]
+
+
+def _grid_trial(axes: list[list[Any]], seed: int, index: int) -> Trial:
+    """Trial ``index`` of a grid: the index read as a number whose last digit, in the
+    base of the last axis, picks the last setting (as itertools.product orders them)."""
+    values, rest = [], index
+    for axis in reversed(axes):
+        rest, k = divmod(rest, len(axis))
+        values.append(axis[k])
+    trial: Trial = {"index": index, "seed": trial_streams(seed, index)[1]}
+    trial.update(zip(PARAMS, reversed(values), strict=True))
+    return trial
 
 
 #: Data settings per dataset, and their defaults (``data_dir`` is where, not what, so
@@ -321,11 +327,22 @@ def _check_cifar10(data: dict[str, Any]) -> None:
         raise ValueError(f'preprocess must be "mean" or "zca", got {data["preprocess"]!r}')
 
 
+def trial_maker(spec: dict[str, Any]) -> tuple[int, Callable[[int], Trial]]:
+    """The number of trials of ``spec``, and a function making trial ``index`` of them.
+
+    A trial depends only on the spec and its index, so trials are made one at a time,
+    as they are needed: a grid of a million points is never a list of a million dicts.
+    """
+    if spec["search"] == "grid":
+        axes = grid_axes(spec)
+        return math.prod(len(a) for a in axes), partial(_grid_trial, axes, spec["seed"])
+    return spec["trials"], partial(random_trial, spec["space"], spec["seed"])
+
+
 def generate_trials(spec: dict[str, Any]) -> list[Trial]:
     """The spec's trials, always the same list for the same spec."""
-    if spec["search"] == "grid":
-        return grid_trials(spec["space"], spec["grid_points"], spec["seed"])
-    return random_trials(spec["space"], spec["trials"], spec["seed"])
+    n, make = trial_maker(spec)
+    return [make(index) for index in range(n)]
 
 
 #: Trial settings that RunConfig names differently.

@@ -25,42 +25,37 @@ This module never imports matplotlib or dask unless asked to.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 import socket
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import (
-    BrokenExecutor,
-    Executor,
-    Future,
-    as_completed,
-)
-from contextlib import nullcontext
+from concurrent.futures import Executor
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from twolayer._io import atomic_write_json, atomic_write_text
+from twolayer._io import atomic_write, atomic_write_json, atomic_write_text, read_json, sweep_stale
+from twolayer._lock import LOCK_FILE, lock_folder
 from twolayer.cli.data import load_data
 from twolayer.cli.runs import save_run_config
 from twolayer.config import DATASET_FIELDS, RunConfig, build
 from twolayer.fast.threads import available_cores
 from twolayer.history import epoch_table, history_from_solver
-from twolayer.search.executors import open_executor, require_dask
+from twolayer.search.executors import WorkerDeath, require_dask, run_trials
 from twolayer.search.space import (
     PARAMS,
     Trial,
     base_config,
-    generate_trials,
     parse_value,
     train_command,
     trial_config,
+    trial_maker,
 )
 from twolayer.solver import DivergenceError
 
@@ -81,20 +76,15 @@ _FLOAT_COLUMNS = ("val_acc", "train_loss", "val_loss", "seconds")
 
 
 def open_search_dir(out: str | os.PathLike, spec: dict[str, Any]) -> Path:
-    """Create ``out`` or check that the search in it is this one, then save the spec.
+    """Check that the search in ``out`` (an existing folder) is this one, then save the spec.
 
     Random trials depend only on their index, so a random search may be resumed
     with a different number of trials; anything else that differs is refused.
     """
     out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory")
     path = out / SEARCH_JSON
     if path.is_file():
-        try:
-            saved = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e})") from None
+        saved = read_json(path, "search spec")
         ignore = {"trials"} if spec["search"] == "random" else set()
         keys = (set(spec) | set(saved)) - ignore
         differ = sorted(k for k in keys if saved.get(k) != spec.get(k))
@@ -104,7 +94,7 @@ def open_search_dir(out: str | os.PathLike, spec: dict[str, Any]) -> Path:
                 f"{out} holds a different search ({detail}); rerun with its original "
                 f"settings to resume it, or pick a new --out"
             )
-    elif out.is_dir() and any(out.iterdir()):
+    elif any(p.name != LOCK_FILE for p in out.iterdir()):
         raise ValueError(f"{out} is not empty and has no {SEARCH_JSON}: it is not a search")
     atomic_write_json(path, spec)
     return out
@@ -171,28 +161,37 @@ def run_trial(spec: dict[str, Any], trial: Trial, data_dir: str = "data") -> dic
 # -- the search ----------------------------------------------------------------------------
 
 
-def _repair_tail(path: Path) -> None:
-    """Drop a half-written last line, left if the search was killed mid-append."""
+def _repair(path: Path) -> None:
+    """Drop a half-written last line (left if the search was killed mid-append) and
+    restore a damaged header, so that the rows under it count."""
     if not path.is_file():
         return
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data and not data.endswith(b"\n"):
-            f.truncate(data.rfind(b"\n") + 1)
+    data = path.read_bytes()
+    text = data[: data.rfind(b"\n") + 1].decode("utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    header = ",".join(RESULT_COLUMNS) + "\n"
+    if lines and lines[0] != header:
+        first = next(csv.reader(lines[:1]), [])
+        is_row = len(first) == len(RESULT_COLUMNS) and first[0].isdigit()
+        lines = [header, *lines] if is_row else [header, *lines[1:]]
+    repaired = "".join(lines).encode("utf-8")
+    if repaired != data:
+        atomic_write(path, lambda f: f.write(repaired))
 
 
-def load_results(out: str | os.PathLike, trials: Sequence[Trial] | None = None) -> list[dict]:
+def load_results(out: str | os.PathLike, spec: dict[str, Any] | None = None) -> list[dict]:
     """The rows of ``out/trials.csv``, typed, the last one per trial index, by index.
 
-    With ``trials``, rows must match the trial of their index in every setting;
-    a row that does not means trials.csv belongs to another search (ValueError).
+    With ``spec``, rows of trials beyond it (a random search resumed with fewer trials)
+    are left out, and the others must match the spec's trial of their index in every
+    setting: a row that does not means trials.csv belongs to another search (ValueError).
     """
     path = Path(out) / TRIALS_CSV
     if not path.is_file():
         return []
-    by_index = {t["index"]: t for t in trials or ()}
+    n, make = trial_maker(spec) if spec is not None else (None, None)
     rows: dict[int, dict] = {}
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
         for raw in csv.DictReader(f):
             if None in raw:  # more fields than columns: not a row this module wrote
                 continue
@@ -204,12 +203,14 @@ def load_results(out: str | os.PathLike, trials: Sequence[Trial] | None = None) 
                     **{k: parse_value(k, raw[k]) for k in PARAMS},
                     **{k: float(raw[k]) for k in _FLOAT_COLUMNS},
                 }
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, KeyError):
                 continue  # a damaged line: that trial simply runs again
-            if trials is not None:
-                trial = by_index.get(row["index"])
-                if trial is None:
+            if row["status"] not in STATUSES or row["index"] < 0:
+                continue
+            if n is not None:
+                if row["index"] >= n:
                     continue  # beyond a shortened random search: kept in the file, not used
+                trial = make(row["index"])
                 if any(row[k] != trial[k] for k in ("seed", *PARAMS)):
                     raise ValueError(
                         f"{path}: trial {row['index']} has settings that this search would not "
@@ -234,26 +235,32 @@ def _best_acc(rows: Sequence[dict]) -> float:
     return max((r["val_acc"] for r in rows if r["status"] == "ok"), default=math.nan)
 
 
-def _collect(futures: list[Future], out: Path, rows: dict[int, dict], bar: tqdm) -> None:
-    """Log each trial's result as it arrives; on any error, cancel the trials not started."""
-    try:
-        for future in as_completed(futures):
-            # An exception here did not come from training (run_trial records those):
-            # the data or the executor failed, which would fail every trial: stop.
-            result = future.result()
-            row = result["row"]
-            if result["history"] is not None:
-                atomic_write_json(out / TRIALS_DIR / f"{row['index']}.json", result["history"])
-            _append_row(out / TRIALS_CSV, row)
-            rows[row["index"]] = row
-            if row["status"] != "ok":
-                bar.write(f"trial {row['index']} {row['status']}: {row['error'][:200]}")
-            bar.set_postfix(best=f"{_best_acc(rows.values()):.4f}", refresh=False)
-            bar.update()
-    except BaseException:
-        for future in futures:
-            future.cancel()
-        raise
+def _death_row(trial: Trial, death: WorkerDeath) -> dict[str, Any]:
+    """The trials.csv row of a trial whose worker process died each time it ran it."""
+    return {
+        **{k: trial[k] for k in ("index", "seed", *PARAMS)},
+        "status": "failed",
+        "val_acc": 0.0,
+        "train_loss": math.nan,
+        "val_loss": math.nan,
+        "seconds": 0.0,
+        "error": death.message,
+        "finished_at": datetime.now().isoformat(timespec="microseconds"),
+        "worker": "",
+    }
+
+
+def _record(out: Path, rows: dict[int, dict], trial: Trial, outcome: Any) -> dict[str, Any]:
+    """Log a trial's outcome: its curves in trials/<index>.json, its row in trials.csv."""
+    if isinstance(outcome, WorkerDeath):
+        row = _death_row(trial, outcome)
+    else:
+        row = outcome["row"]
+        if outcome["history"] is not None:
+            atomic_write_json(out / TRIALS_DIR / f"{row['index']}.json", outcome["history"])
+    _append_row(out / TRIALS_CSV, row)
+    rows[row["index"]] = row
+    return row
 
 
 def run_search(
@@ -268,38 +275,52 @@ def run_search(
 ) -> list[dict]:
     """Run the spec's unfinished trials; returns every trial's row, by index.
 
-    Trials run on ``executor`` if given, else on :func:`open_executor`'s. Each result
-    is logged as soon as it arrives, so an interrupted search loses only running
-    trials; rerunning with the same ``out`` continues it.
+    Trials run on ``executor`` if given, else on the Dask cluster at ``scheduler``,
+    else on a local process pool (:func:`twolayer.search.executors.run_trials`). Each
+    result is logged as soon as it arrives, so an interrupted search loses only
+    running trials; rerunning with the same ``out`` continues it. A lock keeps a
+    second search out of ``out`` meanwhile (FolderInUseError).
     """
     if scheduler is not None and executor is None:
         require_dask(scheduler)  # before anything is written
-    out = open_search_dir(out, spec)
-    _repair_tail(out / TRIALS_CSV)
-    trials = generate_trials(spec)
-    rows = {r["index"]: r for r in load_results(out, trials)}
-    todo = [t for t in trials if t["index"] not in rows]
-
-    bar = tqdm(total=len(trials), initial=len(rows), desc="trials", unit="trial",
-               disable=not progress)  # fmt: skip
-    if rows:
-        bar.set_postfix(best=f"{_best_acc(rows.values()):.4f}")
-    if executor is not None:
-        context = nullcontext(executor)
-    else:  # no more processes than trials; none at all when resuming a finished search
-        context = open_executor(min(workers or available_cores(), len(todo)), scheduler)
-    try:
-        if todo:
-            with context as ex:
-                futures = [ex.submit(run_trial, spec, t, os.fspath(data_dir)) for t in todo]
-                _collect(futures, out, rows, bar)
-    except BrokenExecutor as e:
-        raise ChildProcessError(
-            f"a worker process died ({e}); out of memory? The finished trials are saved in "
-            f"{out / TRIALS_CSV}: rerun the same command to resume"
-        ) from e
-    finally:
-        bar.close()
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    with lock_folder(out, "search"):
+        for folder in (out, out / TRIALS_DIR):
+            if folder.is_dir():
+                sweep_stale(folder)
+        open_search_dir(out, spec)
+        _repair(out / TRIALS_CSV)
+        rows = {r["index"]: r for r in load_results(out, spec)}
+        n, make = trial_maker(spec)
+        todo = n - len(rows)
+        bar = tqdm(total=n, initial=len(rows), desc="trials", unit="trial", disable=not progress)
+        if rows:
+            bar.set_postfix(best=f"{_best_acc(rows.values()):.4f}")
+        try:
+            # No more processes than trials; none at all when resuming a finished search.
+            outcomes = run_trials(
+                partial(run_trial, spec, data_dir=os.fspath(data_dir)),
+                (make(i) for i in range(n) if i not in rows),
+                workers=min(workers or available_cores(), todo),
+                scheduler=scheduler,
+                executor=executor,
+            )
+            for trial, outcome in outcomes if todo else ():
+                row = _record(out, rows, trial, outcome)
+                if row["status"] != "ok":
+                    bar.write(f"trial {row['index']} {row['status']}: {row['error'][:200]}")
+                bar.set_postfix(best=f"{_best_acc(rows.values()):.4f}", refresh=False)
+                bar.update()
+        except ChildProcessError as e:
+            raise ChildProcessError(
+                f"{e} The finished trials are saved in {out / TRIALS_CSV}: rerun the same "
+                "command to resume"
+            ) from e
+        finally:
+            bar.close()
     return [rows[i] for i in sorted(rows)]
 
 
