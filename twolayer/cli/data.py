@@ -91,6 +91,7 @@ def _preprocess(
     shown = "test" if "X_test" in raw else "val"
     if images and raw[f"X_{shown}"].dtype == np.uint8:
         data["pictures"] = raw[f"X_{shown}"]  # as the eye sees them, for the report
+    processed = False  # whether raw's images already come processed (from the cache)
     if prep is None:
         features = int(np.prod(X_train.shape[1:]))
         if config.preprocess == "zca" and features > MAX_ZCA_FEATURES:
@@ -102,21 +103,20 @@ def _preprocess(
         if images and X_train.dtype == np.uint8 and config.preprocess in ("zca", "mean"):
             # Fitted and processed once per data and settings: later runs and search
             # trials read the result from the cache instead of whitening again.
-            prep, processed, _ = preprocess_splits(
+            prep, raw, _ = preprocess_splits(
                 raw, config.preprocess, config.zca_epsilon or 0.1, store, cache=cache
             )
-            for split in ("train", "val", "test"):
-                if f"X_{split}" in raw:
-                    data[f"X_{split}"] = processed[f"X_{split}"]
-                    data[f"y_{split}"] = raw[f"y_{split}"].copy()
-            return data, prep
-        scale = 1 / 255 if X_train.dtype == np.uint8 else 1.0
-        prep = Preprocessor(config.preprocess, config.zca_epsilon or 0.1, scale)
-        prep.fit(X_train, channels_last=images)
+            processed = True
+        else:
+            scale = 1 / 255 if X_train.dtype == np.uint8 else 1.0
+            prep = Preprocessor(config.preprocess, config.zca_epsilon or 0.1, scale)
+            prep.fit(X_train, channels_last=images)
     for split in ("train", "val", "test"):
         if f"X_{split}" in raw:
             # Each raw array is dropped as soon as it is converted, to keep the peak low.
-            X = prep.transform(raw.pop(f"X_{split}"), store, channels_last=images)
+            X = raw.pop(f"X_{split}")
+            if not processed:
+                X = prep.transform(X, store, channels_last=images)
             data[f"X_{split}"] = X
             data[f"y_{split}"] = raw[f"y_{split}"].copy()
     return data, prep

@@ -114,7 +114,8 @@ def finish_classifier(
         **extra,
     )
 
-    pngs = save_run_plots(run_dir, history_from_solver(solver))
+    history = history_from_solver(solver)
+    pngs = save_run_plots(run_dir, history)
     shape = data["X_train"].shape[1:]
     if len(shape) == 3:  # (C, H, W) images; one channel is drawn as (H, W)
         image_shape = shape[1:] if shape[0] == 1 else shape
@@ -136,7 +137,7 @@ def finish_classifier(
         images=data.get("pictures"), W1=model.params["W1"],
         image_shape=shape if len(shape) == 3 else None,
     )  # fmt: skip
-    write_report(run_dir, history=history_from_solver(solver), results=results)
+    write_report(run_dir, history=history, results=results)
     print(f"kept the weights of epoch {solver.best_epoch}; total time {elapsed:.1f} s")
     print(f"run saved in {run_dir}/")
     print("  " + " ".join(sorted(p.name for p in run_dir.iterdir() if p.name[0] != ".")))
