@@ -43,6 +43,7 @@ from twolayer._signals import InterruptGuard
 from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
 from twolayer.fast import gather_rows, get_update_rule
+from twolayer.fast.l2 import l2_in_update
 from twolayer.layers import softmax_loss
 
 
@@ -97,8 +98,20 @@ class Solver(SolverState):
       on_epoch_end: ``f(solver)``, called after each finished epoch, once its
         histories are appended and its checkpoint written (e.g. to write a live report).
 
+    With a built-in rule's name, the model's own L2 penalty (``model.reg`` on the
+    params named in ``model.l2_params``, as ``TwoLayerNet`` has) is taken in the
+    update rule's pass over the weights instead of in ``model.loss``: the Solver
+    sets ``reg`` to 0 for the call and the rule adds ``reg * w`` to the gradient, the
+    same sum bit for bit, so the weights are those of the plain path, with fewer
+    passes over the weights (see :mod:`twolayer.fast.l2`). ``reg`` is read at every
+    step, so it may be changed between steps, and is back in place when a step
+    ends or raises. A callable ``update_rule``, or a ``weight_decay`` in
+    ``optim_config`` (then both apply: the model's L2 in its loss, the decay in the
+    update), keeps the penalty in the model's loss.
+
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
-    training loss including the model's regularization, and the learning rate used);
+    training loss including the model's regularization, wherever its gradient is
+    taken: equal to ``model.loss``'s up to rounding, and the learning rate used);
     ``train_acc_history``, ``val_acc_history``, ``val_loss_history`` and
     ``epoch_time_history`` (seconds, training plus evaluation) one per completed
     epoch, taken at its end. ``val_loss_history`` is the mean cross-entropy on the
@@ -218,20 +231,23 @@ class Solver(SolverState):
         if self.lr_schedule == "cosine":
             self._set_lr(self._cosine_lr(self.t))
         rng_state = None if self.augment is None else self.rng.bit_generator.state
-        try:
-            if self.augment is not None:
-                X_batch = self.augment(X_batch, self.rng)
-            loss, grads = self.model.loss(X_batch, y_batch)
-        except KeyboardInterrupt:
-            # Undo augment's draws so a checkpoint taken now replays this step exactly.
-            if rng_state is not None:
-                self.rng.bit_generator.state = rng_state
-            raise
-        loss = float(loss)
-        self._check_diverged("training", loss, self.t + 1)
         params, configs, update = self.model.params, self.optim_configs, self._update
-        for name, w in params.items():
-            params[name], configs[name] = update(w, grads[name], configs[name])
+        # A built-in rule adds the model's L2 gradient in its own pass over the weights
+        # (the same bits, fewer passes); l2_loss is then the L2 term the loss leaves out.
+        with l2_in_update(self.model, self.update_rule, configs) as l2_loss:
+            try:
+                if self.augment is not None:
+                    X_batch = self.augment(X_batch, self.rng)
+                loss, grads = self.model.loss(X_batch, y_batch)
+            except KeyboardInterrupt:
+                # Undo augment's draws so a checkpoint taken now replays this step exactly.
+                if rng_state is not None:
+                    self.rng.bit_generator.state = rng_state
+                raise
+            loss = float(loss) + l2_loss
+            self._check_diverged("training", loss, self.t + 1)
+            for name, w in params.items():
+                params[name], configs[name] = update(w, grads[name], configs[name])
         self.loss_history.append(loss)
         self.lr_history.append(self.learning_rate)
         self.t += 1
