@@ -221,6 +221,16 @@ class Solver(SolverState):
 
         Raises DivergenceError, before touching the params, if the loss is not finite.
         """
+        # A built-in rule adds the model's L2 gradient in its own pass over the weights
+        # (the same bits, fewer passes); l2_loss is then the L2 term the loss leaves out.
+        with l2_in_update(self.model, self.update_rule, self.optim_configs) as l2_loss:
+            return self._step_on_next_batch(l2_loss)
+
+    _step = step  # CS231n's name
+
+    def _step_on_next_batch(self, l2_loss: float) -> float:
+        """The step itself; ``l2_loss`` is the model's L2 term when ``step`` took it out of
+        the model's loss (0.0 when the loss includes it)."""
         if self._perm is None or self._pos >= self._perm.shape[0]:
             self._perm, self._pos = self.rng.permutation(self.X_train.shape[0]), 0
         idx = self._perm[self._pos : self._pos + self.batch_size]
@@ -231,30 +241,25 @@ class Solver(SolverState):
         if self.lr_schedule == "cosine":
             self._set_lr(self._cosine_lr(self.t))
         rng_state = None if self.augment is None else self.rng.bit_generator.state
+        try:
+            if self.augment is not None:
+                X_batch = self.augment(X_batch, self.rng)
+            loss, grads = self.model.loss(X_batch, y_batch)
+        except KeyboardInterrupt:
+            # Undo augment's draws so a checkpoint taken now replays this step exactly.
+            if rng_state is not None:
+                self.rng.bit_generator.state = rng_state
+            raise
+        loss = float(loss) + l2_loss
+        self._check_diverged("training", loss, self.t + 1)
         params, configs, update = self.model.params, self.optim_configs, self._update
-        # A built-in rule adds the model's L2 gradient in its own pass over the weights
-        # (the same bits, fewer passes); l2_loss is then the L2 term the loss leaves out.
-        with l2_in_update(self.model, self.update_rule, configs) as l2_loss:
-            try:
-                if self.augment is not None:
-                    X_batch = self.augment(X_batch, self.rng)
-                loss, grads = self.model.loss(X_batch, y_batch)
-            except KeyboardInterrupt:
-                # Undo augment's draws so a checkpoint taken now replays this step exactly.
-                if rng_state is not None:
-                    self.rng.bit_generator.state = rng_state
-                raise
-            loss = float(loss) + l2_loss
-            self._check_diverged("training", loss, self.t + 1)
-            for name, w in params.items():
-                params[name], configs[name] = update(w, grads[name], configs[name])
+        for name, w in params.items():
+            params[name], configs[name] = update(w, grads[name], configs[name])
         self.loss_history.append(loss)
         self.lr_history.append(self.learning_rate)
         self.t += 1
         self._pos += k
         return loss
-
-    _step = step  # CS231n's name
 
     def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
         """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""
