@@ -87,10 +87,13 @@ def time_interleaved(
 
 # -- data ------------------------------------------------------------------------------------
 
+#: Training and evaluation arrays by name: ``X_train``, ``y_train``, ``X_val``, ``y_val``.
+Data = dict[str, np.ndarray]
+
 
 def random_data(
     num_train: int, num_eval: int, input_dim: int, num_classes: int = 10, seed: int = 0
-) -> dict[str, np.ndarray]:
+) -> Data:
     """Random float32 images and labels shaped like ``get_cifar10_data``'s output.
 
     ``X_train`` is (num_train, 3, 32, 32) when ``input_dim`` is 3072 (CIFAR-10), else
@@ -123,7 +126,7 @@ PATHS = {
 
 
 def make_solver(
-    data: dict[str, np.ndarray],
+    data: Data,
     hidden: int,
     batch_size: int,
     dtype: str,
