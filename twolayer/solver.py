@@ -98,20 +98,14 @@ class Solver(SolverState):
       on_epoch_end: ``f(solver)``, called after each finished epoch, once its
         histories are appended and its checkpoint written (e.g. to write a live report).
 
-    With a built-in rule's name, the model's own L2 penalty (``model.reg`` on the
-    params named in ``model.l2_params``, as ``TwoLayerNet`` has) is taken in the
-    update rule's pass over the weights instead of in ``model.loss``: the Solver
-    sets ``reg`` to 0 for the call and the rule adds ``reg * w`` to the gradient, the
-    same sum bit for bit, so the weights are those of the plain path, with fewer
-    passes over the weights (see :mod:`twolayer.fast.l2`). ``reg`` is read at every
-    step, so it may be changed between steps, and is back in place when a step
-    ends or raises. A callable ``update_rule``, or a ``weight_decay`` in
-    ``optim_config`` (then both apply: the model's L2 in its loss, the decay in the
-    update), keeps the penalty in the model's loss.
+    With a built-in rule's name, the model's L2 term (``reg`` on the params in
+    ``model.l2_params``, as TwoLayerNet has) is taken in the update rule's pass, with
+    the same weights bit for bit (:mod:`twolayer.fast.l2`); a callable rule, or a
+    ``weight_decay`` beside ``reg`` (both apply), leaves it in ``model.loss``.
 
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
-    training loss including the model's regularization, wherever its gradient is
-    taken: equal to ``model.loss``'s up to rounding, and the learning rate used);
+    training loss with the model's regularization, as ``model.loss`` gives it up to
+    rounding, and the learning rate used);
     ``train_acc_history``, ``val_acc_history``, ``val_loss_history`` and
     ``epoch_time_history`` (seconds, training plus evaluation) one per completed
     epoch, taken at its end. ``val_loss_history`` is the mean cross-entropy on the
@@ -221,16 +215,15 @@ class Solver(SolverState):
 
         Raises DivergenceError, before touching the params, if the loss is not finite.
         """
-        # A built-in rule adds the model's L2 gradient in its own pass over the weights
-        # (the same bits, fewer passes); l2_loss is then the L2 term the loss leaves out.
+        # A built-in rule adds the model's L2 gradient in its own pass over the weights;
+        # l2_loss is then the L2 term that the model's loss leaves out.
         with l2_in_update(self.model, self.update_rule, self.optim_configs) as l2_loss:
             return self._step_on_next_batch(l2_loss)
 
     _step = step  # CS231n's name
 
     def _step_on_next_batch(self, l2_loss: float) -> float:
-        """The step itself; ``l2_loss`` is the model's L2 term when ``step`` took it out of
-        the model's loss (0.0 when the loss includes it)."""
+        """The step, ``l2_loss`` added to the model's loss (0.0 when it has its L2 term)."""
         if self._perm is None or self._pos >= self._perm.shape[0]:
             self._perm, self._pos = self.rng.permutation(self.X_train.shape[0]), 0
         idx = self._perm[self._pos : self._pos + self.batch_size]
