@@ -19,8 +19,10 @@ def blobs(n=300, num_classes=3, seed=0):
     return {"X_train": X[:k], "y_train": y[:k], "X_val": X[k:], "y_val": y[k:]}
 
 
-def net(seed=0):
-    return TwoLayerNet(input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=seed)
+def net(seed=0, **kwargs):
+    return TwoLayerNet(
+        input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=seed, **kwargs
+    )
 
 
 def jitter(X, rng):

@@ -71,6 +71,8 @@ def test_unknown_keys_and_ill_typed_values_are_named_together():
         ({"hidden": 0}, "hidden must be > 0"),
         ({"optimizer": "lbfgs"}, "optimizer must be one of adam"),
         ({"label_smoothing": 1.0}, "label_smoothing must lie in [0, 1)"),
+        ({"dropout": 1.0}, "dropout must lie in [0, 1)"),
+        ({"input_dropout": -0.5}, "input_dropout must lie in [0, 1)"),
         ({"val_fraction": 1.0}, "val_fraction must lie in (0, 1)"),
         ({"weight_scale": "xavier"}, 'weight_scale must be > 0 or "he"'),
         ({"augment": "wiggle"}, "augment must be"),
@@ -94,6 +96,9 @@ def test_build_makes_the_model_and_solver_the_config_says():
     config = preset("spiral").replace(hidden=7, epochs=2, lr=0.01, seed=4)
     model, solver = build(config, data, verbose=False)
     assert (model.input_dim, model.hidden_dim, model.num_classes) == (2, 7, 3)
+    assert model.dropout == model.input_dropout == 0.0
+    dropping, _ = build(config.replace(dropout=0.5, input_dropout=0.25), data, verbose=False)
+    assert (dropping.dropout, dropping.input_dropout) == (0.5, 0.25)
     assert model.reg == 1e-5 and solver.model is model
     settings = solver_settings(config)
     assert settings["optim_config"] == {"learning_rate": 0.01}

@@ -6,6 +6,8 @@ import pytest
 from twolayer import (
     affine_backward,
     affine_forward,
+    dropout_backward,
+    dropout_forward,
     eval_numerical_gradient,
     eval_numerical_gradient_array,
     grad_check_sparse,
@@ -68,6 +70,51 @@ def test_relu_inplace_overwrites_and_agrees():
     out_inplace, _ = relu_forward(x, inplace=True)
     assert out_inplace is x
     assert np.array_equal(out, out_inplace)
+
+
+def test_dropout_backward_gradcheck():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((10, 8))
+    dout = rng.standard_normal(x.shape)
+
+    def forward(x):  # a fresh generator of one seed: the same mask at every call
+        return dropout_forward(x, 0.4, np.random.default_rng(7))[0]
+
+    dx_num = eval_numerical_gradient_array(forward, x, dout)
+    out, mask = dropout_forward(x, 0.4, np.random.default_rng(7))
+    assert 0 < np.count_nonzero(mask) < mask.size
+    assert rel_error(dropout_backward(dout, mask), dx_num) < TOL
+    assert np.array_equal(out, forward(x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_keeps_the_expectation_and_the_dtype(dtype):
+    p = 0.3
+    x = np.full((1000, 1000), 2.0, dtype=dtype)
+    out, mask = dropout_forward(x, p, np.random.default_rng(0))
+    assert out.dtype == mask.dtype == dtype and out.shape == x.shape
+    assert np.count_nonzero(out == 0) / out.size == pytest.approx(p, abs=3e-3)
+    assert np.allclose(out[out != 0], 2.0 / (1 - p))
+    assert out.mean() == pytest.approx(2.0, rel=5e-3)
+    assert np.all(x == 2.0)  # the input is left alone
+
+
+def test_dropout_is_the_identity_when_off_or_evaluating():
+    x = np.arange(12.0).reshape(3, 4)
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    for p, generator in ((0.0, rng), (0.5, None)):
+        out, cache = dropout_forward(x, p, generator)
+        assert out is x and cache is None
+    assert rng.bit_generator.state == state  # nothing drawn
+    dout = np.ones_like(x)
+    assert dropout_backward(dout, None) is dout
+
+
+@pytest.mark.parametrize("p", [1.0, -0.1, 1.5, float("nan")])
+def test_dropout_rejects_a_probability_outside_0_1(p):
+    with pytest.raises(ValueError, match=r"dropout p is the probability .* \[0, 1\)"):
+        dropout_forward(np.ones((2, 2)), p, np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])

@@ -7,6 +7,7 @@ per setting.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -57,6 +58,14 @@ def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[np.ndarray, ...
     check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
     check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
     return X_train, y_train, X_val, y_val
+
+
+def loss_takes_rng(model: Any) -> bool:
+    """Whether ``model.loss`` takes an ``rng`` keyword (for dropout masks, say)."""
+    try:
+        return "rng" in inspect.signature(model.loss).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
 
 
 def positive_int_or_none(value: Any, name: str) -> int | None:

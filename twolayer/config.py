@@ -65,9 +65,11 @@ class RunConfig:
     (None: "label", else the last column), the split settings and ``preprocess``. npz:
     the split, preprocessing and ``store_dtype`` settings.
     model: ``hidden`` (H), ``weight_scale`` (std, or "he" for sqrt(2 / fan_in)),
-    ``dtype``, ``label_smoothing``, ``reg`` (L2 strength) and ``reg_as``: "loss" adds
-    the L2 term to the loss (and its curve), "weight_decay" adds its gradient in the
-    update rule instead: the same weights, and the training loss is the data loss.
+    ``dtype``, ``label_smoothing``, ``dropout`` and ``input_dropout`` (the probability
+    of dropping each hidden unit, each input feature, while training; 0: off), ``reg``
+    (L2 strength) and ``reg_as``: "loss" adds the L2 term to the loss (and its curve),
+    "weight_decay" adds its gradient in the update rule instead: the same weights, and
+    the training loss is the data loss.
     solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
     (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
     ``augment`` ("none", or e.g. "flip+translate2"), ``patience`` (epochs without a
@@ -98,6 +100,8 @@ class RunConfig:
     weight_scale: float | str
     dtype: str
     label_smoothing: float
+    dropout: float
+    input_dropout: float
     reg: float
     reg_as: str
     optimizer: str
@@ -209,7 +213,10 @@ _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     ),
     "classes": (lambda v: v >= 2, "must be at least 2"),
     "val_fraction": (lambda v: 0 < v < 1, "must lie in (0, 1)"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
+    **dict.fromkeys(
+        ("label_smoothing", "dropout", "input_dropout"),
+        (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
+    ),
     "weight_scale": (
         lambda v: v == "he" or (not isinstance(v, str) and v > 0),
         'must be > 0 or "he"',
@@ -254,10 +261,10 @@ _NO_DATA = dict.fromkeys(f for fields in DATASET_FIELDS.values() for f in fields
 _SPIRAL = RunConfig(
     **{**_NO_DATA, "dataset": "spiral", "num_per_class": 100, "classes": 3, "noise": 0.2,
        "val_fraction": 0.2},
-    hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, reg=1e-5,
-    reg_as="loss", optimizer="adam", lr=0.05, lr_schedule="cosine", lr_decay=1.0,
-    warmup_epochs=0.0, epochs=50, batch_size=16, augment="none", patience=None,
-    train_acc_samples=None, tta="none", seed=0,
+    hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, dropout=0.0,
+    input_dropout=0.0, reg=1e-5, reg_as="loss", optimizer="adam", lr=0.05,
+    lr_schedule="cosine", lr_decay=1.0, warmup_epochs=0.0, epochs=50, batch_size=16,
+    augment="none", patience=None, train_acc_samples=None, tta="none", seed=0,
 )  # fmt: skip
 _CIFAR10 = _SPIRAL.replace(
     **{**_NO_DATA, "dataset": "cifar10", "data_dir": "data", "num_train": 49_000,
@@ -355,6 +362,8 @@ def build(
         dtype=config.dtype,
         seed=config.seed,
         label_smoothing=config.label_smoothing,
+        dropout=config.dropout,
+        input_dropout=config.input_dropout,
     )
     train_data = {k: data[k] for k in TRAIN_KEYS}
     augment = augment_from_spec(config.augment)

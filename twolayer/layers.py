@@ -65,6 +65,37 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray, *, inplace: bool = False)
     return np.multiply(dout, cache > 0, out=dout if inplace else None)
 
 
+def dropout_forward(
+    x: np.ndarray, p: float, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Inverted dropout: drop each unit with probability ``p`` while training.
+
+    x: any shape, e.g. (N, D) inputs or (N, H) hidden units. With ``rng`` a
+    Generator and p > 0, returns ``out = x * mask`` and the cache ``mask`` (shaped
+    and typed like x), where each entry of mask is 0 with probability p and
+    1 / (1 - p) otherwise: a kept unit is scaled up so that ``E[out] = x``, and the
+    net needs no rescaling at test time. With p = 0 or ``rng`` None (evaluation),
+    returns x itself and the cache None, drawing nothing.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(
+            f"dropout p is the probability of dropping a unit and must lie in [0, 1), got {p!r}"
+        )
+    if not p or rng is None:
+        return x, None
+    # Uniform draws in float32 whatever x's dtype: half the random bits of float64, and
+    # p's resolution of 2**-24 is far finer than any rate worth setting.
+    mask = (rng.random(x.shape, dtype=np.float32) >= p).astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
+    return x * mask, mask
+
+
+def dropout_backward(dout: np.ndarray, cache: np.ndarray | None) -> np.ndarray:
+    """Backward pass of :func:`dropout_forward`: ``dx = dout * mask`` (dout itself when
+    nothing was dropped)."""
+    return dout if cache is None else dout * cache
+
+
 def softmax_loss(
     x: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0
 ) -> tuple[float, np.ndarray]:

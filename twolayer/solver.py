@@ -1,7 +1,8 @@
 """Minibatch training loop for classification models, with CS231n's ``Solver`` API.
 
 The Solver knows only the model contract: ``model.params`` (a dict of arrays),
-``model.loss(X, y) -> (loss, grads)`` and ``model.loss(X) -> scores``. On top of
+``model.loss(X, y) -> (loss, grads)`` and ``model.loss(X) -> scores`` (a loss that
+takes an ``rng`` keyword, for dropout, gets the Solver's generator). On top of
 CS231n's it adds a seed, exact checkpoint/resume (its whole state is the plain data
 of ``state_dict()``, saved by :mod:`twolayer.checkpoint`), a checkpoint on Ctrl-C,
 divergence detection, a cosine schedule, augmentation, early stopping, a per-epoch
@@ -35,6 +36,7 @@ from twolayer._settings import (
     check_warmup,
     count_or_none,
     initial_learning_rate,
+    loss_takes_rng,
     param_configs,
     positive_float,
     positive_int_or_none,
@@ -85,7 +87,9 @@ class Solver(SolverState):
         with the Solver's generator; it may modify X_batch in place.
       patience: stop when the validation accuracy has not improved for this many
         epochs (None = never).
-      seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used.
+      seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used:
+        the batches' order, augment's draws and, passed as ``model.loss(X, y, rng=...)``
+        when the model's loss takes an ``rng`` keyword, its dropout masks.
       checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k
         (which supersedes, and deletes, an earlier ``{checkpoint_name}_interrupted.npz``).
       keep_checkpoints: keep only the newest this many epoch checkpoints (None: all;
@@ -164,6 +168,8 @@ class Solver(SolverState):
 
         # The state of the run: what state_dict() saves.
         self.rng = np.random.default_rng(self.seed)
+        # A model whose loss takes an rng (TwoLayerNet's dropout) draws from this one.
+        self._loss_kwargs = {"rng": self.rng} if loss_takes_rng(model) else {}
         self.optim_configs = param_configs(self.optim_config, model.params)
         self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
         self.epoch = 0  # completed epochs
@@ -217,15 +223,15 @@ class Solver(SolverState):
         y_batch = np.take(self.y_train, idx, out=self._y_buf[:k])
         if self.lr_schedule == "cosine":
             self._set_lr(self._cosine_lr(self.t))
-        rng_state = None if self.augment is None else self.rng.bit_generator.state
+        rng_state = self.rng.bit_generator.state
         try:
             if self.augment is not None:
                 X_batch = self.augment(X_batch, self.rng)
-            loss, grads = self.model.loss(X_batch, y_batch)
+            loss, grads = self.model.loss(X_batch, y_batch, **self._loss_kwargs)
         except KeyboardInterrupt:
-            # Undo augment's draws so a checkpoint taken now replays this step exactly.
-            if rng_state is not None:
-                self.rng.bit_generator.state = rng_state
+            # Undo the draws (augment's, dropout's) so a checkpoint taken now replays
+            # this step exactly.
+            self.rng.bit_generator.state = rng_state
             raise
         loss = float(loss)
         self._check_diverged("training", loss, self.t + 1)

@@ -15,7 +15,13 @@ import argparse
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from twolayer.cli.args import nonnegative_float, nonnegative_int, positive_float, positive_int
+from twolayer.cli.args import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
 from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, RunConfig
 from twolayer.datasets.augment import augment_from_spec
 
@@ -46,6 +52,8 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "weight_scale": (weight_scale, 'initial weight std, or "he" for sqrt(2/fan_in)'),
     "dtype": (None, "compute dtype"),
     "label_smoothing": (nonnegative_float, "share of the target spread over all classes"),
+    "dropout": (probability, "inverted dropout: chance of dropping each hidden unit in training"),
+    "input_dropout": (probability, "inverted dropout: chance of dropping each input feature"),
     "reg": (nonnegative_float, "L2 strength"),
     "reg_as": (None, "L2 as a loss term, or as weight decay in the update (same weights)"),
     "optimizer": (None, "update rule"),
@@ -92,7 +100,8 @@ def _data_groups() -> dict[str, tuple[str, ...]]:
 
 
 _GROUPS = {
-    "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "reg", "reg_as"),
+    "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "dropout", "input_dropout")
+    + ("reg", "reg_as"),
     "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
     + ("batch_size", "augment", "patience", "train_acc_samples", "tta", "seed"),
     **_data_groups(),
