@@ -73,6 +73,9 @@ def test_unknown_keys_and_ill_typed_values_are_named_together():
         ({"label_smoothing": 1.0}, "label_smoothing must lie in [0, 1)"),
         ({"dropout": 1.0}, "dropout must lie in [0, 1)"),
         ({"input_dropout": -0.5}, "input_dropout must lie in [0, 1)"),
+        ({"ema_decay": 1.0}, "ema_decay must lie in [0, 1)"),
+        ({"ema_start_epoch": 0}, "ema_start_epoch must be > 0"),
+        ({"ema_decay": 0.99, "ema_start_epoch": 51}, "ema_start_epoch 51 is after the last epoch"),
         ({"val_fraction": 1.0}, "val_fraction must lie in (0, 1)"),
         ({"weight_scale": "xavier"}, 'weight_scale must be > 0 or "he"'),
         ({"augment": "wiggle"}, "augment must be"),
@@ -99,6 +102,9 @@ def test_build_makes_the_model_and_solver_the_config_says():
     assert model.dropout == model.input_dropout == 0.0
     dropping, _ = build(config.replace(dropout=0.5, input_dropout=0.25), data, verbose=False)
     assert (dropping.dropout, dropping.input_dropout) == (0.5, 0.25)
+    assert solver.ema_decay is None and solver.weight_average.averages is None
+    _, averaging = build(config.replace(ema_decay=0.9, ema_start_epoch=2), data, verbose=False)
+    assert (averaging.ema_decay, averaging.ema_start_epoch) == (0.9, 2)
     assert model.reg == 1e-5 and solver.model is model
     settings = solver_settings(config)
     assert settings["optim_config"] == {"learning_rate": 0.01}

@@ -1,12 +1,20 @@
 """Tests for the Solver: learning, shuffling, exact resume, Ctrl-C, divergence, schedules."""
 
 import os
-import signal
 import tempfile
 
 import numpy as np
 import pytest
-from solver_helpers import QUIET, RUN, assert_same_weights, blobs, final_weights, jitter, net
+from solver_helpers import (
+    QUIET,
+    RUN,
+    Interrupting,
+    assert_same_weights,
+    blobs,
+    final_weights,
+    jitter,
+    net,
+)
 
 from twolayer.model import TwoLayerNet
 from twolayer.solver import DivergenceError, Solver
@@ -24,30 +32,6 @@ class Spy:
             return np.zeros((X.shape[0], self.params["b"].size))
         self.batches.append(X[:, 0].astype(int).tolist())
         return 1.0, {"b": np.zeros_like(self.params["b"])}
-
-
-class Interrupting(TwoLayerNet):
-    """A TwoLayerNet whose ``call``-th training loss call raises KeyboardInterrupt or NaN
-    ("late": KeyboardInterrupt once its dropout masks are drawn)."""
-
-    def __init__(self, call, effect="interrupt", **kwargs):
-        super().__init__(**kwargs)
-        self.call, self.effect, self.calls = call, effect, 0
-
-    def loss(self, X, y=None, *, rng=None):
-        if y is not None:
-            self.calls += 1
-            if self.calls == self.call:
-                if self.effect == "nan":
-                    return float("nan"), {}
-                if self.effect == "sigint":  # a real Ctrl-C, in the middle of a step
-                    os.kill(os.getpid(), signal.SIGINT)
-                elif self.effect == "late":
-                    super().loss(X, y, rng=rng)
-                    raise KeyboardInterrupt
-                else:
-                    raise KeyboardInterrupt
-        return super().loss(X, y, rng=rng)
 
 
 class Cs231nStyle(TwoLayerNet):

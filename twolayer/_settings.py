@@ -40,6 +40,8 @@ SOLVER_DEFAULTS: dict[str, Any] = {
     "eval_batch_size": 1000,
     "patience": None,
     "on_epoch_end": None,
+    "ema_decay": None,
+    "ema_start_epoch": 1,
 }
 
 
@@ -85,6 +87,15 @@ def callable_or_none(f: Any, name: str, signature: str) -> Callable | None:
     if f is not None and not callable(f):
         raise ValueError(f"{name} must be a callable {signature}, got {f!r}")
     return f
+
+
+def ema_decay_or_none(value: Any) -> float | None:
+    """None (for None or 0: no weight averaging), or ``value`` as a float in (0, 1)."""
+    if value is None or (_is_number(value) and value == 0):
+        return None
+    if not _is_number(value) or not 0 < value < 1:
+        raise ValueError(f"ema_decay must lie in [0, 1) (0 or None: off), got {value!r}")
+    return float(value)
 
 
 def check_optim_config(optim_config: Any) -> dict[str, float]:

@@ -72,9 +72,12 @@ class RunConfig:
     the training loss is the data loss.
     solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
     (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
-    ``augment`` ("none", or e.g. "flip+translate2"), ``patience`` (epochs without a
-    better val accuracy before stopping; None: never), ``train_acc_samples`` (training
-    examples the per-epoch train accuracy is taken on; None: all).
+    ``augment`` ("none", or e.g. "flip+translate2"), ``ema_decay`` (weight averaging:
+    evaluate and keep an exponential moving average of the weights, updated after each
+    step with this decay; 0: off) and ``ema_start_epoch`` (the epoch, 1-based, whose
+    first step starts the average), ``patience`` (epochs without a better val accuracy
+    before stopping; None: never), ``train_acc_samples`` (training examples the
+    per-epoch train accuracy is taken on; None: all).
     evaluation: ``tta`` (test-time views averaged, a key of ``TTA_VIEWS``).
     ``seed`` seeds the weights and the batches (and the spiral's points).
     """
@@ -112,6 +115,8 @@ class RunConfig:
     epochs: int
     batch_size: int
     augment: str
+    ema_decay: float
+    ema_start_epoch: int
     patience: int | None
     train_acc_samples: int | None
     tta: str
@@ -205,7 +210,7 @@ _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     **dict.fromkeys(
         ("num_train", "num_val", "zca_epsilon", "num_per_class", "hidden", "lr", "lr_decay")
         + ("image_size",)
-        + ("epochs", "batch_size", "patience", "train_acc_samples"),
+        + ("epochs", "batch_size", "patience", "train_acc_samples", "ema_start_epoch"),
         (lambda v: v > 0, "must be > 0"),
     ),
     **dict.fromkeys(
@@ -214,7 +219,7 @@ _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     "classes": (lambda v: v >= 2, "must be at least 2"),
     "val_fraction": (lambda v: 0 < v < 1, "must lie in (0, 1)"),
     **dict.fromkeys(
-        ("label_smoothing", "dropout", "input_dropout"),
+        ("label_smoothing", "dropout", "input_dropout", "ema_decay"),
         (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
     ),
     "weight_scale": (
@@ -254,6 +259,11 @@ def _check_run(c: RunConfig) -> list[str]:
         errors.append(f"lr_decay {c.lr_decay} needs lr_schedule step; cosine decays on its own")
     if c.warmup_epochs and (c.lr_schedule != "cosine" or c.warmup_epochs > c.epochs):
         errors.append(f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine and <= epochs")
+    if c.ema_decay and c.ema_start_epoch > c.epochs:
+        errors.append(
+            f"ema_start_epoch {c.ema_start_epoch} is after the last epoch ({c.epochs}): "
+            "the weights would never be averaged"
+        )
     return errors
 
 
@@ -264,7 +274,8 @@ _SPIRAL = RunConfig(
     hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, dropout=0.0,
     input_dropout=0.0, reg=1e-5, reg_as="loss", optimizer="adam", lr=0.05,
     lr_schedule="cosine", lr_decay=1.0, warmup_epochs=0.0, epochs=50, batch_size=16,
-    augment="none", patience=None, train_acc_samples=None, tta="none", seed=0,
+    augment="none", ema_decay=0.0, ema_start_epoch=1, patience=None, train_acc_samples=None,
+    tta="none", seed=0,
 )  # fmt: skip
 _CIFAR10 = _SPIRAL.replace(
     **{**_NO_DATA, "dataset": "cifar10", "data_dir": "data", "num_train": 49_000,
@@ -334,6 +345,8 @@ def solver_settings(config: RunConfig) -> dict[str, Any]:
         "batch_size": config.batch_size,
         "patience": config.patience,
         "num_train_samples": config.train_acc_samples,
+        "ema_decay": config.ema_decay,
+        "ema_start_epoch": config.ema_start_epoch,
         "seed": config.seed,
     }
 

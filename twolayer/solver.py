@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from twolayer._divergence import DivergenceError, check_diverged
 from twolayer._settings import (
     SOLVER_DEFAULTS,
     callable_or_none,
@@ -35,6 +35,7 @@ from twolayer._settings import (
     check_schedule,
     check_warmup,
     count_or_none,
+    ema_decay_or_none,
     initial_learning_rate,
     loss_takes_rng,
     param_configs,
@@ -44,18 +45,11 @@ from twolayer._settings import (
 from twolayer._signals import InterruptGuard
 from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
+from twolayer.averaging import WeightAverage
 from twolayer.fast import gather_rows, get_update_rule
 from twolayer.layers import softmax_loss
 
-
-class DivergenceError(FloatingPointError):
-    """The training or validation loss became NaN or inf; ``iteration`` and ``epoch`` are
-    1-based."""
-
-    def __init__(self, message: str, iteration: int, epoch: int) -> None:
-        super().__init__(message)
-        self.iteration = iteration
-        self.epoch = epoch
+__all__ = ["DivergenceError", "Solver"]
 
 
 class Solver(SolverState):
@@ -100,6 +94,13 @@ class Solver(SolverState):
         ``verbose``, else as a printed line when ``verbose``.
       on_epoch_end: ``f(solver)``, called after each finished epoch, once its
         histories are appended and its checkpoint written (e.g. to write a live report).
+      ema_decay, ema_start_epoch: weight averaging (ema_decay None or 0: off). After
+        each update, ``avg = ema_decay * avg + (1 - ema_decay) * w`` for every param,
+        starting from a copy of the weights after the first update of epoch
+        ``ema_start_epoch`` (1-based), in ``weight_average.averages``
+        (:mod:`twolayer.averaging`). The per-epoch accuracies and validation loss, and
+        so the best epoch and its params, are then the average's (before the start
+        epoch: the weights').
 
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
     training loss including the model's regularization, and the learning rate used);
@@ -156,6 +157,8 @@ class Solver(SolverState):
         self.verbose = bool(s["verbose"])
         self.progress = bool(s["progress"])  # a bar only when verbose too
         self.on_epoch_end = callable_or_none(s["on_epoch_end"], "on_epoch_end", "(solver)")
+        self.ema_decay = ema_decay_or_none(s["ema_decay"])
+        self.ema_start_epoch = check_positive_int(s["ema_start_epoch"], "ema_start_epoch")
 
         n = self.X_train.shape[0]
         self.iterations_per_epoch = -(-n // self.batch_size)
@@ -171,6 +174,7 @@ class Solver(SolverState):
         # A model whose loss takes an rng (TwoLayerNet's dropout) draws from this one.
         self._loss_kwargs = {"rng": self.rng} if loss_takes_rng(model) else {}
         self.optim_configs = param_configs(self.optim_config, model.params)
+        self.weight_average = WeightAverage(self.ema_decay, self.ema_start_epoch)
         self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
         self.epoch = 0  # completed epochs
         self.t = 0  # completed iterations
@@ -238,6 +242,7 @@ class Solver(SolverState):
         params, configs, update = self.model.params, self.optim_configs, self._update
         for name, w in params.items():
             params[name], configs[name] = update(w, grads[name], configs[name])
+        self.weight_average.update(params, self.epoch + 1)
         self.loss_history.append(loss)
         self.lr_history.append(self.learning_rate)
         self.t += 1
@@ -248,14 +253,8 @@ class Solver(SolverState):
 
     def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
         """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                f"the {which} loss became {loss} at iteration {iteration} (epoch "
-                f"{self.epoch + 1}) with learning_rate {self.learning_rate:g}; try a lower "
-                "learning rate (e.g. a tenth), stronger lr_decay or a smaller weight_scale",
-                iteration=iteration,
-                epoch=self.epoch + 1,
-            )
+        epoch, lr = self.epoch + 1, self.learning_rate
+        check_diverged(which, loss, iteration=iteration, epoch=epoch, learning_rate=lr)
 
     def train(self) -> None:
         """Run the remaining epochs of ``num_epochs``, then put ``best_params`` into the model.
@@ -323,12 +322,13 @@ class Solver(SolverState):
     def _end_epoch(self) -> None:
         rng_state = self.rng.bit_generator.state
         try:
-            train_acc = self.check_accuracy(
-                self.X_train, self.y_train, self.num_train_samples, self.eval_batch_size
-            )
-            val_acc, val_loss = self._evaluate(
-                self.X_val, self.y_val, self.num_val_samples, self.eval_batch_size
-            )
+            with self.weight_average.applied(self.model):  # the average, when averaging
+                train_acc = self.check_accuracy(
+                    self.X_train, self.y_train, self.num_train_samples, self.eval_batch_size
+                )
+                val_acc, val_loss = self._evaluate(
+                    self.X_val, self.y_val, self.num_val_samples, self.eval_batch_size
+                )
         except KeyboardInterrupt:
             self.rng.bit_generator.state = rng_state  # replay the subsampling on resume
             raise
@@ -350,7 +350,8 @@ class Solver(SolverState):
         ):
             self.best_val_acc, self.best_val_loss, self._epochs_since_best = val_acc, val_loss, 0
             self.best_epoch = self.epoch
-            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            evaluated = self.weight_average.current(self.model.params)
+            self.best_params = {k: v.copy() for k, v in evaluated.items()}
         else:
             self._epochs_since_best += 1
         if self.verbose:
@@ -368,12 +369,7 @@ class Solver(SolverState):
                     f"Stopping early: val acc has not improved for {self.patience} epochs "
                     f"(best {self.best_val_acc:f})"
                 )
-        if self.checkpoint_name is not None and self.keep_checkpoints != 0:
-            self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
-            Path(f"{self.checkpoint_name}_interrupted.npz").unlink(missing_ok=True)
-            if self.keep_checkpoints is not None:
-                old = self.epoch - self.keep_checkpoints
-                Path(f"{self.checkpoint_name}_epoch_{old}.npz").unlink(missing_ok=True)
+        self._save_epoch_checkpoint()
         if self.on_epoch_end is not None:
             self.on_epoch_end(self)
 
@@ -382,11 +378,6 @@ class Solver(SolverState):
         self._last_params = dict(self.model.params)
         for k, v in self.best_params.items():
             self.model.params[k] = v.copy()
-
-    def _interrupt_path(self) -> Path:
-        if self.checkpoint_name is not None:
-            return Path(f"{self.checkpoint_name}_interrupted.npz")
-        return Path(tempfile.gettempdir()) / f"twolayer_{os.getpid()}_interrupted.npz"
 
     # -- evaluation --------------------------------------------------------------------------
 

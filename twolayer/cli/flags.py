@@ -64,6 +64,12 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "epochs": (positive_int, "passes over the training data"),
     "batch_size": (positive_int, "minibatch size"),
     "augment": (augment_spec, '"flip", "translateK" (K pixels), joined by "+", or "none"'),
+    "ema_decay": (
+        probability,
+        "weight averaging: evaluate and keep an exponential moving average of the weights, "
+        "updated after each step with this decay, e.g. 0.999 (0: off)",
+    ),
+    "ema_start_epoch": (positive_int, "the epoch whose first step starts the weight average"),
     "patience": (positive_int, "stop after this many epochs without a better val accuracy"),
     "train_acc_samples": (count_or_all, 'training examples for the train accuracy, or "all"'),
     "tta": (None, "test-time augmentation: views averaged at evaluation"),
@@ -103,7 +109,8 @@ _GROUPS = {
     "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "dropout", "input_dropout")
     + ("reg", "reg_as"),
     "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
-    + ("batch_size", "augment", "patience", "train_acc_samples", "tta", "seed"),
+    + ("batch_size", "augment", "ema_decay", "ema_start_epoch", "patience", "train_acc_samples")
+    + ("tta", "seed"),
     **_data_groups(),
 }
 _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}

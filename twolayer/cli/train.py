@@ -369,6 +369,7 @@ def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
         config.batch_size,
         optimizer=config.optimizer,
         dtype=config.dtype,
+        averaged=bool(config.ema_decay),
     )
     check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
 
