@@ -94,6 +94,13 @@ def test_out_of_range_and_inconsistent_settings_are_refused(changes, words):
         preset("spiral").replace(**changes)
 
 
+def test_augment_specs_with_cutout_and_noise_are_run_settings():
+    config = preset("cifar10").replace(augment="flip+translate2+cutout8+noise0.05")
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match='augment must be "flip", "translateK" .*"cutoutK"'):
+        preset("cifar10").replace(augment="cutout")
+
+
 def test_build_makes_the_model_and_solver_the_config_says():
     data = spiral_data()
     config = preset("spiral").replace(hidden=7, epochs=2, lr=0.01, seed=4)

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.datasets.augment import augment_from_spec
+from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
 from twolayer.datasets.tta import TTA_VIEWS
 from twolayer.model import TwoLayerNet
 from twolayer.optim import UPDATE_RULES
@@ -72,7 +72,8 @@ class RunConfig:
     the training loss is the data loss.
     solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
     (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
-    ``augment`` ("none", or e.g. "flip+translate2"), ``ema_decay`` (weight averaging:
+    ``augment`` ("none", or e.g. "flip+translate2" or "flip+translate2+cutout8+noise0.05":
+    see twolayer.datasets.augment), ``ema_decay`` (weight averaging:
     evaluate and keep an exponential moving average of the weights, updated after each
     step with this decay; 0: off) and ``ema_start_epoch`` (the epoch, 1-based, whose
     first step starts the average), ``patience`` (epochs without a better val accuracy
@@ -226,7 +227,7 @@ _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
         lambda v: v == "he" or (not isinstance(v, str) and v > 0),
         'must be > 0 or "he"',
     ),
-    "augment": (_augment_ok, 'must be "none", or "flip" and/or "translateK" joined by "+"'),
+    "augment": (_augment_ok, f"must be {SPEC_FORMS}"),
 }
 
 

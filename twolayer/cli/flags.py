@@ -23,7 +23,7 @@ from twolayer.cli.args import (
     probability,
 )
 from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, RunConfig
-from twolayer.datasets.augment import augment_from_spec
+from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
 
 
 def weight_scale(text: str) -> float | str:
@@ -63,7 +63,7 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedule)"),
     "epochs": (positive_int, "passes over the training data"),
     "batch_size": (positive_int, "minibatch size"),
-    "augment": (augment_spec, '"flip", "translateK" (K pixels), joined by "+", or "none"'),
+    "augment": (augment_spec, SPEC_FORMS),
     "ema_decay": (
         probability,
         "weight averaging: evaluate and keep an exponential moving average of the weights, "
