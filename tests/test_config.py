@@ -74,6 +74,7 @@ def test_unknown_keys_and_ill_typed_values_are_named_together():
         ({"dropout": 1.0}, "dropout must lie in [0, 1)"),
         ({"input_dropout": -0.5}, "input_dropout must lie in [0, 1)"),
         ({"ema_decay": 1.0}, "ema_decay must lie in [0, 1)"),
+        ({"mixup_alpha": -0.2}, "mixup_alpha must be >= 0"),
         ({"ema_start_epoch": 0}, "ema_start_epoch must be > 0"),
         ({"ema_decay": 0.99, "ema_start_epoch": 51}, "ema_start_epoch 51 is after the last epoch"),
         ({"val_fraction": 1.0}, "val_fraction must lie in (0, 1)"),
@@ -112,6 +113,8 @@ def test_build_makes_the_model_and_solver_the_config_says():
     assert solver.ema_decay is None and solver.weight_average.averages is None
     _, averaging = build(config.replace(ema_decay=0.9, ema_start_epoch=2), data, verbose=False)
     assert (averaging.ema_decay, averaging.ema_start_epoch) == (0.9, 2)
+    assert solver.mixup_alpha is None
+    assert build(config.replace(mixup_alpha=0.2), data, verbose=False)[1].mixup_alpha == 0.2
     assert model.reg == 1e-5 and solver.model is model
     settings = solver_settings(config)
     assert settings["optim_config"] == {"learning_rate": 0.01}

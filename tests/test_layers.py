@@ -117,18 +117,40 @@ def test_dropout_rejects_a_probability_outside_0_1(p):
         dropout_forward(np.ones((2, 2)), p, np.random.default_rng(0))
 
 
+@pytest.mark.parametrize("soft", [False, True])
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
-def test_softmax_loss_gradcheck(smoothing):
+def test_softmax_loss_gradcheck(smoothing, soft):
     rng = np.random.default_rng(2)
     num_classes, num_inputs = 10, 50
     x = 0.001 * rng.standard_normal((num_inputs, num_classes))
     y = rng.integers(num_classes, size=num_inputs)
+    if soft:  # target distributions, as mixup makes
+        y = rng.dirichlet(np.ones(num_classes), size=num_inputs)
     dx_num = eval_numerical_gradient(
         lambda x: softmax_loss(x, y, label_smoothing=smoothing)[0], x, verbose=False
     )
     loss, dx = softmax_loss(x, y, label_smoothing=smoothing)
     assert abs(loss - np.log(num_classes)) < 1e-2  # near-uniform scores
-    assert rel_error(dx, dx_num) < TOL
+    # Soft targets put entries of (p - t) / N near 0 (1e-5), where the numeric
+    # gradient's rounding shows in the relative error.
+    assert rel_error(dx, dx_num) < (1e-5 if soft else TOL)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_one_hot_target_distributions_give_what_their_labels_give(smoothing):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((20, 5))
+    y = rng.integers(5, size=20)
+    loss, dx = softmax_loss(x, y, label_smoothing=smoothing)
+    soft_loss, soft_dx = softmax_loss(x, np.eye(5)[y], label_smoothing=smoothing)
+    assert soft_loss == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(soft_dx, dx, rtol=0, atol=1e-15)
+    # A blend of two one-hots: the same blend of their losses and gradients.
+    perm = rng.permutation(20)
+    mixed = softmax_loss(x, 0.3 * np.eye(5)[y] + 0.7 * np.eye(5)[y[perm]])
+    parts = [softmax_loss(x, labels) for labels in (y, y[perm])]
+    assert mixed[0] == pytest.approx(0.3 * parts[0][0] + 0.7 * parts[1][0], rel=1e-12)
+    np.testing.assert_allclose(mixed[1], 0.3 * parts[0][1] + 0.7 * parts[1][1], atol=1e-15)
 
 
 def test_softmax_loss_is_stable_for_huge_scores():

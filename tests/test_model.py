@@ -112,6 +112,16 @@ def test_whole_net_gradient_check_with_dropout(seed):
         assert rel_error(numeric, grads[name]) < 1e-6, name
 
 
+def test_whole_net_gradient_check_with_target_distributions():
+    model, X, y = kink_free_problem(3)
+    targets = np.random.default_rng(3).dirichlet(np.ones(5), size=X.shape[0])
+    model.label_smoothing = 0.1
+    _, grads = model.loss(X, targets)
+    for name, param in model.params.items():
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, targets)[0], param, verbose=False)
+        assert rel_error(numeric, grads[name]) < 1e-6, name
+
+
 def test_dropout_only_while_training_with_a_generator():
     model, X, y = kink_free_problem(0, N=50)
     scores, (loss, grads) = model.loss(X), model.loss(X, y)
@@ -242,6 +252,10 @@ def test_load_rejects_missing_and_foreign_files(tmp_path):
         (np.zeros((3, 6)), np.array([0, 1, 3]), "labels must lie in \\[0, 3\\)"),
         (np.zeros((3, 6)), np.array([0, -1, 2]), "labels must lie"),
         (np.zeros((3, 6)), np.array([0, 1]), "2 labels but X has 3 rows"),
+        (np.zeros((3, 6)), np.full((3, 2), 0.5), r"shape \(N, C\) = \(3, 3\)"),
+        (np.zeros((3, 6)), np.full((3, 3), 0.5), "rows must be distributions"),
+        (np.zeros((3, 6)), np.array([[2.0, -1, 0]] * 3), "values >= 0 summing to 1"),
+        (np.zeros((3, 6)), np.full((3, 3), np.nan), "NaN or inf"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(X, y, match):

@@ -42,11 +42,13 @@ SOLVER_DEFAULTS: dict[str, Any] = {
     "on_epoch_end": None,
     "ema_decay": None,
     "ema_start_epoch": 1,
+    "mixup_alpha": None,
 }
 
 
-def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[np.ndarray, ...]:
-    """``X_train, y_train, X_val, y_val`` from ``data``, checked against the model."""
+def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[Any, ...]:
+    """``X_train, y_train, X_val, y_val`` from ``data``, checked against the model, and
+    the number of classes the model scores."""
     missing = [k for k in DATA_KEYS if k not in data]
     if missing:
         raise ValueError(f"data is missing {', '.join(missing)}; it needs {', '.join(DATA_KEYS)}")
@@ -59,7 +61,7 @@ def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[np.ndarray, ...
     num_classes = np.shape(model.loss(X_train[:1]))[1]
     check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
     check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
-    return X_train, y_train, X_val, y_val
+    return X_train, y_train, X_val, y_val, num_classes
 
 
 def loss_takes_rng(model: Any) -> bool:
@@ -89,12 +91,13 @@ def callable_or_none(f: Any, name: str, signature: str) -> Callable | None:
     return f
 
 
-def ema_decay_or_none(value: Any) -> float | None:
-    """None (for None or 0: no weight averaging), or ``value`` as a float in (0, 1)."""
+def positive_or_off(value: Any, name: str, below: float = math.inf) -> float | None:
+    """None (for None or 0: off), or ``value`` as a float in (0, below)."""
     if value is None or (_is_number(value) and value == 0):
         return None
-    if not _is_number(value) or not 0 < value < 1:
-        raise ValueError(f"ema_decay must lie in [0, 1) (0 or None: off), got {value!r}")
+    if not _is_number(value) or not 0 < value < below:
+        where = f"lie in [0, {below:g})" if below < math.inf else "be a finite number >= 0"
+        raise ValueError(f"{name} must {where} (0 or None: off), got {value!r}")
     return float(value)
 
 

@@ -73,12 +73,13 @@ class RunConfig:
     solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
     (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
     ``augment`` ("none", or e.g. "flip+translate2" or "flip+translate2+cutout8+noise0.05":
-    see twolayer.datasets.augment), ``ema_decay`` (weight averaging:
-    evaluate and keep an exponential moving average of the weights, updated after each
-    step with this decay; 0: off) and ``ema_start_epoch`` (the epoch, 1-based, whose
-    first step starts the average), ``patience`` (epochs without a better val accuracy
-    before stopping; None: never), ``train_acc_samples`` (training examples the
-    per-epoch train accuracy is taken on; None: all).
+    see twolayer.datasets.augment), ``mixup_alpha`` (mixup: each batch blended with a
+    shuffled copy of itself, weights from Beta(alpha, alpha); 0: off), ``ema_decay``
+    (weight averaging: evaluate and keep an exponential moving average of the weights,
+    updated after each step with this decay; 0: off) and ``ema_start_epoch`` (the epoch,
+    1-based, whose first step starts the average), ``patience`` (epochs without a better
+    val accuracy before stopping; None: never), ``train_acc_samples`` (training examples
+    the per-epoch train accuracy is taken on; None: all).
     evaluation: ``tta`` (test-time views averaged, a key of ``TTA_VIEWS``).
     ``seed`` seeds the weights and the batches (and the spiral's points).
     """
@@ -116,6 +117,7 @@ class RunConfig:
     epochs: int
     batch_size: int
     augment: str
+    mixup_alpha: float
     ema_decay: float
     ema_start_epoch: int
     patience: int | None
@@ -215,7 +217,8 @@ _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
         (lambda v: v > 0, "must be > 0"),
     ),
     **dict.fromkeys(
-        ("noise", "reg", "warmup_epochs", "seed", "data_seed"), (lambda v: v >= 0, "must be >= 0")
+        ("noise", "reg", "warmup_epochs", "seed", "data_seed", "mixup_alpha"),
+        (lambda v: v >= 0, "must be >= 0"),
     ),
     "classes": (lambda v: v >= 2, "must be at least 2"),
     "val_fraction": (lambda v: 0 < v < 1, "must lie in (0, 1)"),
@@ -275,8 +278,8 @@ _SPIRAL = RunConfig(
     hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, dropout=0.0,
     input_dropout=0.0, reg=1e-5, reg_as="loss", optimizer="adam", lr=0.05,
     lr_schedule="cosine", lr_decay=1.0, warmup_epochs=0.0, epochs=50, batch_size=16,
-    augment="none", ema_decay=0.0, ema_start_epoch=1, patience=None, train_acc_samples=None,
-    tta="none", seed=0,
+    augment="none", mixup_alpha=0.0, ema_decay=0.0, ema_start_epoch=1, patience=None,
+    train_acc_samples=None, tta="none", seed=0,
 )  # fmt: skip
 _CIFAR10 = _SPIRAL.replace(
     **{**_NO_DATA, "dataset": "cifar10", "data_dir": "data", "num_train": 49_000,
@@ -346,6 +349,7 @@ def solver_settings(config: RunConfig) -> dict[str, Any]:
         "batch_size": config.batch_size,
         "patience": config.patience,
         "num_train_samples": config.train_acc_samples,
+        "mixup_alpha": config.mixup_alpha,
         "ema_decay": config.ema_decay,
         "ema_start_epoch": config.ema_start_epoch,
         "seed": config.seed,

@@ -101,10 +101,12 @@ def softmax_loss(
 ) -> tuple[float, np.ndarray]:
     """Mean softmax cross-entropy loss and its gradient with respect to the scores.
 
-    x: (N, C) scores, any magnitude; y: (N,) integer labels in [0, C).
+    x: (N, C) scores, any magnitude; y: (N,) integer labels in [0, C), or (N, C) target
+    distributions (rows >= 0 summing to 1, e.g. mixup's blends of two one-hots).
     Returns the loss (a float, averaged over N) and dx (N, C) = (p - t) / N, where
-    p is the softmax of each row and t the target distribution: one-hot, or with
-    ``label_smoothing`` = e, (1 - e) * one-hot + e / C.
+    p is the softmax of each row and t the target distribution: one-hot (or y's row),
+    or with ``label_smoothing`` = e, (1 - e) * one-hot + e / C. The loss is the mean of
+    the cross-entropies ``-sum(t * log p)``.
 
     Stable for any scores: each row is shifted by its maximum (softmax does not
     change), so exp never overflows, and the log-probability is taken as
@@ -117,13 +119,18 @@ def softmax_loss(
     log_norm = np.log(probs.sum(axis=1, keepdims=True))
     probs /= np.exp(log_norm)  # probs now holds the softmax; the sum is >= 1, no 0/0
     shifted -= log_norm  # shifted now holds the log-probabilities
-    nll = -shifted[rows, y]
-    if label_smoothing:
-        loss = (1.0 - label_smoothing) * nll.mean() - label_smoothing * shifted.mean(axis=1).mean()
-        probs -= label_smoothing / c
-        probs[rows, y] -= 1.0 - label_smoothing
+    if np.ndim(y) == 2:  # target distributions
+        t = (1.0 - label_smoothing) * y + label_smoothing / c if label_smoothing else y
+        loss = -np.vdot(t, shifted) / n
+        probs -= t
     else:
-        loss = nll.mean()
-        probs[rows, y] -= 1.0
+        nll = -shifted[rows, y]
+        if label_smoothing:
+            loss = (1.0 - label_smoothing) * nll.mean() - label_smoothing * shifted.mean(1).mean()
+            probs -= label_smoothing / c
+            probs[rows, y] -= 1.0 - label_smoothing
+        else:
+            loss = nll.mean()
+            probs[rows, y] -= 1.0
     probs /= n
     return float(loss), probs

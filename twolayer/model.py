@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from twolayer._io import atomic_savez, read_npz, reading
-from twolayer._validate import check_finite, check_labels, check_positive_int
+from twolayer._validate import check_finite, check_positive_int, check_targets
 from twolayer.layers import (
     affine_backward,
     affine_forward,
@@ -134,14 +134,15 @@ class TwoLayerNet:
     ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores, or the loss and its gradients.
 
-        X: (N, d_1, ..., d_k) with d_1 * ... * d_k = D; y: (N,) integer labels or None.
-        Without y, returns scores (N, C). With y, returns ``(loss, grads)`` with
+        X: (N, d_1, ..., d_k) with d_1 * ... * d_k = D; y: (N,) integer labels, (N, C)
+        target distributions (mixup's, see :func:`twolayer.layers.softmax_loss`), or
+        None. Without y, returns scores (N, C). With y, returns ``(loss, grads)`` with
         grads keyed and shaped like ``params``. ``rng`` draws the dropout masks of a
         training step (with y); without it, nothing is dropped.
         """
         X = self._prepare(X)
         if y is not None:
-            check_labels(y, self.params["W2"].shape[1], n=X.shape[0])
+            check_targets(y, self.params["W2"].shape[1], n=X.shape[0])
         if rng is not None and not isinstance(rng, np.random.Generator):
             raise ValueError(f"rng must be a numpy.random.Generator, got {rng!r}")
         W1, b1, W2, b2 = (self.params[k] for k in PARAM_NAMES)

@@ -5,8 +5,8 @@ The Solver knows only the model contract: ``model.params`` (a dict of arrays),
 takes an ``rng`` keyword, for dropout, gets the Solver's generator). On top of
 CS231n's it adds a seed, exact checkpoint/resume (its whole state is the plain data
 of ``state_dict()``, saved by :mod:`twolayer.checkpoint`), a checkpoint on Ctrl-C,
-divergence detection, a cosine schedule, augmentation, early stopping, a per-epoch
-callback and a tqdm progress bar.
+divergence detection, a cosine schedule, augmentation and mixup, weight averaging,
+early stopping, a per-epoch callback and a tqdm progress bar.
 
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
                     num_epochs=10, batch_size=100, seed=0, checkpoint_name="runs/net")
@@ -35,12 +35,12 @@ from twolayer._settings import (
     check_schedule,
     check_warmup,
     count_or_none,
-    ema_decay_or_none,
     initial_learning_rate,
     loss_takes_rng,
     param_configs,
     positive_float,
     positive_int_or_none,
+    positive_or_off,
 )
 from twolayer._signals import InterruptGuard
 from twolayer._solver_state import SolverState
@@ -48,6 +48,7 @@ from twolayer._validate import check_positive_int
 from twolayer.averaging import WeightAverage
 from twolayer.fast import gather_rows, get_update_rule
 from twolayer.layers import softmax_loss
+from twolayer.mixup import mixup
 
 __all__ = ["DivergenceError", "Solver"]
 
@@ -101,6 +102,10 @@ class Solver(SolverState):
         (:mod:`twolayer.averaging`). The per-epoch accuracies and validation loss, and
         so the best epoch and its params, are then the average's (before the start
         epoch: the weights').
+      mixup_alpha: mixup (None or 0: off): each training batch is blended with a
+        shuffled copy of itself, and the loss taken against the blended one-hot
+        targets, with weights from Beta(mixup_alpha, mixup_alpha) (:mod:`twolayer.mixup`;
+        the model's loss must take (N, C) target distributions as y, as TwoLayerNet's does).
 
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
     training loss including the model's regularization, and the learning rate used);
@@ -130,7 +135,7 @@ class Solver(SolverState):
             )
         s = {**SOLVER_DEFAULTS, **kwargs}
         self.model = model
-        self.X_train, self.y_train, self.X_val, self.y_val = check_data(data, model)
+        self.X_train, self.y_train, self.X_val, self.y_val, self._classes = check_data(data, model)
 
         # The settings, one attribute each; a bad one raises ValueError saying why.
         self.update_rule = s["update_rule"]  # a name or a callable, kept as given
@@ -157,8 +162,9 @@ class Solver(SolverState):
         self.verbose = bool(s["verbose"])
         self.progress = bool(s["progress"])  # a bar only when verbose too
         self.on_epoch_end = callable_or_none(s["on_epoch_end"], "on_epoch_end", "(solver)")
-        self.ema_decay = ema_decay_or_none(s["ema_decay"])
+        self.ema_decay = positive_or_off(s["ema_decay"], "ema_decay", below=1.0)
         self.ema_start_epoch = check_positive_int(s["ema_start_epoch"], "ema_start_epoch")
+        self.mixup_alpha = positive_or_off(s["mixup_alpha"], "mixup_alpha")
 
         n = self.X_train.shape[0]
         self.iterations_per_epoch = -(-n // self.batch_size)
@@ -231,9 +237,13 @@ class Solver(SolverState):
         try:
             if self.augment is not None:
                 X_batch = self.augment(X_batch, self.rng)
+            if self.mixup_alpha is not None:
+                X_batch, y_batch = mixup(
+                    X_batch, y_batch, self.mixup_alpha, self._classes, self.rng
+                )
             loss, grads = self.model.loss(X_batch, y_batch, **self._loss_kwargs)
         except KeyboardInterrupt:
-            # Undo the draws (augment's, dropout's) so a checkpoint taken now replays
+            # Undo the draws (augment's, mixup's, dropout's) so a checkpoint taken now replays
             # this step exactly.
             self.rng.bit_generator.state = rng_state
             raise

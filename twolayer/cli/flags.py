@@ -64,6 +64,11 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "epochs": (positive_int, "passes over the training data"),
     "batch_size": (positive_int, "minibatch size"),
     "augment": (augment_spec, SPEC_FORMS),
+    "mixup_alpha": (
+        nonnegative_float,
+        "mixup: blend each batch with a shuffled copy of itself, weights from "
+        "Beta(alpha, alpha), e.g. 0.2 (0: off)",
+    ),
     "ema_decay": (
         probability,
         "weight averaging: evaluate and keep an exponential moving average of the weights, "
@@ -109,8 +114,8 @@ _GROUPS = {
     "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "dropout", "input_dropout")
     + ("reg", "reg_as"),
     "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
-    + ("batch_size", "augment", "ema_decay", "ema_start_epoch", "patience", "train_acc_samples")
-    + ("tta", "seed"),
+    + ("batch_size", "augment", "mixup_alpha", "ema_decay", "ema_start_epoch", "patience")
+    + ("train_acc_samples", "tta", "seed"),
     **_data_groups(),
 }
 _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
