@@ -78,12 +78,14 @@ def test_config_reruns_a_run_exactly_and_flags_override_it(trained, tmp_path, mo
 def test_accuracy_levers_reach_the_config_and_the_model(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     levers = ["--dropout", "0.3", "--input-dropout", "0.1", "--ema-decay", "0.9",
-              "--ema-start-epoch", "2", "--mixup-alpha", "0.2"]  # fmt: skip
+              "--ema-start-epoch", "2", "--mixup-alpha", "0.2", "--lr-schedule", "cosine_restarts",
+              "--restart-epochs", "1.5"]  # fmt: skip
     first = call(capsys, "train", "spiral", *TINY, *levers, "--out", "a", "--quiet")
     assert first.returncode == 0, first.stderr
     saved = json.loads((tmp_path / "a" / "config.json").read_text())["run"]
     assert (saved["dropout"], saved["input_dropout"]) == (0.3, 0.1)
     assert (saved["ema_decay"], saved["ema_start_epoch"], saved["mixup_alpha"]) == (0.9, 2, 0.2)
+    assert (saved["lr_schedule"], saved["restart_epochs"]) == ("cosine_restarts", 1.5)
     model = TwoLayerNet.load(tmp_path / "a" / "model.npz")
     assert (model.dropout, model.input_dropout) == (0.3, 0.1)
     again = call(capsys, "train", "--config", "a", "--out", "b", "--quiet")
@@ -116,6 +118,8 @@ def test_train_spiral_out_and_quiet(tmp_path):
         ["--input-dropout", "-0.1"],
         ["--ema-decay", "1"],
         ["--mixup-alpha", "-1"],
+        ["--lr-schedule", "cosine_restarts"],  # without --restart-epochs
+        ["--restart-epochs", "2"],  # without cosine_restarts
         ["--ema-decay", "0.9", "--ema-start-epoch", "4"],  # after the last of 3 epochs
     ],
 )

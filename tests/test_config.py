@@ -75,6 +75,9 @@ def test_unknown_keys_and_ill_typed_values_are_named_together():
         ({"input_dropout": -0.5}, "input_dropout must lie in [0, 1)"),
         ({"ema_decay": 1.0}, "ema_decay must lie in [0, 1)"),
         ({"mixup_alpha": -0.2}, "mixup_alpha must be >= 0"),
+        ({"lr_schedule": "cosine_restarts"}, "restart_epochs (the epochs between restarts) goes"),
+        ({"restart_epochs": 5.0}, "lr_schedule cosine with restart_epochs 5.0"),
+        ({"lr_schedule": "cosine_restarts", "restart_epochs": 0.0}, "restart_epochs must be > 0"),
         ({"ema_start_epoch": 0}, "ema_start_epoch must be > 0"),
         ({"ema_decay": 0.99, "ema_start_epoch": 51}, "ema_start_epoch 51 is after the last epoch"),
         ({"val_fraction": 1.0}, "val_fraction must lie in (0, 1)"),
@@ -115,6 +118,9 @@ def test_build_makes_the_model_and_solver_the_config_says():
     assert (averaging.ema_decay, averaging.ema_start_epoch) == (0.9, 2)
     assert solver.mixup_alpha is None
     assert build(config.replace(mixup_alpha=0.2), data, verbose=False)[1].mixup_alpha == 0.2
+    restarts = config.replace(lr_schedule="cosine_restarts", restart_epochs=0.5)
+    _, restarting = build(restarts, data, verbose=False)
+    assert (restarting.lr_schedule, restarting.restart_epochs) == ("cosine_restarts", 0.5)
     assert model.reg == 1e-5 and solver.model is model
     settings = solver_settings(config)
     assert settings["optim_config"] == {"learning_rate": 0.01}

@@ -43,6 +43,7 @@ SOLVER_DEFAULTS: dict[str, Any] = {
     "ema_decay": None,
     "ema_start_epoch": 1,
     "mixup_alpha": None,
+    "restart_epochs": None,
 }
 
 
@@ -145,14 +146,28 @@ def check_warmup(warmup_epochs: Any, num_epochs: int) -> float:
     return float(warmup_epochs)
 
 
-def check_schedule(lr_schedule: Any, lr_decay: float, warmup_epochs: float) -> None:
-    """Raise unless the learning-rate schedule's settings fit together."""
-    if lr_schedule not in ("step", "cosine"):
-        raise ValueError(f'lr_schedule must be "step" or "cosine", got {lr_schedule!r}')
+def check_schedule(
+    lr_schedule: Any, lr_decay: float, warmup_epochs: float, restart_epochs: Any
+) -> float | None:
+    """Raise unless the learning-rate schedule's settings fit together; return
+    ``restart_epochs`` as a float (None unless the schedule is "cosine_restarts")."""
+    if lr_schedule not in ("step", "cosine", "cosine_restarts"):
+        raise ValueError(
+            f'lr_schedule must be "step", "cosine" or "cosine_restarts", got {lr_schedule!r}'
+        )
     if lr_schedule == "step" and warmup_epochs:
-        raise ValueError('warmup_epochs needs lr_schedule="cosine"')
-    if lr_schedule == "cosine" and lr_decay != 1.0:
+        raise ValueError('warmup_epochs needs lr_schedule="cosine" (or "cosine_restarts")')
+    if lr_schedule != "step" and lr_decay != 1.0:
         raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
+    if lr_schedule == "cosine_restarts":
+        if restart_epochs is None:
+            raise ValueError(
+                'lr_schedule="cosine_restarts" needs restart_epochs, the epochs between restarts'
+            )
+        return positive_float(restart_epochs, "restart_epochs")
+    if restart_epochs is not None:
+        raise ValueError('restart_epochs needs lr_schedule="cosine_restarts"')
+    return None
 
 
 def _is_number(value: Any) -> bool:

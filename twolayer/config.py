@@ -42,8 +42,11 @@ DATASET_FIELDS: dict[str, tuple[str, ...]] = {
 #: Settings for which None is a value: data_seed None is the run's seed; patience None
 #: never stops early; train_acc_samples None measures the train accuracy on all of it;
 #: label_column None is "label", else the CSV's last column; data None (in the presets
-#: of the user's own data) is filled in from the command line's PATH.
-NONE_ALLOWED = ("data", "data_seed", "label_column", "patience", "train_acc_samples")
+#: of the user's own data) is filled in from the command line's PATH; restart_epochs is
+#: None unless lr_schedule is cosine_restarts.
+NONE_ALLOWED = (
+    "data", "data_seed", "label_column", "patience", "train_acc_samples", "restart_epochs"
+)  # fmt: skip
 TRAIN_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
@@ -70,8 +73,10 @@ class RunConfig:
     (L2 strength) and ``reg_as``: "loss" adds the L2 term to the loss (and its curve),
     "weight_decay" adds its gradient in the update rule instead: the same weights, and
     the training loss is the data loss.
-    solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
-    (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
+    solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine", "cosine_restarts" or
+    "step"), ``lr_decay`` (per epoch, step schedule), ``warmup_epochs`` (cosine),
+    ``restart_epochs`` (cosine_restarts: the epochs between restarts; None for the
+    others), ``epochs``, ``batch_size``,
     ``augment`` ("none", or e.g. "flip+translate2" or "flip+translate2+cutout8+noise0.05":
     see twolayer.datasets.augment), ``mixup_alpha`` (mixup: each batch blended with a
     shuffled copy of itself, weights from Beta(alpha, alpha); 0: off), ``ema_decay``
@@ -114,6 +119,7 @@ class RunConfig:
     lr_schedule: str
     lr_decay: float
     warmup_epochs: float
+    restart_epochs: float | None
     epochs: int
     batch_size: int
     augment: str
@@ -206,13 +212,13 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),
     "reg_as": ("loss", "weight_decay"),
     "optimizer": tuple(sorted(UPDATE_RULES)),
-    "lr_schedule": ("cosine", "step"),
+    "lr_schedule": ("cosine", "cosine_restarts", "step"),
     "tta": tuple(TTA_VIEWS),
 }
 _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     **dict.fromkeys(
         ("num_train", "num_val", "zca_epsilon", "num_per_class", "hidden", "lr", "lr_decay")
-        + ("image_size",)
+        + ("image_size", "restart_epochs")
         + ("epochs", "batch_size", "patience", "train_acc_samples", "ema_start_epoch"),
         (lambda v: v > 0, "must be > 0"),
     ),
@@ -259,10 +265,18 @@ def _check_run(c: RunConfig) -> list[str]:
             for name, value in (("augment", c.augment), ("tta", c.tta))
             if value != "none"
         ]
-    if c.lr_schedule == "cosine" and c.lr_decay != 1.0:
+    if c.lr_schedule != "step" and c.lr_decay != 1.0:
         errors.append(f"lr_decay {c.lr_decay} needs lr_schedule step; cosine decays on its own")
-    if c.warmup_epochs and (c.lr_schedule != "cosine" or c.warmup_epochs > c.epochs):
-        errors.append(f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine and <= epochs")
+    if c.warmup_epochs and (c.lr_schedule == "step" or c.warmup_epochs > c.epochs):
+        errors.append(
+            f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine (or cosine_restarts) "
+            "and <= epochs"
+        )
+    if (c.lr_schedule == "cosine_restarts") != (c.restart_epochs is not None):
+        errors.append(
+            f"lr_schedule {c.lr_schedule} with restart_epochs {c.restart_epochs}: "
+            "restart_epochs (the epochs between restarts) goes with cosine_restarts alone"
+        )
     if c.ema_decay and c.ema_start_epoch > c.epochs:
         errors.append(
             f"ema_start_epoch {c.ema_start_epoch} is after the last epoch ({c.epochs}): "
@@ -277,7 +291,8 @@ _SPIRAL = RunConfig(
        "val_fraction": 0.2},
     hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, dropout=0.0,
     input_dropout=0.0, reg=1e-5, reg_as="loss", optimizer="adam", lr=0.05,
-    lr_schedule="cosine", lr_decay=1.0, warmup_epochs=0.0, epochs=50, batch_size=16,
+    lr_schedule="cosine", lr_decay=1.0, warmup_epochs=0.0, restart_epochs=None, epochs=50,
+    batch_size=16,
     augment="none", mixup_alpha=0.0, ema_decay=0.0, ema_start_epoch=1, patience=None,
     train_acc_samples=None, tta="none", seed=0,
 )  # fmt: skip
@@ -345,6 +360,7 @@ def solver_settings(config: RunConfig) -> dict[str, Any]:
         "lr_schedule": config.lr_schedule,
         "lr_decay": config.lr_decay,
         "warmup_epochs": config.warmup_epochs,
+        "restart_epochs": config.restart_epochs,
         "num_epochs": config.epochs,
         "batch_size": config.batch_size,
         "patience": config.patience,

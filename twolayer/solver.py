@@ -27,6 +27,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from twolayer._divergence import DivergenceError, check_diverged
+from twolayer._evaluation import Evaluation
 from twolayer._settings import (
     SOLVER_DEFAULTS,
     callable_or_none,
@@ -47,13 +48,13 @@ from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
 from twolayer.averaging import WeightAverage
 from twolayer.fast import gather_rows, get_update_rule
-from twolayer.layers import softmax_loss
 from twolayer.mixup import mixup
+from twolayer.schedules import cosine_lr, cosine_restarts_lr
 
 __all__ = ["DivergenceError", "Solver"]
 
 
-class Solver(SolverState):
+class Solver(SolverState, Evaluation):
     """Trains ``model`` on ``data`` by minibatch gradient descent.
 
     data: dict with ``X_train`` (N, d_1, ..., d_k), ``y_train`` (N,) integer labels,
@@ -71,7 +72,9 @@ class Solver(SolverState):
       lr_schedule: "step" multiplies the learning rate by ``lr_decay`` after each
         epoch; "cosine" warms it up linearly from 0 over ``warmup_epochs`` (may be
         fractional), then decays it per iteration along a half cosine to 0 at the
-        end of ``num_epochs``.
+        end of ``num_epochs``; "cosine_restarts" warms up alike, then decays it along
+        a half cosine over every ``restart_epochs`` (may be fractional), restarting
+        from the full rate after each (:mod:`twolayer.schedules`).
       batch_size, num_epochs: each epoch visits every training example exactly once,
         in the order of a fresh permutation; the last batch of an epoch holds the
         remaining N % batch_size examples when batch_size does not divide N.
@@ -123,7 +126,8 @@ class Solver(SolverState):
 
     ``state_dict()``, ``load_state_dict(state)``, ``save_checkpoint(path)`` and
     ``Solver.resume(path, model, data, **overrides)`` come from
-    :class:`twolayer._solver_state.SolverState`.
+    :class:`twolayer._solver_state.SolverState`; ``check_accuracy(X, y, num_samples,
+    batch_size)`` from :class:`twolayer._evaluation.Evaluation`.
     """
 
     def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any) -> None:
@@ -147,7 +151,9 @@ class Solver(SolverState):
         self.batch_size = check_positive_int(s["batch_size"], "batch_size")
         self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
         self.warmup_epochs = check_warmup(s["warmup_epochs"], self.num_epochs)
-        check_schedule(self.lr_schedule, self.lr_decay, self.warmup_epochs)
+        self.restart_epochs = check_schedule(
+            self.lr_schedule, self.lr_decay, self.warmup_epochs, s["restart_epochs"]
+        )
         self.num_train_samples = positive_int_or_none(s["num_train_samples"], "num_train_samples")
         self.num_val_samples = positive_int_or_none(s["num_val_samples"], "num_val_samples")
         self.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
@@ -169,6 +175,8 @@ class Solver(SolverState):
         n = self.X_train.shape[0]
         self.iterations_per_epoch = -(-n // self.batch_size)
         self._warmup_iters = round(self.warmup_epochs * self.iterations_per_epoch)
+        if self.restart_epochs is not None:
+            self._restart_iters = max(1, round(self.restart_epochs * self.iterations_per_epoch))
         b = min(self.batch_size, n)
         # float16 storage (half the memory) is widened to float32 as each batch is gathered.
         buf_dtype = np.float32 if self.X_train.dtype == np.float16 else self.X_train.dtype
@@ -181,7 +189,7 @@ class Solver(SolverState):
         self._loss_kwargs = {"rng": self.rng} if loss_takes_rng(model) else {}
         self.optim_configs = param_configs(self.optim_config, model.params)
         self.weight_average = WeightAverage(self.ema_decay, self.ema_start_epoch)
-        self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
+        self._set_lr(self._base_lr if self.lr_schedule == "step" else self._scheduled_lr(0))
         self.epoch = 0  # completed epochs
         self.t = 0  # completed iterations
         self._perm: np.ndarray | None = None  # this epoch's order, drawn at its first step
@@ -210,12 +218,12 @@ class Solver(SolverState):
         for config in self.optim_configs.values():
             config["learning_rate"] = lr
 
-    def _cosine_lr(self, t: int) -> float:
-        """Learning rate of the cosine schedule at iteration t (0-based)."""
-        warm, total = self._warmup_iters, self.num_epochs * self.iterations_per_epoch
-        if t < warm:
-            return self._base_lr * (t + 1) / warm
-        return self._base_lr * 0.5 * (1.0 + math.cos(math.pi * (t - warm) / max(total - warm, 1)))
+    def _scheduled_lr(self, t: int) -> float:
+        """Learning rate of the cosine schedule (with restarts or not) at iteration t (0-based)."""
+        if self.lr_schedule == "cosine_restarts":
+            return cosine_restarts_lr(t, self._base_lr, self._warmup_iters, self._restart_iters)
+        total = self.num_epochs * self.iterations_per_epoch
+        return cosine_lr(t, self._base_lr, self._warmup_iters, total)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -231,8 +239,8 @@ class Solver(SolverState):
         # Gather into reused buffers: no per-step copy of the dataset or new batch array.
         X_batch = gather_rows(self.X_train, idx, self._X_buf[:k])
         y_batch = np.take(self.y_train, idx, out=self._y_buf[:k])
-        if self.lr_schedule == "cosine":
-            self._set_lr(self._cosine_lr(self.t))
+        if self.lr_schedule != "step":
+            self._set_lr(self._scheduled_lr(self.t))
         rng_state = self.rng.bit_generator.state
         try:
             if self.augment is not None:
@@ -388,31 +396,3 @@ class Solver(SolverState):
         self._last_params = dict(self.model.params)
         for k, v in self.best_params.items():
             self.model.params[k] = v.copy()
-
-    # -- evaluation --------------------------------------------------------------------------
-
-    def check_accuracy(
-        self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100
-    ) -> float:
-        """Accuracy of the model on (X, y), or on ``num_samples`` random rows of it.
-
-        X: (N, ...), y: (N,) integer labels. Scores are computed ``batch_size`` rows at
-        a time; the subset, if any, is drawn with ``self.rng``.
-        """
-        return self._evaluate(X, y, num_samples, batch_size)[0]
-
-    def _evaluate(
-        self, X: np.ndarray, y: np.ndarray, num_samples: int | None, batch_size: int
-    ) -> tuple[float, float]:
-        """Accuracy and mean unregularized cross-entropy on (X, y) or a random subset."""
-        n = X.shape[0]
-        if num_samples is not None and num_samples < n:
-            idx = self.rng.choice(n, num_samples, replace=False)
-            X, y, n = X[idx], y[idx], num_samples
-        correct, loss_sum = 0, 0.0
-        for start in range(0, n, batch_size):
-            scores = self.model.loss(X[start : start + batch_size])
-            y_batch = y[start : start + batch_size]
-            correct += int(np.count_nonzero(scores.argmax(axis=1) == y_batch))
-            loss_sum += softmax_loss(scores, y_batch)[0] * y_batch.shape[0]
-        return correct / n, loss_sum / n

@@ -58,9 +58,17 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "reg_as": (None, "L2 as a loss term, or as weight decay in the update (same weights)"),
     "optimizer": (None, "update rule"),
     "lr": (positive_float, "initial learning rate"),
-    "lr_schedule": (None, "cosine decay to 0, or step (constant unless --lr-decay)"),
+    "lr_schedule": (
+        None,
+        "cosine decay to 0, cosine_restarts (a cosine decay every --restart-epochs), or step "
+        "(constant unless --lr-decay)",
+    ),
     "lr_decay": (positive_float, "per-epoch factor for --lr-schedule step"),
-    "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedule)"),
+    "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedules)"),
+    "restart_epochs": (
+        positive_float,
+        "epochs between the warm restarts of --lr-schedule cosine_restarts",
+    ),
     "epochs": (positive_int, "passes over the training data"),
     "batch_size": (positive_int, "minibatch size"),
     "augment": (augment_spec, SPEC_FORMS),
@@ -113,7 +121,8 @@ def _data_groups() -> dict[str, tuple[str, ...]]:
 _GROUPS = {
     "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "dropout", "input_dropout")
     + ("reg", "reg_as"),
-    "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
+    "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "restart_epochs")
+    + ("epochs",)
     + ("batch_size", "augment", "mixup_alpha", "ema_decay", "ema_start_epoch", "patience")
     + ("train_acc_samples", "tta", "seed"),
     **_data_groups(),
