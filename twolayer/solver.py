@@ -86,8 +86,9 @@ class Solver(SolverState, Evaluation):
       patience: stop when the validation accuracy has not improved for this many
         epochs (None = never).
       seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used:
-        the batches' order, augment's draws and, passed as ``model.loss(X, y, rng=...)``
-        when the model's loss takes an ``rng`` keyword, its dropout masks.
+        the batches' order, augment's and mixup's draws and, passed as
+        ``model.loss(X, y, rng=...)`` when the model's loss takes an ``rng`` keyword,
+        its dropout masks.
       checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k
         (which supersedes, and deletes, an earlier ``{checkpoint_name}_interrupted.npz``).
       keep_checkpoints: keep only the newest this many epoch checkpoints (None: all;
