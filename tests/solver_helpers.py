@@ -1,5 +1,8 @@
 """Small data, nets and settings shared by the Solver and checkpoint tests."""
 
+import os
+import signal
+
 import numpy as np
 
 from twolayer import checkpoint
@@ -19,8 +22,34 @@ def blobs(n=300, num_classes=3, seed=0):
     return {"X_train": X[:k], "y_train": y[:k], "X_val": X[k:], "y_val": y[k:]}
 
 
-def net(seed=0):
-    return TwoLayerNet(input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=seed)
+def net(seed=0, **kwargs):
+    return TwoLayerNet(
+        input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=seed, **kwargs
+    )
+
+
+class Interrupting(TwoLayerNet):
+    """A TwoLayerNet whose ``call``-th training loss call raises KeyboardInterrupt or NaN
+    ("late": KeyboardInterrupt once its dropout masks are drawn)."""
+
+    def __init__(self, call, effect="interrupt", **kwargs):
+        super().__init__(**kwargs)
+        self.call, self.effect, self.calls = call, effect, 0
+
+    def loss(self, X, y=None, *, rng=None):
+        if y is not None:
+            self.calls += 1
+            if self.calls == self.call:
+                if self.effect == "nan":
+                    return float("nan"), {}
+                if self.effect == "sigint":  # a real Ctrl-C, in the middle of a step
+                    os.kill(os.getpid(), signal.SIGINT)
+                elif self.effect == "late":
+                    super().loss(X, y, rng=rng)
+                    raise KeyboardInterrupt
+                else:
+                    raise KeyboardInterrupt
+        return super().loss(X, y, rng=rng)
 
 
 def jitter(X, rng):

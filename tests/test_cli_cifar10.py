@@ -106,6 +106,8 @@ def test_predict_refuses_bad_images_and_non_runs(zca_run, tmp_path, capsys):
         ["--epochs", "-2"],
         ["--optimizer", "lbfgs"],
         ["--augment", "wiggle"],
+        ["--augment", "flip+cutout"],
+        ["--augment", "noise-1"],
         ["--weight-scale", "inf"],
         ["--num-train", "60000"],
         ["--noise", "0.1"],  # a spiral setting

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run, twolayer
 
+from twolayer import TwoLayerNet
 from twolayer.cli.args import nonnegative_float, positive_float, positive_int, run_main
 
 TRAIN = SCRIPTS / "train_spiral.py"
@@ -74,6 +75,26 @@ def test_config_reruns_a_run_exactly_and_flags_override_it(trained, tmp_path, mo
     assert saved["epochs"] == 4 and saved["hidden"] == 8 and saved["seed"] == 1
 
 
+def test_accuracy_levers_reach_the_config_and_the_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    levers = ["--dropout", "0.3", "--input-dropout", "0.1", "--ema-decay", "0.9",
+              "--ema-start-epoch", "2", "--mixup-alpha", "0.2", "--lr-schedule", "cosine_restarts",
+              "--restart-epochs", "1.5"]  # fmt: skip
+    first = call(capsys, "train", "spiral", *TINY, *levers, "--out", "a", "--quiet")
+    assert first.returncode == 0, first.stderr
+    saved = json.loads((tmp_path / "a" / "config.json").read_text())["run"]
+    assert (saved["dropout"], saved["input_dropout"]) == (0.3, 0.1)
+    assert (saved["ema_decay"], saved["ema_start_epoch"], saved["mixup_alpha"]) == (0.9, 2, 0.2)
+    assert (saved["lr_schedule"], saved["restart_epochs"]) == ("cosine_restarts", 1.5)
+    model = TwoLayerNet.load(tmp_path / "a" / "model.npz")
+    assert (model.dropout, model.input_dropout) == (0.3, 0.1)
+    again = call(capsys, "train", "--config", "a", "--out", "b", "--quiet")
+    assert again.returncode == 0, again.stderr
+    first_weights, second_weights = weights(tmp_path / "a"), weights(tmp_path / "b")
+    for k in ("W1", "b1", "W2", "b2"):
+        assert np.array_equal(first_weights[k], second_weights[k]), k
+
+
 def test_train_spiral_out_and_quiet(tmp_path):
     result = run(TRAIN, *TINY, "--out", "here", "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -93,6 +114,13 @@ def test_train_spiral_out_and_quiet(tmp_path):
         ["--num-train", "100"],  # a cifar10 setting
         ["--preset", "best"],  # a cifar10 preset
         ["--lr-decay", "0.5"],  # needs the step schedule
+        ["--dropout", "1"],
+        ["--input-dropout", "-0.1"],
+        ["--ema-decay", "1"],
+        ["--mixup-alpha", "-1"],
+        ["--lr-schedule", "cosine_restarts"],  # without --restart-epochs
+        ["--restart-epochs", "2"],  # without cosine_restarts
+        ["--ema-decay", "0.9", "--ema-start-epoch", "4"],  # after the last of 3 epochs
     ],
 )
 def test_train_spiral_bad_flags_fail_cleanly(flags, tmp_path, monkeypatch, capsys):

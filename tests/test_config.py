@@ -71,6 +71,15 @@ def test_unknown_keys_and_ill_typed_values_are_named_together():
         ({"hidden": 0}, "hidden must be > 0"),
         ({"optimizer": "lbfgs"}, "optimizer must be one of adam"),
         ({"label_smoothing": 1.0}, "label_smoothing must lie in [0, 1)"),
+        ({"dropout": 1.0}, "dropout must lie in [0, 1)"),
+        ({"input_dropout": -0.5}, "input_dropout must lie in [0, 1)"),
+        ({"ema_decay": 1.0}, "ema_decay must lie in [0, 1)"),
+        ({"mixup_alpha": -0.2}, "mixup_alpha must be >= 0"),
+        ({"lr_schedule": "cosine_restarts"}, "restart_epochs (the epochs between restarts) goes"),
+        ({"restart_epochs": 5.0}, "lr_schedule cosine with restart_epochs 5.0"),
+        ({"lr_schedule": "cosine_restarts", "restart_epochs": 0.0}, "restart_epochs must be > 0"),
+        ({"ema_start_epoch": 0}, "ema_start_epoch must be > 0"),
+        ({"ema_decay": 0.99, "ema_start_epoch": 51}, "ema_start_epoch 51 is after the last epoch"),
         ({"val_fraction": 1.0}, "val_fraction must lie in (0, 1)"),
         ({"weight_scale": "xavier"}, 'weight_scale must be > 0 or "he"'),
         ({"augment": "wiggle"}, "augment must be"),
@@ -89,11 +98,29 @@ def test_out_of_range_and_inconsistent_settings_are_refused(changes, words):
         preset("spiral").replace(**changes)
 
 
+def test_augment_specs_with_cutout_and_noise_are_run_settings():
+    config = preset("cifar10").replace(augment="flip+translate2+cutout8+noise0.05")
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match='augment must be "flip", "translateK" .*"cutoutK"'):
+        preset("cifar10").replace(augment="cutout")
+
+
 def test_build_makes_the_model_and_solver_the_config_says():
     data = spiral_data()
     config = preset("spiral").replace(hidden=7, epochs=2, lr=0.01, seed=4)
     model, solver = build(config, data, verbose=False)
     assert (model.input_dim, model.hidden_dim, model.num_classes) == (2, 7, 3)
+    assert model.dropout == model.input_dropout == 0.0
+    dropping, _ = build(config.replace(dropout=0.5, input_dropout=0.25), data, verbose=False)
+    assert (dropping.dropout, dropping.input_dropout) == (0.5, 0.25)
+    assert solver.ema_decay is None and solver.weight_average.averages is None
+    _, averaging = build(config.replace(ema_decay=0.9, ema_start_epoch=2), data, verbose=False)
+    assert (averaging.ema_decay, averaging.ema_start_epoch) == (0.9, 2)
+    assert solver.mixup_alpha is None
+    assert build(config.replace(mixup_alpha=0.2), data, verbose=False)[1].mixup_alpha == 0.2
+    restarts = config.replace(lr_schedule="cosine_restarts", restart_epochs=0.5)
+    _, restarting = build(restarts, data, verbose=False)
+    assert (restarting.lr_schedule, restarting.restart_epochs) == ("cosine_restarts", 0.5)
     assert model.reg == 1e-5 and solver.model is model
     settings = solver_settings(config)
     assert settings["optim_config"] == {"learning_rate": 0.01}

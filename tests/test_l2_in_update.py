@@ -38,24 +38,24 @@ class RegSpy(TwoLayerNet):
         super().__init__(**kwargs)
         self.seen, self.fail_at, self.effect = [], fail_at, effect
 
-    def loss(self, X, y=None):
+    def loss(self, X, y=None, *, rng=None):
         if y is not None:
             self.seen.append(self.reg)
             if len(self.seen) == self.fail_at:
                 if self.effect == "nan":
                     return float("nan"), {}
                 raise KeyboardInterrupt
-        return super().loss(X, y)
+        return super().loss(X, y, rng=rng)
 
 
 def make(
     rule="adam", dtype=np.float64, reg=0.1, plain=False, optim_config=None, fail_at=None,
-    effect="interrupt", **solver_kwargs,
+    effect="interrupt", dropout=0.0, **solver_kwargs,
 ):  # fmt: skip
     """A Solver on DATA; ``plain`` keeps the L2 term in the model (``l2_params = ()``)."""
     model = RegSpy(
         fail_at, effect, input_dim=6, hidden_dim=9, num_classes=3, weight_scale="he", reg=reg,
-        dtype=dtype, seed=0,
+        dtype=dtype, seed=0, dropout=dropout,
     )  # fmt: skip
     if plain:
         model.l2_params = ()
@@ -135,6 +135,15 @@ def test_reg_changed_between_steps_is_followed(dtype):
     assert moved.model.seen == [0.0] * STEPS
     assert plain.model.seen == regs
     assert_same_run(moved, plain, rel=REL[dtype])
+
+
+def test_moved_l2_with_dropout_mixup_and_weight_averaging_is_still_the_plain_path():
+    levers = {"dropout": 0.3, "mixup_alpha": 0.4, "ema_decay": 0.9}
+    moved, plain = steps(make(**levers)), steps(make(plain=True, **levers))
+    assert moved.model.seen == [0.0] * STEPS
+    assert_same_run(moved, plain, rel=REL[np.float64])
+    for name, avg in moved.weight_average.averages.items():
+        assert np.array_equal(avg, plain.weight_average.averages[name]), name
 
 
 def test_reg_zero_changes_nothing():

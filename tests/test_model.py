@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from twolayer import TwoLayerNet, eval_numerical_gradient, rel_error
+from twolayer import TwoLayerNet, dropout_forward, eval_numerical_gradient, rel_error
 from twolayer import model as model_module
 
 
@@ -64,9 +64,11 @@ def test_cs231n_second_assignment_reference_values():
     assert abs(loss - 26.5948426952) < 1e-10
 
 
-def kink_free_problem(seed, N=4, D=6, H=8, C=5, h=1e-5):
-    """A float64 net and data whose hidden pre-activations all sit well away from 0."""
+def kink_free_problem(seed, N=4, D=6, H=8, C=5, h=1e-5, input_dropout=0.0):
+    """A float64 net and data whose hidden pre-activations all sit well away from 0 (with
+    ``input_dropout``: after dropping the inputs that ``default_rng(seed)`` drops first)."""
     rng = np.random.default_rng(seed)
+    mask = dropout_forward(np.ones((N, D)), input_dropout, np.random.default_rng(seed))[1]
     model = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=0.5, seed=seed)
     for k in model.params:
         model.params[k] = model.params[k].astype(np.float64)
@@ -74,11 +76,12 @@ def kink_free_problem(seed, N=4, D=6, H=8, C=5, h=1e-5):
     model.params["b2"] = rng.standard_normal(C)
     while True:
         X = rng.standard_normal((N, D))
-        pre = X @ model.params["W1"] + model.params["b1"]
+        pre = (X if mask is None else X * mask) @ model.params["W1"] + model.params["b1"]
         # A perturbation h of any weight moves a pre-activation by at most h * max|X| (or h).
         if np.abs(pre).min() > 10 * h * max(1.0, np.abs(X).max()):
             break
     y = rng.integers(C, size=N)
+    model.input_dropout = input_dropout
     return model, X, y
 
 
@@ -92,6 +95,53 @@ def test_whole_net_gradient_check(reg, seed):
         numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
         assert grads[name].shape == param.shape
         assert rel_error(numeric, grads[name]) < 1e-6, name
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_whole_net_gradient_check_with_dropout(seed):
+    model, X, y = kink_free_problem(seed, N=6, input_dropout=0.3)
+    model.dropout, model.reg = 0.5, 0.1
+
+    def loss(_):  # a fresh generator of one seed: the same masks at every call
+        return model.loss(X, y, rng=np.random.default_rng(seed))[0]
+
+    _, grads = model.loss(X, y, rng=np.random.default_rng(seed))
+    assert loss(None) != model.loss(X, y)[0]  # units were dropped
+    for name, param in model.params.items():
+        numeric = eval_numerical_gradient(loss, param, verbose=False)
+        assert rel_error(numeric, grads[name]) < 1e-6, name
+
+
+def test_whole_net_gradient_check_with_target_distributions():
+    model, X, y = kink_free_problem(3)
+    targets = np.random.default_rng(3).dirichlet(np.ones(5), size=X.shape[0])
+    model.label_smoothing = 0.1
+    _, grads = model.loss(X, targets)
+    for name, param in model.params.items():
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, targets)[0], param, verbose=False)
+        assert rel_error(numeric, grads[name]) < 1e-6, name
+
+
+def test_dropout_only_while_training_with_a_generator():
+    model, X, y = kink_free_problem(0, N=50)
+    scores, (loss, grads) = model.loss(X), model.loss(X, y)
+    model.dropout, model.input_dropout = 0.5, 0.2
+    rng = np.random.default_rng(0)
+    state = rng.bit_generator.state
+    assert np.array_equal(model.loss(X), scores)  # scores and predictions: no dropout
+    assert np.array_equal(model.predict(X), scores.argmax(1))
+    assert model.loss(X, y)[0] == loss  # no generator, no dropout
+    assert rng.bit_generator.state == state
+    dropped, _ = model.loss(X, y, rng=rng)
+    assert dropped != loss and rng.bit_generator.state != state
+    model.dropout = model.input_dropout = 0.0
+    off, off_grads = model.loss(X, y, rng=rng)  # off: the generator is not touched
+    assert off == loss and all(np.array_equal(off_grads[k], grads[k]) for k in grads)
+    with pytest.raises(ValueError, match="rng must be a numpy.random.Generator"):
+        model.loss(X, y, rng=0)
+    model.dropout = 1.0  # an attribute set out of range is caught by the layer
+    with pytest.raises(ValueError, match="dropout p is the probability"):
+        model.loss(X, y, rng=rng)
 
 
 def test_backward_skips_the_input_gradient(monkeypatch):
@@ -165,11 +215,13 @@ def test_predict_in_batches_matches_scores():
 
 def test_save_load_round_trip(tmp_path):
     model = TwoLayerNet(
-        input_dim=12, hidden_dim=9, num_classes=4, weight_scale="he", reg=0.3, seed=2
-    )
+        input_dim=12, hidden_dim=9, num_classes=4, weight_scale="he", reg=0.3, seed=2,
+        dropout=0.5, input_dropout=0.1,
+    )  # fmt: skip
     path = model.save(tmp_path / "m.npz", mean_image=np.arange(12.0))
     loaded = TwoLayerNet.load(path)
     assert loaded.config() == model.config()
+    assert (loaded.dropout, loaded.input_dropout) == (0.5, 0.1)
     for k in model.params:
         assert np.array_equal(loaded.params[k], model.params[k])
         assert loaded.params[k].dtype == model.params[k].dtype
@@ -200,6 +252,10 @@ def test_load_rejects_missing_and_foreign_files(tmp_path):
         (np.zeros((3, 6)), np.array([0, 1, 3]), "labels must lie in \\[0, 3\\)"),
         (np.zeros((3, 6)), np.array([0, -1, 2]), "labels must lie"),
         (np.zeros((3, 6)), np.array([0, 1]), "2 labels but X has 3 rows"),
+        (np.zeros((3, 6)), np.full((3, 2), 0.5), r"shape \(N, C\) = \(3, 3\)"),
+        (np.zeros((3, 6)), np.full((3, 3), 0.5), "rows must be distributions"),
+        (np.zeros((3, 6)), np.array([[2.0, -1, 0]] * 3), "values >= 0 summing to 1"),
+        (np.zeros((3, 6)), np.full((3, 3), np.nan), "NaN or inf"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(X, y, match):
@@ -219,6 +275,8 @@ def test_bad_inputs_raise_clear_errors(X, y, match):
         ({"reg": float("nan")}, "reg"),
         ({"dtype": np.int32}, "floating"),
         ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"dropout": 1.0}, r"dropout is the probability .* \[0, 1\)"),
+        ({"input_dropout": -0.1}, "input_dropout is the probability"),
     ],
 )
 def test_bad_constructor_arguments(kwargs, match):

@@ -1,12 +1,20 @@
 """Tests for the Solver: learning, shuffling, exact resume, Ctrl-C, divergence, schedules."""
 
 import os
-import signal
 import tempfile
 
 import numpy as np
 import pytest
-from solver_helpers import QUIET, RUN, assert_same_weights, blobs, final_weights, jitter, net
+from solver_helpers import (
+    QUIET,
+    RUN,
+    Interrupting,
+    assert_same_weights,
+    blobs,
+    final_weights,
+    jitter,
+    net,
+)
 
 from twolayer.model import TwoLayerNet
 from twolayer.solver import DivergenceError, Solver
@@ -26,23 +34,10 @@ class Spy:
         return 1.0, {"b": np.zeros_like(self.params["b"])}
 
 
-class Interrupting(TwoLayerNet):
-    """A TwoLayerNet whose ``call``-th training loss call raises KeyboardInterrupt or NaN."""
-
-    def __init__(self, call, effect="interrupt", **kwargs):
-        super().__init__(**kwargs)
-        self.call, self.effect, self.calls = call, effect, 0
+class Cs231nStyle(TwoLayerNet):
+    """A model whose loss takes no rng, as in CS231n's assignments."""
 
     def loss(self, X, y=None):
-        if y is not None:
-            self.calls += 1
-            if self.calls == self.call:
-                if self.effect == "nan":
-                    return float("nan"), {}
-                if self.effect == "sigint":  # a real Ctrl-C, in the middle of a step
-                    os.kill(os.getpid(), signal.SIGINT)
-                else:
-                    raise KeyboardInterrupt
         return super().loss(X, y)
 
 
@@ -235,30 +230,68 @@ def test_resume_from_epoch_checkpoint_is_bit_identical(tmp_path):
     assert resumed.lr_history == full.lr_history
 
 
-@pytest.mark.parametrize("effect, call", [("interrupt", 10), ("interrupt", 15), ("sigint", 10)])
-def test_ctrl_c_checkpoints_and_resumes_exactly(tmp_path, capsys, effect, call):
+@pytest.mark.parametrize(
+    "effect, call, dropout",
+    [("interrupt", 10, 0.0), ("interrupt", 15, 0.0), ("sigint", 10, 0.0), ("late", 10, 0.3)],
+)
+def test_ctrl_c_checkpoints_and_resumes_exactly(tmp_path, capsys, effect, call, dropout):
     data = blobs()
-    full = Solver(net(), data, checkpoint_name=tmp_path / "full", **RUN)
+    full = Solver(net(dropout=dropout), data, checkpoint_name=tmp_path / "full", **RUN)
     full.train()
 
     model = Interrupting(
-        call, effect, input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=0
-    )
+        call, effect, input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=0,
+        dropout=dropout,
+    )  # fmt: skip
     solver = Solver(model, data, checkpoint_name=tmp_path / "run", **RUN)
     solver.train()  # returns instead of raising
     path = tmp_path / "run_interrupted.npz"
     assert solver.interrupted and solver.interrupt_checkpoint == path
     assert str(path) in capsys.readouterr().out
-    assert solver.t == call - (effect == "interrupt")  # a real Ctrl-C finishes its step
+    assert solver.t == call - (effect != "sigint")  # a real Ctrl-C finishes its step
     for k, v in model.params.items():
         assert np.array_equal(v, solver.best_params[k])
 
-    resumed = Solver.resume(path, net(seed=5), data, augment=jitter)
+    resumed = Solver.resume(path, net(seed=5, dropout=dropout), data, augment=jitter)
     resumed.train()
     assert_same_weights(
         final_weights(tmp_path / "full_epoch_4.npz"), final_weights(tmp_path / "run_epoch_4.npz")
     )
     assert resumed.loss_history == full.loss_history
+
+
+def test_dropout_resumes_bit_identically_and_evaluates_without_dropout(tmp_path):
+    data = blobs()
+    full = Solver(net(dropout=0.3, input_dropout=0.2), data, checkpoint_name=tmp_path / "f", **RUN)
+    full.train()
+    no_dropout = Solver(net(), data, **RUN)
+    no_dropout.train()
+    assert no_dropout.loss_history != full.loss_history
+    resumed = Solver.resume(
+        tmp_path / "f_epoch_2.npz", net(seed=9, dropout=0.3, input_dropout=0.2), data,
+        augment=jitter, checkpoint_name=tmp_path / "r",
+    )  # fmt: skip
+    resumed.train()
+    assert resumed.loss_history == full.loss_history
+    assert_same_weights(
+        final_weights(tmp_path / "f_epoch_4.npz"), final_weights(tmp_path / "r_epoch_4.npz")
+    )
+    X, y = data["X_val"], data["y_val"]
+    accuracy = full.check_accuracy(X, y)
+    assert accuracy == full.check_accuracy(X, y) == np.mean(full.model.predict(X) == y)
+
+
+def test_a_loss_without_rng_trains_as_one_with_dropout_off():
+    """A CS231n-style loss(X, y) gets no rng; TwoLayerNet's with dropout off draws nothing."""
+    data = blobs()
+    runs = []
+    for cls in (TwoLayerNet, Cs231nStyle):
+        model = cls(input_dim=2, hidden_dim=20, num_classes=3, weight_scale="he", seed=0)
+        solver = Solver(model, data, **RUN)
+        solver.train()
+        runs.append((model.params, solver.loss_history, solver.rng.bit_generator.state))
+    assert_same_weights(runs[0][0], runs[1][0])
+    assert runs[0][1:] == runs[1][1:]
 
 
 def test_ctrl_c_without_checkpoint_name_writes_to_temp_dir(tmp_path, monkeypatch, capsys):

@@ -27,6 +27,8 @@ from twolayer.gradcheck import (
 from twolayer.layers import (
     affine_backward,
     affine_forward,
+    dropout_backward,
+    dropout_forward,
     relu_backward,
     relu_forward,
     softmax_loss,
@@ -47,6 +49,8 @@ __all__ = [
     "TwoLayerNet",
     "affine_backward",
     "affine_forward",
+    "dropout_backward",
+    "dropout_forward",
     "eval_numerical_gradient",
     "eval_numerical_gradient_array",
     "grad_check_sparse",

@@ -31,15 +31,17 @@ def training_bytes(
     optimizer: str = "adam",
     dtype: str = "float32",
     eval_batch_size: int = 1000,
+    averaged: bool = False,
 ) -> int:
     """A lower bound of the memory training a net of this shape takes, the data aside.
 
-    The weights, their gradients, the best epoch's copy and the optimizer state, plus
-    the activations of a training batch and of an evaluation batch (N, H).
+    The weights, their gradients, the best epoch's copy, the optimizer state and (when
+    ``averaged``) the weight average, plus the activations of a training batch and of
+    an evaluation batch (N, H).
     """
     itemsize = np.dtype(dtype).itemsize
     params = (input_dim + 1) * hidden + (hidden + 1) * classes
-    copies = 3 + OPTIMIZER_STATE.get(optimizer, 2)
+    copies = 3 + OPTIMIZER_STATE.get(optimizer, 2) + averaged
     rows = ACTIVATIONS_PER_ROW * batch_size + 2 * eval_batch_size
     return itemsize * (copies * params + rows * (hidden + classes))
 

@@ -7,6 +7,7 @@ per setting.
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from typing import Any
@@ -39,11 +40,16 @@ SOLVER_DEFAULTS: dict[str, Any] = {
     "eval_batch_size": 1000,
     "patience": None,
     "on_epoch_end": None,
+    "ema_decay": None,
+    "ema_start_epoch": 1,
+    "mixup_alpha": None,
+    "restart_epochs": None,
 }
 
 
-def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[np.ndarray, ...]:
-    """``X_train, y_train, X_val, y_val`` from ``data``, checked against the model."""
+def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[Any, ...]:
+    """``X_train, y_train, X_val, y_val`` from ``data``, checked against the model, and
+    the number of classes the model scores."""
     missing = [k for k in DATA_KEYS if k not in data]
     if missing:
         raise ValueError(f"data is missing {', '.join(missing)}; it needs {', '.join(DATA_KEYS)}")
@@ -56,7 +62,15 @@ def check_data(data: dict[str, np.ndarray], model: Any) -> tuple[np.ndarray, ...
     num_classes = np.shape(model.loss(X_train[:1]))[1]
     check_labels(y_train, num_classes, n=X_train.shape[0], name="y_train")
     check_labels(y_val, num_classes, n=X_val.shape[0], name="y_val")
-    return X_train, y_train, X_val, y_val
+    return X_train, y_train, X_val, y_val, num_classes
+
+
+def loss_takes_rng(model: Any) -> bool:
+    """Whether ``model.loss`` takes an ``rng`` keyword (for dropout masks, say)."""
+    try:
+        return "rng" in inspect.signature(model.loss).parameters
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
 
 
 def positive_int_or_none(value: Any, name: str) -> int | None:
@@ -76,6 +90,16 @@ def callable_or_none(f: Any, name: str, signature: str) -> Callable | None:
     if f is not None and not callable(f):
         raise ValueError(f"{name} must be a callable {signature}, got {f!r}")
     return f
+
+
+def positive_or_off(value: Any, name: str, below: float = math.inf) -> float | None:
+    """None (for None or 0: off), or ``value`` as a float in (0, below)."""
+    if value is None or (_is_number(value) and value == 0):
+        return None
+    if not _is_number(value) or not 0 < value < below:
+        where = f"lie in [0, {below:g})" if below < math.inf else "be a finite number >= 0"
+        raise ValueError(f"{name} must {where} (0 or None: off), got {value!r}")
+    return float(value)
 
 
 def check_optim_config(optim_config: Any) -> dict[str, float]:
@@ -122,14 +146,28 @@ def check_warmup(warmup_epochs: Any, num_epochs: int) -> float:
     return float(warmup_epochs)
 
 
-def check_schedule(lr_schedule: Any, lr_decay: float, warmup_epochs: float) -> None:
-    """Raise unless the learning-rate schedule's settings fit together."""
-    if lr_schedule not in ("step", "cosine"):
-        raise ValueError(f'lr_schedule must be "step" or "cosine", got {lr_schedule!r}')
+def check_schedule(
+    lr_schedule: Any, lr_decay: float, warmup_epochs: float, restart_epochs: Any
+) -> float | None:
+    """Raise unless the learning-rate schedule's settings fit together; return
+    ``restart_epochs`` as a float (None unless the schedule is "cosine_restarts")."""
+    if lr_schedule not in ("step", "cosine", "cosine_restarts"):
+        raise ValueError(
+            f'lr_schedule must be "step", "cosine" or "cosine_restarts", got {lr_schedule!r}'
+        )
     if lr_schedule == "step" and warmup_epochs:
-        raise ValueError('warmup_epochs needs lr_schedule="cosine"')
-    if lr_schedule == "cosine" and lr_decay != 1.0:
+        raise ValueError('warmup_epochs needs lr_schedule="cosine" (or "cosine_restarts")')
+    if lr_schedule != "step" and lr_decay != 1.0:
         raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
+    if lr_schedule == "cosine_restarts":
+        if restart_epochs is None:
+            raise ValueError(
+                'lr_schedule="cosine_restarts" needs restart_epochs, the epochs between restarts'
+            )
+        return positive_float(restart_epochs, "restart_epochs")
+    if restart_epochs is not None:
+        raise ValueError('restart_epochs needs lr_schedule="cosine_restarts"')
+    return None
 
 
 def _is_number(value: Any) -> bool:

@@ -2,13 +2,16 @@
 
 :class:`SolverState` gives :class:`twolayer.solver.Solver` its ``state_dict()``,
 ``load_state_dict(state)``, ``save_checkpoint(path)`` and ``Solver.resume(path, model,
-data, **overrides)``. The state is a nested dict of NumPy arrays and JSON values, with
-the parts in ``STATE_KEYS``; :mod:`twolayer.checkpoint` writes such a dict to a file.
+data, **overrides)``, and writes the checkpoints of a run's epochs. The state is a
+nested dict of NumPy arrays and JSON values, with the parts in ``STATE_KEYS`` (and
+``averages``, the weight average, None when there is none); :mod:`twolayer.checkpoint`
+writes such a dict to a file.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -51,6 +54,7 @@ class SolverState:
             "data": data_shape(self.X_train, self.X_val),
             "params": {k: w.copy() for k, w in params.items()},
             "best_params": {k: w.copy() for k, w in self.best_params.items()},
+            "averages": self.weight_average.state(),
             "optim": {k: optim_state(k, c) for k, c in self.optim_configs.items()},
             "history": {k: np.array(getattr(self, k), dtype=np.float64) for k in HISTORY_KEYS},
             "state": {
@@ -82,6 +86,7 @@ class SolverState:
             params[k] = state["params"][k].copy()
         self._last_params = None
         self.best_params = {k: state["best_params"][k].copy() for k in params}
+        self.weight_average.load(state.get("averages"))  # older checkpoints have none
         self.optim_configs = {
             k: {key: v.copy() if isinstance(v, np.ndarray) else v for key, v in c.items()}
             for k, c in state["optim"].items()
@@ -102,6 +107,23 @@ class SolverState:
     def save_checkpoint(self, path: str | os.PathLike) -> Path:
         """Write :meth:`state_dict` to ``path`` (.npz), atomically."""
         return checkpoint.save(self.state_dict(), path)
+
+    def _save_epoch_checkpoint(self) -> None:
+        """Write ``{checkpoint_name}_epoch_{epoch}.npz`` if the run keeps checkpoints, and
+        delete the interrupt's checkpoint it supersedes and any beyond keep_checkpoints."""
+        if self.checkpoint_name is None or self.keep_checkpoints == 0:
+            return
+        self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
+        Path(f"{self.checkpoint_name}_interrupted.npz").unlink(missing_ok=True)
+        if self.keep_checkpoints is not None:
+            old = self.epoch - self.keep_checkpoints
+            Path(f"{self.checkpoint_name}_epoch_{old}.npz").unlink(missing_ok=True)
+
+    def _interrupt_path(self) -> Path:
+        """Where an interrupted run's checkpoint goes."""
+        if self.checkpoint_name is not None:
+            return Path(f"{self.checkpoint_name}_interrupted.npz")
+        return Path(tempfile.gettempdir()) / f"twolayer_{os.getpid()}_interrupted.npz"
 
     @classmethod
     def resume(
@@ -210,8 +232,13 @@ def check_state(
                 f"the saved {group} are {sorted(state[group])}, the model's params "
                 f"{sorted(params)}; build the model as for the saved run"
             )
-    for group in ("params", "best_params"):
-        for k, w in state[group].items():
+    averages = state.get("averages")
+    if averages is not None and averages.keys() != params.keys():
+        raise ValueError(
+            f"the saved averages are of {sorted(averages)}, the model's params {sorted(params)}"
+        )
+    for group in ("params", "best_params", "averages"):
+        for k, w in (state.get(group) or {}).items():
             w, model_w = np.asarray(w), params[k]
             if (w.shape, w.dtype) != (model_w.shape, model_w.dtype):
                 raise ValueError(

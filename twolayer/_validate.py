@@ -48,6 +48,25 @@ def check_labels(y: np.ndarray, num_classes: int, n: int | None = None, name: st
         )
 
 
+def check_targets(y: np.ndarray, num_classes: int, n: int, name: str = "y") -> None:
+    """Raise unless ``y`` is labels (see :func:`check_labels`) or (n, num_classes) float
+    rows that are distributions over the classes (>= 0, summing to 1), as mixup makes."""
+    y = np.asarray(y)
+    if y.ndim != 2 or y.dtype.kind != "f":
+        check_labels(y, num_classes, n=n, name=name)
+        return
+    if y.shape != (n, num_classes):
+        raise ValueError(
+            f"{name} as target distributions must have shape (N, C) = ({n}, {num_classes}), "
+            f"got {y.shape}"
+        )
+    check_finite(y, name)
+    if y.size and (y.min() < 0 or np.abs(y.sum(axis=1) - 1).max() > 1e-3):
+        raise ValueError(
+            f"{name}'s rows must be distributions over the classes: values >= 0 summing to 1"
+        )
+
+
 def check_positive_int(value: object, name: str) -> int:
     """Return ``value`` as an int, raising unless it is a positive whole number."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:

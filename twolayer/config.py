@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.datasets.augment import augment_from_spec
+from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
 from twolayer.datasets.tta import TTA_VIEWS
 from twolayer.model import TwoLayerNet
 from twolayer.optim import UPDATE_RULES
@@ -42,8 +42,11 @@ DATASET_FIELDS: dict[str, tuple[str, ...]] = {
 #: Settings for which None is a value: data_seed None is the run's seed; patience None
 #: never stops early; train_acc_samples None measures the train accuracy on all of it;
 #: label_column None is "label", else the CSV's last column; data None (in the presets
-#: of the user's own data) is filled in from the command line's PATH.
-NONE_ALLOWED = ("data", "data_seed", "label_column", "patience", "train_acc_samples")
+#: of the user's own data) is filled in from the command line's PATH; restart_epochs is
+#: None unless lr_schedule is cosine_restarts.
+NONE_ALLOWED = (
+    "data", "data_seed", "label_column", "patience", "train_acc_samples", "restart_epochs"
+)  # fmt: skip
 TRAIN_KEYS = ("X_train", "y_train", "X_val", "y_val")
 
 
@@ -65,14 +68,23 @@ class RunConfig:
     (None: "label", else the last column), the split settings and ``preprocess``. npz:
     the split, preprocessing and ``store_dtype`` settings.
     model: ``hidden`` (H), ``weight_scale`` (std, or "he" for sqrt(2 / fan_in)),
-    ``dtype``, ``label_smoothing``, ``reg`` (L2 strength) and ``reg_as``: "loss" adds
-    the L2 term to the loss (and its curve), "weight_decay" adds its gradient in the
-    update rule instead: the same weights, and the training loss is the data loss.
-    solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine" or "step"), ``lr_decay``
-    (per epoch, step schedule), ``warmup_epochs`` (cosine), ``epochs``, ``batch_size``,
-    ``augment`` ("none", or e.g. "flip+translate2"), ``patience`` (epochs without a
-    better val accuracy before stopping; None: never), ``train_acc_samples`` (training
-    examples the per-epoch train accuracy is taken on; None: all).
+    ``dtype``, ``label_smoothing``, ``dropout`` and ``input_dropout`` (the probability
+    of dropping each hidden unit, each input feature, while training; 0: off), ``reg``
+    (L2 strength) and ``reg_as``: "loss" adds the L2 term to the loss (and its curve),
+    "weight_decay" adds its gradient in the update rule instead: the same weights, and
+    the training loss is the data loss.
+    solver: ``optimizer``, ``lr``, ``lr_schedule`` ("cosine", "cosine_restarts" or
+    "step"), ``lr_decay`` (per epoch, step schedule), ``warmup_epochs`` (cosine),
+    ``restart_epochs`` (cosine_restarts: the epochs between restarts; None for the
+    others), ``epochs``, ``batch_size``,
+    ``augment`` ("none", or e.g. "flip+translate2" or "flip+translate2+cutout8+noise0.05":
+    see twolayer.datasets.augment), ``mixup_alpha`` (mixup: each batch blended with a
+    shuffled copy of itself, weights from Beta(alpha, alpha); 0: off), ``ema_decay``
+    (weight averaging: evaluate and keep an exponential moving average of the weights,
+    updated after each step with this decay; 0: off) and ``ema_start_epoch`` (the epoch,
+    1-based, whose first step starts the average), ``patience`` (epochs without a better
+    val accuracy before stopping; None: never), ``train_acc_samples`` (training examples
+    the per-epoch train accuracy is taken on; None: all).
     evaluation: ``tta`` (test-time views averaged, a key of ``TTA_VIEWS``).
     ``seed`` seeds the weights and the batches (and the spiral's points).
     """
@@ -98,6 +110,8 @@ class RunConfig:
     weight_scale: float | str
     dtype: str
     label_smoothing: float
+    dropout: float
+    input_dropout: float
     reg: float
     reg_as: str
     optimizer: str
@@ -105,9 +119,13 @@ class RunConfig:
     lr_schedule: str
     lr_decay: float
     warmup_epochs: float
+    restart_epochs: float | None
     epochs: int
     batch_size: int
     augment: str
+    mixup_alpha: float
+    ema_decay: float
+    ema_start_epoch: int
     patience: int | None
     train_acc_samples: int | None
     tta: str
@@ -194,27 +212,31 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "dtype": ("float32", "float64"),
     "reg_as": ("loss", "weight_decay"),
     "optimizer": tuple(sorted(UPDATE_RULES)),
-    "lr_schedule": ("cosine", "step"),
+    "lr_schedule": ("cosine", "cosine_restarts", "step"),
     "tta": tuple(TTA_VIEWS),
 }
 _RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
     **dict.fromkeys(
         ("num_train", "num_val", "zca_epsilon", "num_per_class", "hidden", "lr", "lr_decay")
-        + ("image_size",)
-        + ("epochs", "batch_size", "patience", "train_acc_samples"),
+        + ("image_size", "restart_epochs")
+        + ("epochs", "batch_size", "patience", "train_acc_samples", "ema_start_epoch"),
         (lambda v: v > 0, "must be > 0"),
     ),
     **dict.fromkeys(
-        ("noise", "reg", "warmup_epochs", "seed", "data_seed"), (lambda v: v >= 0, "must be >= 0")
+        ("noise", "reg", "warmup_epochs", "seed", "data_seed", "mixup_alpha"),
+        (lambda v: v >= 0, "must be >= 0"),
     ),
     "classes": (lambda v: v >= 2, "must be at least 2"),
     "val_fraction": (lambda v: 0 < v < 1, "must lie in (0, 1)"),
-    "label_smoothing": (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
+    **dict.fromkeys(
+        ("label_smoothing", "dropout", "input_dropout", "ema_decay"),
+        (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
+    ),
     "weight_scale": (
         lambda v: v == "he" or (not isinstance(v, str) and v > 0),
         'must be > 0 or "he"',
     ),
-    "augment": (_augment_ok, 'must be "none", or "flip" and/or "translateK" joined by "+"'),
+    "augment": (_augment_ok, f"must be {SPEC_FORMS}"),
 }
 
 
@@ -243,10 +265,23 @@ def _check_run(c: RunConfig) -> list[str]:
             for name, value in (("augment", c.augment), ("tta", c.tta))
             if value != "none"
         ]
-    if c.lr_schedule == "cosine" and c.lr_decay != 1.0:
+    if c.lr_schedule != "step" and c.lr_decay != 1.0:
         errors.append(f"lr_decay {c.lr_decay} needs lr_schedule step; cosine decays on its own")
-    if c.warmup_epochs and (c.lr_schedule != "cosine" or c.warmup_epochs > c.epochs):
-        errors.append(f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine and <= epochs")
+    if c.warmup_epochs and (c.lr_schedule == "step" or c.warmup_epochs > c.epochs):
+        errors.append(
+            f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine (or cosine_restarts) "
+            "and <= epochs"
+        )
+    if (c.lr_schedule == "cosine_restarts") != (c.restart_epochs is not None):
+        errors.append(
+            f"lr_schedule {c.lr_schedule} with restart_epochs {c.restart_epochs}: "
+            "restart_epochs (the epochs between restarts) goes with cosine_restarts alone"
+        )
+    if c.ema_decay and c.ema_start_epoch > c.epochs:
+        errors.append(
+            f"ema_start_epoch {c.ema_start_epoch} is after the last epoch ({c.epochs}): "
+            "the weights would never be averaged"
+        )
     return errors
 
 
@@ -254,9 +289,11 @@ _NO_DATA = dict.fromkeys(f for fields in DATASET_FIELDS.values() for f in fields
 _SPIRAL = RunConfig(
     **{**_NO_DATA, "dataset": "spiral", "num_per_class": 100, "classes": 3, "noise": 0.2,
        "val_fraction": 0.2},
-    hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, reg=1e-5,
-    reg_as="loss", optimizer="adam", lr=0.05, lr_schedule="cosine", lr_decay=1.0,
-    warmup_epochs=0.0, epochs=50, batch_size=16, augment="none", patience=None,
+    hidden=100, weight_scale="he", dtype="float32", label_smoothing=0.0, dropout=0.0,
+    input_dropout=0.0, reg=1e-5, reg_as="loss", optimizer="adam", lr=0.05,
+    lr_schedule="cosine", lr_decay=1.0, warmup_epochs=0.0, restart_epochs=None, epochs=50,
+    batch_size=16,
+    augment="none", mixup_alpha=0.0, ema_decay=0.0, ema_start_epoch=1, patience=None,
     train_acc_samples=None, tta="none", seed=0,
 )  # fmt: skip
 _CIFAR10 = _SPIRAL.replace(
@@ -323,10 +360,14 @@ def solver_settings(config: RunConfig) -> dict[str, Any]:
         "lr_schedule": config.lr_schedule,
         "lr_decay": config.lr_decay,
         "warmup_epochs": config.warmup_epochs,
+        "restart_epochs": config.restart_epochs,
         "num_epochs": config.epochs,
         "batch_size": config.batch_size,
         "patience": config.patience,
         "num_train_samples": config.train_acc_samples,
+        "mixup_alpha": config.mixup_alpha,
+        "ema_decay": config.ema_decay,
+        "ema_start_epoch": config.ema_start_epoch,
         "seed": config.seed,
     }
 
@@ -355,6 +396,8 @@ def build(
         dtype=config.dtype,
         seed=config.seed,
         label_smoothing=config.label_smoothing,
+        dropout=config.dropout,
+        input_dropout=config.input_dropout,
     )
     train_data = {k: data[k] for k in TRAIN_KEYS}
     augment = augment_from_spec(config.augment)

@@ -65,15 +65,48 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray, *, inplace: bool = False)
     return np.multiply(dout, cache > 0, out=dout if inplace else None)
 
 
+def dropout_forward(
+    x: np.ndarray, p: float, rng: np.random.Generator | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Inverted dropout: drop each unit with probability ``p`` while training.
+
+    x: any shape, e.g. (N, D) inputs or (N, H) hidden units. With ``rng`` a
+    Generator and p > 0, returns ``out = x * mask`` and the cache ``mask`` (shaped
+    and typed like x), where each entry of mask is 0 with probability p and
+    1 / (1 - p) otherwise: a kept unit is scaled up so that ``E[out] = x``, and the
+    net needs no rescaling at test time. With p = 0 or ``rng`` None (evaluation),
+    returns x itself and the cache None, drawing nothing.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(
+            f"dropout p is the probability of dropping a unit and must lie in [0, 1), got {p!r}"
+        )
+    if not p or rng is None:
+        return x, None
+    # Uniform draws in float32 whatever x's dtype: half the random bits of float64, and
+    # p's resolution of 2**-24 is far finer than any rate worth setting.
+    mask = (rng.random(x.shape, dtype=np.float32) >= p).astype(x.dtype)
+    mask *= 1.0 / (1.0 - p)
+    return x * mask, mask
+
+
+def dropout_backward(dout: np.ndarray, cache: np.ndarray | None) -> np.ndarray:
+    """Backward pass of :func:`dropout_forward`: ``dx = dout * mask`` (dout itself when
+    nothing was dropped)."""
+    return dout if cache is None else dout * cache
+
+
 def softmax_loss(
     x: np.ndarray, y: np.ndarray, *, label_smoothing: float = 0.0
 ) -> tuple[float, np.ndarray]:
     """Mean softmax cross-entropy loss and its gradient with respect to the scores.
 
-    x: (N, C) scores, any magnitude; y: (N,) integer labels in [0, C).
+    x: (N, C) scores, any magnitude; y: (N,) integer labels in [0, C), or (N, C) target
+    distributions (rows >= 0 summing to 1, e.g. mixup's blends of two one-hots).
     Returns the loss (a float, averaged over N) and dx (N, C) = (p - t) / N, where
-    p is the softmax of each row and t the target distribution: one-hot, or with
-    ``label_smoothing`` = e, (1 - e) * one-hot + e / C.
+    p is the softmax of each row and t the target distribution: one-hot (or y's row),
+    or with ``label_smoothing`` = e, (1 - e) * one-hot + e / C. The loss is the mean of
+    the cross-entropies ``-sum(t * log p)``.
 
     Stable for any scores: each row is shifted by its maximum (softmax does not
     change), so exp never overflows, and the log-probability is taken as
@@ -86,13 +119,18 @@ def softmax_loss(
     log_norm = np.log(probs.sum(axis=1, keepdims=True))
     probs /= np.exp(log_norm)  # probs now holds the softmax; the sum is >= 1, no 0/0
     shifted -= log_norm  # shifted now holds the log-probabilities
-    nll = -shifted[rows, y]
-    if label_smoothing:
-        loss = (1.0 - label_smoothing) * nll.mean() - label_smoothing * shifted.mean(axis=1).mean()
-        probs -= label_smoothing / c
-        probs[rows, y] -= 1.0 - label_smoothing
+    if np.ndim(y) == 2:  # target distributions
+        t = (1.0 - label_smoothing) * y + label_smoothing / c if label_smoothing else y
+        loss = -np.vdot(t, shifted) / n
+        probs -= t
     else:
-        loss = nll.mean()
-        probs[rows, y] -= 1.0
+        nll = -shifted[rows, y]
+        if label_smoothing:
+            loss = (1.0 - label_smoothing) * nll.mean() - label_smoothing * shifted.mean(1).mean()
+            probs -= label_smoothing / c
+            probs[rows, y] -= 1.0 - label_smoothing
+        else:
+            loss = nll.mean()
+            probs[rows, y] -= 1.0
     probs /= n
     return float(loss), probs

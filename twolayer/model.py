@@ -13,10 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from twolayer._io import atomic_savez, read_npz, reading
-from twolayer._validate import check_finite, check_labels, check_positive_int
+from twolayer._validate import check_finite, check_positive_int, check_targets
 from twolayer.layers import (
     affine_backward,
     affine_forward,
+    dropout_backward,
+    dropout_forward,
     relu_backward,
     relu_forward,
     softmax_loss,
@@ -37,6 +39,12 @@ class TwoLayerNet:
     ``0.5 * reg * (sum(W1**2) + sum(W2**2))`` on the weights only (not the biases),
     whose gradient is ``reg * W``. ``reg`` and ``label_smoothing`` are plain
     attributes that may be changed at any time.
+
+    ``dropout`` and ``input_dropout`` (0: off; plain attributes too) are the
+    probabilities of dropping each hidden unit (H) and each input feature (D) while
+    training: inverted dropout (:func:`twolayer.layers.dropout_forward`), drawn from
+    the Generator passed as ``loss(X, y, rng=...)``. Scores, predictions and a loss
+    without ``rng`` use every unit.
 
     Inputs are cast at call time to the dtype of ``params["W1"]``, so assigning
     float64 arrays into ``params`` makes the net compute in float64.
@@ -60,6 +68,8 @@ class TwoLayerNet:
         dtype: type | np.dtype = np.float32,
         seed: int | None = None,
         label_smoothing: float = 0.0,
+        dropout: float = 0.0,
+        input_dropout: float = 0.0,
     ) -> None:
         self.input_dim = check_positive_int(input_dim, "input_dim")
         self.hidden_dim = check_positive_int(hidden_dim, "hidden_dim")
@@ -79,9 +89,17 @@ class TwoLayerNet:
             raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
+        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(
+                    f"{name} is the probability of dropping a unit and must lie in [0, 1), "
+                    f"got {p!r}"
+                )
         self.weight_scale = weight_scale
         self.reg = float(reg)
         self.label_smoothing = float(label_smoothing)
+        self.dropout = float(dropout)
+        self.input_dropout = float(input_dropout)
         self.seed = seed
 
         rng = np.random.default_rng(seed)
@@ -119,29 +137,38 @@ class TwoLayerNet:
         return X
 
     def loss(
-        self, X: np.ndarray, y: np.ndarray | None = None
+        self, X: np.ndarray, y: np.ndarray | None = None, *, rng: np.random.Generator | None = None
     ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores, or the loss and its gradients.
 
-        X: (N, d_1, ..., d_k) with d_1 * ... * d_k = D; y: (N,) integer labels or None.
-        Without y, returns scores (N, C). With y, returns ``(loss, grads)`` with
-        grads keyed and shaped like ``params``.
+        X: (N, d_1, ..., d_k) with d_1 * ... * d_k = D; y: (N,) integer labels, (N, C)
+        target distributions (mixup's, see :func:`twolayer.layers.softmax_loss`), or
+        None. Without y, returns scores (N, C). With y, returns ``(loss, grads)`` with
+        grads keyed and shaped like ``params``. ``rng`` draws the dropout masks of a
+        training step (with y); without it, nothing is dropped.
         """
         X = self._prepare(X)
         if y is not None:
-            check_labels(y, self.params["W2"].shape[1], n=X.shape[0])
+            check_targets(y, self.params["W2"].shape[1], n=X.shape[0])
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise ValueError(f"rng must be a numpy.random.Generator, got {rng!r}")
         W1, b1, W2, b2 = (self.params[k] for k in PARAM_NAMES)
+        rng = None if y is None else rng  # dropout only while training
 
-        # Forward: affine - ReLU - affine gives the class scores.
+        # Forward: affine - ReLU - affine gives the class scores (dropout: identity when off).
+        X, _ = dropout_forward(X, self.input_dropout, rng)
         a1, cache1 = affine_forward(X, W1, b1)
         h, relu_cache = relu_forward(a1, inplace=True)  # a1 is ours alone
+        h, drop_h = dropout_forward(h, self.dropout, rng)
         scores, cache2 = affine_forward(h, W2, b2)
         if y is None:
             return scores
 
-        # Backward: the softmax loss's gradient, passed back through each layer in turn.
+        # Backward: the softmax loss's gradient, passed back through each layer in turn
+        # (the input's dropout needs no backward pass: nothing wants dX).
         loss, dscores = softmax_loss(scores, y, label_smoothing=self.label_smoothing)
         dh, dW2, db2 = affine_backward(dscores, cache2)
+        dh = dropout_backward(dh, drop_h)
         da1 = relu_backward(dh, relu_cache, inplace=True)  # dh is ours alone
         _, dW1, db1 = affine_backward(da1, cache1, compute_dx=False)  # no use for dX
         grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
@@ -187,6 +214,8 @@ class TwoLayerNet:
             "dtype": self.dtype.name,
             "seed": self.seed,
             "label_smoothing": self.label_smoothing,
+            "dropout": self.dropout,
+            "input_dropout": self.input_dropout,
         }
 
     def save(self, path: str | os.PathLike, **extra: np.ndarray) -> Path:

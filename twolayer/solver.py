@@ -1,11 +1,12 @@
 """Minibatch training loop for classification models, with CS231n's ``Solver`` API.
 
 The Solver knows only the model contract: ``model.params`` (a dict of arrays),
-``model.loss(X, y) -> (loss, grads)`` and ``model.loss(X) -> scores``. On top of
+``model.loss(X, y) -> (loss, grads)`` and ``model.loss(X) -> scores`` (a loss that
+takes an ``rng`` keyword, for dropout, gets the Solver's generator). On top of
 CS231n's it adds a seed, exact checkpoint/resume (its whole state is the plain data
 of ``state_dict()``, saved by :mod:`twolayer.checkpoint`), a checkpoint on Ctrl-C,
-divergence detection, a cosine schedule, augmentation, early stopping, a per-epoch
-callback and a tqdm progress bar.
+divergence detection, a cosine schedule, augmentation and mixup, weight averaging,
+early stopping, a per-epoch callback and a tqdm progress bar.
 
     solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
                     num_epochs=10, batch_size=100, seed=0, checkpoint_name="runs/net")
@@ -18,7 +19,6 @@ from __future__ import annotations
 import math
 import os
 import signal
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from twolayer._divergence import DivergenceError, check_diverged
+from twolayer._evaluation import Evaluation
 from twolayer._settings import (
     SOLVER_DEFAULTS,
     callable_or_none,
@@ -35,29 +37,25 @@ from twolayer._settings import (
     check_warmup,
     count_or_none,
     initial_learning_rate,
+    loss_takes_rng,
     param_configs,
     positive_float,
     positive_int_or_none,
+    positive_or_off,
 )
 from twolayer._signals import InterruptGuard
 from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
+from twolayer.averaging import WeightAverage
 from twolayer.fast import gather_rows, get_update_rule
 from twolayer.fast.l2 import l2_in_update
-from twolayer.layers import softmax_loss
+from twolayer.mixup import mixup
+from twolayer.schedules import cosine_lr, cosine_restarts_lr
+
+__all__ = ["DivergenceError", "Solver"]
 
 
-class DivergenceError(FloatingPointError):
-    """The training or validation loss became NaN or inf; ``iteration`` and ``epoch`` are
-    1-based."""
-
-    def __init__(self, message: str, iteration: int, epoch: int) -> None:
-        super().__init__(message)
-        self.iteration = iteration
-        self.epoch = epoch
-
-
-class Solver(SolverState):
+class Solver(SolverState, Evaluation):
     """Trains ``model`` on ``data`` by minibatch gradient descent.
 
     data: dict with ``X_train`` (N, d_1, ..., d_k), ``y_train`` (N,) integer labels,
@@ -75,7 +73,9 @@ class Solver(SolverState):
       lr_schedule: "step" multiplies the learning rate by ``lr_decay`` after each
         epoch; "cosine" warms it up linearly from 0 over ``warmup_epochs`` (may be
         fractional), then decays it per iteration along a half cosine to 0 at the
-        end of ``num_epochs``.
+        end of ``num_epochs``; "cosine_restarts" warms up alike, then decays it along
+        a half cosine over every ``restart_epochs`` (may be fractional), restarting
+        from the full rate after each (:mod:`twolayer.schedules`).
       batch_size, num_epochs: each epoch visits every training example exactly once,
         in the order of a fresh permutation; the last batch of an epoch holds the
         remaining N % batch_size examples when batch_size does not divide N.
@@ -86,7 +86,10 @@ class Solver(SolverState):
         with the Solver's generator; it may modify X_batch in place.
       patience: stop when the validation accuracy has not improved for this many
         epochs (None = never).
-      seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used.
+      seed: seeds ``self.rng = np.random.default_rng(seed)``, the only randomness used:
+        the batches' order, augment's and mixup's draws and, passed as
+        ``model.loss(X, y, rng=...)`` when the model's loss takes an ``rng`` keyword,
+        its dropout masks.
       checkpoint_name: write ``{checkpoint_name}_epoch_{k}.npz`` after each epoch k
         (which supersedes, and deletes, an earlier ``{checkpoint_name}_interrupted.npz``).
       keep_checkpoints: keep only the newest this many epoch checkpoints (None: all;
@@ -97,11 +100,21 @@ class Solver(SolverState):
         ``verbose``, else as a printed line when ``verbose``.
       on_epoch_end: ``f(solver)``, called after each finished epoch, once its
         histories are appended and its checkpoint written (e.g. to write a live report).
+      ema_decay, ema_start_epoch: weight averaging (ema_decay None or 0: off). After
+        each update, ``avg = ema_decay * avg + (1 - ema_decay) * w`` for every param,
+        starting from a copy of the weights after the first update of epoch
+        ``ema_start_epoch`` (1-based), in ``weight_average.averages``
+        (:mod:`twolayer.averaging`). The per-epoch accuracies and validation loss, and
+        so the best epoch and its params, are then the average's (before the start
+        epoch: the weights').
+      mixup_alpha: mixup (None or 0: off): each training batch is blended with a
+        shuffled copy of itself, and the loss taken against the blended one-hot
+        targets, with weights from Beta(mixup_alpha, mixup_alpha) (:mod:`twolayer.mixup`;
+        the model's loss must take (N, C) target distributions as y, as TwoLayerNet's does).
 
-    With a built-in rule's name, the model's L2 term (``reg`` on the params in
-    ``model.l2_params``, as TwoLayerNet has) is taken in the update rule's pass, with
-    the same weights bit for bit (:mod:`twolayer.fast.l2`); a callable rule, or a
-    ``weight_decay`` beside ``reg`` (both apply), leaves it in ``model.loss``.
+    A rule given by name takes the model's L2 term (``reg`` on ``model.l2_params``) in
+    its own pass, the same weights bit for bit (:mod:`twolayer.fast.l2`); a callable,
+    or a ``weight_decay`` beside ``reg`` (both apply), leaves it in ``model.loss``.
 
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
     training loss with the model's regularization, as ``model.loss`` gives it up to
@@ -120,7 +133,8 @@ class Solver(SolverState):
 
     ``state_dict()``, ``load_state_dict(state)``, ``save_checkpoint(path)`` and
     ``Solver.resume(path, model, data, **overrides)`` come from
-    :class:`twolayer._solver_state.SolverState`.
+    :class:`twolayer._solver_state.SolverState`; ``check_accuracy(X, y, num_samples,
+    batch_size)`` from :class:`twolayer._evaluation.Evaluation`.
     """
 
     def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any) -> None:
@@ -132,7 +146,7 @@ class Solver(SolverState):
             )
         s = {**SOLVER_DEFAULTS, **kwargs}
         self.model = model
-        self.X_train, self.y_train, self.X_val, self.y_val = check_data(data, model)
+        self.X_train, self.y_train, self.X_val, self.y_val, self._classes = check_data(data, model)
 
         # The settings, one attribute each; a bad one raises ValueError saying why.
         self.update_rule = s["update_rule"]  # a name or a callable, kept as given
@@ -144,7 +158,9 @@ class Solver(SolverState):
         self.batch_size = check_positive_int(s["batch_size"], "batch_size")
         self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
         self.warmup_epochs = check_warmup(s["warmup_epochs"], self.num_epochs)
-        check_schedule(self.lr_schedule, self.lr_decay, self.warmup_epochs)
+        self.restart_epochs = check_schedule(
+            self.lr_schedule, self.lr_decay, self.warmup_epochs, s["restart_epochs"]
+        )
         self.num_train_samples = positive_int_or_none(s["num_train_samples"], "num_train_samples")
         self.num_val_samples = positive_int_or_none(s["num_val_samples"], "num_val_samples")
         self.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
@@ -159,10 +175,15 @@ class Solver(SolverState):
         self.verbose = bool(s["verbose"])
         self.progress = bool(s["progress"])  # a bar only when verbose too
         self.on_epoch_end = callable_or_none(s["on_epoch_end"], "on_epoch_end", "(solver)")
+        self.ema_decay = positive_or_off(s["ema_decay"], "ema_decay", below=1.0)
+        self.ema_start_epoch = check_positive_int(s["ema_start_epoch"], "ema_start_epoch")
+        self.mixup_alpha = positive_or_off(s["mixup_alpha"], "mixup_alpha")
 
         n = self.X_train.shape[0]
         self.iterations_per_epoch = -(-n // self.batch_size)
         self._warmup_iters = round(self.warmup_epochs * self.iterations_per_epoch)
+        if self.restart_epochs is not None:
+            self._restart_iters = max(1, round(self.restart_epochs * self.iterations_per_epoch))
         b = min(self.batch_size, n)
         # float16 storage (half the memory) is widened to float32 as each batch is gathered.
         buf_dtype = np.float32 if self.X_train.dtype == np.float16 else self.X_train.dtype
@@ -171,8 +192,11 @@ class Solver(SolverState):
 
         # The state of the run: what state_dict() saves.
         self.rng = np.random.default_rng(self.seed)
+        # A model whose loss takes an rng (TwoLayerNet's dropout) draws from this one.
+        self._loss_kwargs = {"rng": self.rng} if loss_takes_rng(model) else {}
         self.optim_configs = param_configs(self.optim_config, model.params)
-        self._set_lr(self._base_lr if self.lr_schedule == "step" else self._cosine_lr(0))
+        self.weight_average = WeightAverage(self.ema_decay, self.ema_start_epoch)
+        self._set_lr(self._base_lr if self.lr_schedule == "step" else self._scheduled_lr(0))
         self.epoch = 0  # completed epochs
         self.t = 0  # completed iterations
         self._perm: np.ndarray | None = None  # this epoch's order, drawn at its first step
@@ -201,12 +225,12 @@ class Solver(SolverState):
         for config in self.optim_configs.values():
             config["learning_rate"] = lr
 
-    def _cosine_lr(self, t: int) -> float:
-        """Learning rate of the cosine schedule at iteration t (0-based)."""
-        warm, total = self._warmup_iters, self.num_epochs * self.iterations_per_epoch
-        if t < warm:
-            return self._base_lr * (t + 1) / warm
-        return self._base_lr * 0.5 * (1.0 + math.cos(math.pi * (t - warm) / max(total - warm, 1)))
+    def _scheduled_lr(self, t: int) -> float:
+        """Learning rate of the cosine schedule (with restarts or not) at iteration t (0-based)."""
+        if self.lr_schedule == "cosine_restarts":
+            return cosine_restarts_lr(t, self._base_lr, self._warmup_iters, self._restart_iters)
+        total = self.num_epochs * self.iterations_per_epoch
+        return cosine_lr(t, self._base_lr, self._warmup_iters, total)
 
     # -- training ----------------------------------------------------------------------------
 
@@ -231,23 +255,28 @@ class Solver(SolverState):
         # Gather into reused buffers: no per-step copy of the dataset or new batch array.
         X_batch = gather_rows(self.X_train, idx, self._X_buf[:k])
         y_batch = np.take(self.y_train, idx, out=self._y_buf[:k])
-        if self.lr_schedule == "cosine":
-            self._set_lr(self._cosine_lr(self.t))
-        rng_state = None if self.augment is None else self.rng.bit_generator.state
+        if self.lr_schedule != "step":
+            self._set_lr(self._scheduled_lr(self.t))
+        rng_state = self.rng.bit_generator.state
         try:
             if self.augment is not None:
                 X_batch = self.augment(X_batch, self.rng)
-            loss, grads = self.model.loss(X_batch, y_batch)
+            if self.mixup_alpha is not None:
+                X_batch, y_batch = mixup(
+                    X_batch, y_batch, self.mixup_alpha, self._classes, self.rng
+                )
+            loss, grads = self.model.loss(X_batch, y_batch, **self._loss_kwargs)
         except KeyboardInterrupt:
-            # Undo augment's draws so a checkpoint taken now replays this step exactly.
-            if rng_state is not None:
-                self.rng.bit_generator.state = rng_state
+            # Undo the draws (augment's, mixup's, dropout's) so a checkpoint taken now replays
+            # this step exactly.
+            self.rng.bit_generator.state = rng_state
             raise
         loss = float(loss) + l2_loss
         self._check_diverged("training", loss, self.t + 1)
         params, configs, update = self.model.params, self.optim_configs, self._update
         for name, w in params.items():
             params[name], configs[name] = update(w, grads[name], configs[name])
+        self.weight_average.update(params, self.epoch + 1)
         self.loss_history.append(loss)
         self.lr_history.append(self.learning_rate)
         self.t += 1
@@ -256,14 +285,8 @@ class Solver(SolverState):
 
     def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
         """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""
-        if not math.isfinite(loss):
-            raise DivergenceError(
-                f"the {which} loss became {loss} at iteration {iteration} (epoch "
-                f"{self.epoch + 1}) with learning_rate {self.learning_rate:g}; try a lower "
-                "learning rate (e.g. a tenth), stronger lr_decay or a smaller weight_scale",
-                iteration=iteration,
-                epoch=self.epoch + 1,
-            )
+        epoch, lr = self.epoch + 1, self.learning_rate
+        check_diverged(which, loss, iteration=iteration, epoch=epoch, learning_rate=lr)
 
     def train(self) -> None:
         """Run the remaining epochs of ``num_epochs``, then put ``best_params`` into the model.
@@ -331,12 +354,13 @@ class Solver(SolverState):
     def _end_epoch(self) -> None:
         rng_state = self.rng.bit_generator.state
         try:
-            train_acc = self.check_accuracy(
-                self.X_train, self.y_train, self.num_train_samples, self.eval_batch_size
-            )
-            val_acc, val_loss = self._evaluate(
-                self.X_val, self.y_val, self.num_val_samples, self.eval_batch_size
-            )
+            with self.weight_average.applied(self.model):  # the average, when averaging
+                train_acc = self.check_accuracy(
+                    self.X_train, self.y_train, self.num_train_samples, self.eval_batch_size
+                )
+                val_acc, val_loss = self._evaluate(
+                    self.X_val, self.y_val, self.num_val_samples, self.eval_batch_size
+                )
         except KeyboardInterrupt:
             self.rng.bit_generator.state = rng_state  # replay the subsampling on resume
             raise
@@ -358,7 +382,8 @@ class Solver(SolverState):
         ):
             self.best_val_acc, self.best_val_loss, self._epochs_since_best = val_acc, val_loss, 0
             self.best_epoch = self.epoch
-            self.best_params = {k: v.copy() for k, v in self.model.params.items()}
+            evaluated = self.weight_average.current(self.model.params)
+            self.best_params = {k: v.copy() for k, v in evaluated.items()}
         else:
             self._epochs_since_best += 1
         if self.verbose:
@@ -376,12 +401,7 @@ class Solver(SolverState):
                     f"Stopping early: val acc has not improved for {self.patience} epochs "
                     f"(best {self.best_val_acc:f})"
                 )
-        if self.checkpoint_name is not None and self.keep_checkpoints != 0:
-            self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
-            Path(f"{self.checkpoint_name}_interrupted.npz").unlink(missing_ok=True)
-            if self.keep_checkpoints is not None:
-                old = self.epoch - self.keep_checkpoints
-                Path(f"{self.checkpoint_name}_epoch_{old}.npz").unlink(missing_ok=True)
+        self._save_epoch_checkpoint()
         if self.on_epoch_end is not None:
             self.on_epoch_end(self)
 
@@ -390,36 +410,3 @@ class Solver(SolverState):
         self._last_params = dict(self.model.params)
         for k, v in self.best_params.items():
             self.model.params[k] = v.copy()
-
-    def _interrupt_path(self) -> Path:
-        if self.checkpoint_name is not None:
-            return Path(f"{self.checkpoint_name}_interrupted.npz")
-        return Path(tempfile.gettempdir()) / f"twolayer_{os.getpid()}_interrupted.npz"
-
-    # -- evaluation --------------------------------------------------------------------------
-
-    def check_accuracy(
-        self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100
-    ) -> float:
-        """Accuracy of the model on (X, y), or on ``num_samples`` random rows of it.
-
-        X: (N, ...), y: (N,) integer labels. Scores are computed ``batch_size`` rows at
-        a time; the subset, if any, is drawn with ``self.rng``.
-        """
-        return self._evaluate(X, y, num_samples, batch_size)[0]
-
-    def _evaluate(
-        self, X: np.ndarray, y: np.ndarray, num_samples: int | None, batch_size: int
-    ) -> tuple[float, float]:
-        """Accuracy and mean unregularized cross-entropy on (X, y) or a random subset."""
-        n = X.shape[0]
-        if num_samples is not None and num_samples < n:
-            idx = self.rng.choice(n, num_samples, replace=False)
-            X, y, n = X[idx], y[idx], num_samples
-        correct, loss_sum = 0, 0.0
-        for start in range(0, n, batch_size):
-            scores = self.model.loss(X[start : start + batch_size])
-            y_batch = y[start : start + batch_size]
-            correct += int(np.count_nonzero(scores.argmax(axis=1) == y_batch))
-            loss_sum += softmax_loss(scores, y_batch)[0] * y_batch.shape[0]
-        return correct / n, loss_sum / n

@@ -68,6 +68,11 @@ def nonnegative_float(text: str) -> float:
     return _number(text, float, lambda v: v >= 0, "a finite number >= 0")
 
 
+def probability(text: str) -> float:
+    """argparse type: a number in [0, 1), such as a dropout rate."""
+    return _number(text, float, lambda v: 0 <= v < 1, "a number in [0, 1)")
+
+
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
     """Shows every flag's default and keeps the description's line breaks (for examples).
 

@@ -15,9 +15,15 @@ import argparse
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from twolayer.cli.args import nonnegative_float, nonnegative_int, positive_float, positive_int
+from twolayer.cli.args import (
+    nonnegative_float,
+    nonnegative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
 from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, RunConfig
-from twolayer.datasets.augment import augment_from_spec
+from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
 
 
 def weight_scale(text: str) -> float | str:
@@ -46,16 +52,37 @@ _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
     "weight_scale": (weight_scale, 'initial weight std, or "he" for sqrt(2/fan_in)'),
     "dtype": (None, "compute dtype"),
     "label_smoothing": (nonnegative_float, "share of the target spread over all classes"),
+    "dropout": (probability, "inverted dropout: chance of dropping each hidden unit in training"),
+    "input_dropout": (probability, "inverted dropout: chance of dropping each input feature"),
     "reg": (nonnegative_float, "L2 strength"),
     "reg_as": (None, "L2 as a loss term, or as weight decay in the update (same weights)"),
     "optimizer": (None, "update rule"),
     "lr": (positive_float, "initial learning rate"),
-    "lr_schedule": (None, "cosine decay to 0, or step (constant unless --lr-decay)"),
+    "lr_schedule": (
+        None,
+        "cosine decay to 0, cosine_restarts (a cosine decay every --restart-epochs), or step "
+        "(constant unless --lr-decay)",
+    ),
     "lr_decay": (positive_float, "per-epoch factor for --lr-schedule step"),
-    "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedule)"),
+    "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedules)"),
+    "restart_epochs": (
+        positive_float,
+        "epochs between the warm restarts of --lr-schedule cosine_restarts",
+    ),
     "epochs": (positive_int, "passes over the training data"),
     "batch_size": (positive_int, "minibatch size"),
-    "augment": (augment_spec, '"flip", "translateK" (K pixels), joined by "+", or "none"'),
+    "augment": (augment_spec, SPEC_FORMS),
+    "mixup_alpha": (
+        nonnegative_float,
+        "mixup: blend each batch with a shuffled copy of itself, weights from "
+        "Beta(alpha, alpha), e.g. 0.2 (0: off)",
+    ),
+    "ema_decay": (
+        probability,
+        "weight averaging: evaluate and keep an exponential moving average of the weights, "
+        "updated after each step with this decay, e.g. 0.999 (0: off)",
+    ),
+    "ema_start_epoch": (positive_int, "the epoch whose first step starts the weight average"),
     "patience": (positive_int, "stop after this many epochs without a better val accuracy"),
     "train_acc_samples": (count_or_all, 'training examples for the train accuracy, or "all"'),
     "tta": (None, "test-time augmentation: views averaged at evaluation"),
@@ -92,9 +119,12 @@ def _data_groups() -> dict[str, tuple[str, ...]]:
 
 
 _GROUPS = {
-    "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "reg", "reg_as"),
-    "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "epochs")
-    + ("batch_size", "augment", "patience", "train_acc_samples", "tta", "seed"),
+    "model": ("hidden", "weight_scale", "dtype", "label_smoothing", "dropout", "input_dropout")
+    + ("reg", "reg_as"),
+    "training": ("optimizer", "lr", "lr_schedule", "lr_decay", "warmup_epochs", "restart_epochs")
+    + ("epochs",)
+    + ("batch_size", "augment", "mixup_alpha", "ema_decay", "ema_start_epoch", "patience")
+    + ("train_acc_samples", "tta", "seed"),
     **_data_groups(),
 }
 _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}

@@ -53,6 +53,7 @@ examples:
   twolayer train spiral --classes 5 --hidden 200 --epochs 100 --show
   twolayer train cifar10 --preset best
   twolayer train cifar10 --hidden 1024 --epochs 20 --augment flip+translate3
+  twolayer train cifar10 --augment flip+translate2+cutout8 --dropout 0.3 --ema-decay 0.999
   twolayer train --config runs/cifar10-20261125-160000/config.json --epochs 20
   twolayer train --resume runs/cifar10-20261125-160000
   twolayer train --resume runs/cifar10-20261125-160000 --epochs 20   # train it further
@@ -369,6 +370,7 @@ def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
         config.batch_size,
         optimizer=config.optimizer,
         dtype=config.dtype,
+        averaged=bool(config.ema_decay),
     )
     check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
 

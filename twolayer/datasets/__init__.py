@@ -11,7 +11,14 @@ here too, with its signatures and float64 results.
 """
 
 from twolayer._io import cache_dir
-from twolayer.datasets.augment import augment_from_spec, make_augment, random_flip, random_translate
+from twolayer.datasets.augment import (
+    augment_from_spec,
+    gaussian_noise,
+    make_augment,
+    random_cutout,
+    random_flip,
+    random_translate,
+)
 from twolayer.datasets.cifar10 import (
     CLASSES,
     UnsafePickleError,
@@ -38,6 +45,7 @@ __all__ = [
     "decode_images",
     "detect_format",
     "encode_labels",
+    "gaussian_noise",
     "IMAGE_EXTENSIONS",
     "load_csv",
     "load_dataset",
@@ -54,6 +62,7 @@ __all__ = [
     "load_CIFAR10",
     "make_augment",
     "make_spiral",
+    "random_cutout",
     "random_flip",
     "random_translate",
     "spiral_splits",

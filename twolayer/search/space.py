@@ -88,7 +88,8 @@ PARAMS: dict[str, tuple[Callable[[Any], Any], bool]] = {
     "batch_size": (_positive(int, "a whole number > 0"), True),
     "epochs": (_positive(int, "a whole number > 0"), True),
     "optimizer": (_one_of(CHOICES["optimizer"]), False),
-    "schedule": (_one_of(CHOICES["lr_schedule"]), False),
+    # Not cosine_restarts: its period is a setting a trial does not vary.
+    "schedule": (_one_of(("cosine", "step")), False),
     "augment": (_augment, False),
     "weight_scale": (_weight_scale, False),
     "label_smoothing": (_smoothing, False),
