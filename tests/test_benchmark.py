@@ -15,6 +15,7 @@ import subprocess
 import sys
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from script_helpers import ROOT, SCRIPTS, assert_clean_error, call
 
@@ -30,7 +31,7 @@ WITHOUT_TORCH = (
     "import runpy, sys; sys.modules['torch'] = None; "
     "runpy.run_module('twolayer', run_name='__main__', alter_sys=True)"
 )
-TIMED = ("ours", "matmul_bound", "torch", "torch_fused", "torch_matmul_bound")
+TIMED = ("ours", "ours_notebook", "matmul_bound", "torch", "torch_fused", "torch_matmul_bound")
 
 
 def run(*args: str, hide_torch: bool = False) -> subprocess.CompletedProcess:
@@ -68,6 +69,7 @@ def check_result(r: dict, torch_present: bool) -> None:
         assert len(stats["repeats_ms_per_step"]) == 2
         assert all(positive(t) for t in stats["repeats_ms_per_step"])
     assert positive(r["ratio_ours_to_bound"]) and positive(r["fraction_of_bound"])
+    assert positive(r["fraction_of_bound_notebook"])
     assert r["predict"]["num_images"] == 24 and positive(r["predict"]["ours_images_per_s"])
     torch_values = (
         r["ratio_ours_to_torch"],
@@ -103,7 +105,12 @@ def test_default_config_reports_every_number():
     [r] = data["results"]
     assert (r["dtype"], r["rule"], r["reg"]) == ("float32", "adam", 5e-4)
     check_result(r, torch_present)
-    assert "ours (Solver)" in result.stdout and "matmul bound" in result.stdout
+    for row in ("ours scripts", "ours notebook", "matmul bound"):
+        assert f"\n  {row}" in result.stdout
+    fractions = (
+        f"scripts {r['fraction_of_bound']:.2f}, notebook {r['fraction_of_bound_notebook']:.2f}"
+    )
+    assert f"fraction of the matmul bound: {fractions}" in result.stdout
 
 
 def test_without_torch_the_torch_fields_are_null():
@@ -168,6 +175,28 @@ def test_matmul_bound_computes_the_step_products():
     step()  # shapes and dtypes must line up, or out= raises
     assert data["X_train"].shape == (12, 6) and data["X_val"].shape == (4, 6)
     assert bench.random_data(2, 1, 3072)["X_train"].shape == (2, 3, 32, 32)
+
+
+def test_the_two_paths_ask_for_l2_differently_and_train_the_same_weights():
+    data = bench.random_data(num_train=12, num_eval=4, input_dim=6)
+    solvers = {
+        path: bench.make_solver(
+            data, hidden=5, batch_size=4, dtype="float32", rule="adam", reg=0.1, path=path
+        )
+        for path in bench.PATHS
+    }
+    scripts, notebook = solvers["scripts"], solvers["notebook"]
+    assert (scripts.model.reg, scripts.optim_config["weight_decay"]) == (0.0, 0.1)
+    assert notebook.model.reg == 0.1 and "weight_decay" not in notebook.optim_config
+    for solver in solvers.values():
+        for _ in range(4):
+            solver.step()
+    for name, w in scripts.model.params.items():
+        assert np.array_equal(w, notebook.model.params[name]), name
+    # the notebook's loss still includes the L2 term: larger than the data loss alone
+    assert notebook.loss_history[0] > scripts.loss_history[0]
+    with pytest.raises(ValueError, match="path must be one of scripts, notebook"):
+        bench.make_solver(data, 5, 4, "float32", "adam", 0.1, path="lesson")
 
 
 class FakeOptimizer:

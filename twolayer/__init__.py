@@ -11,11 +11,13 @@ import os
 # the update rule that follows needs them; 4 lets them sleep at once. OpenBLAS reads this
 # only when NumPy loads it, and importing this package is the first thing every twolayer
 # command does (the installed command, python -m twolayer, scripts/, search workers), so
-# the default is set here; a value the caller set is kept. Thread counts: twolayer.fast.threads.
+# the default is set here; a value the caller set is kept. Where NumPy came first (a
+# notebook), OpenBLAS is made to read it below. Thread counts: twolayer.fast.threads.
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
 
 from importlib.metadata import PackageNotFoundError, version
 
+from twolayer.fast.threads import apply_idle_timeout
 from twolayer.gradcheck import (
     eval_numerical_gradient,
     eval_numerical_gradient_array,
@@ -33,6 +35,8 @@ from twolayer.layers import (
 )
 from twolayer.model import TwoLayerNet
 from twolayer.solver import DivergenceError, Solver
+
+apply_idle_timeout()  # does nothing when OpenBLAS read the variable as it loaded
 
 try:  # the one version is pyproject.toml's, as installed
     __version__ = version("twolayer")

@@ -50,6 +50,13 @@ class TwoLayerNet:
     float64 arrays into ``params`` makes the net compute in float64.
     """
 
+    #: The params that ``reg`` penalizes. ``loss`` adds ``0.5 * reg * sum(w**2)`` of
+    #: each to the loss and ``reg * w`` to its gradient, and uses ``reg`` for nothing
+    #: else, so with a built-in update rule the Solver may set ``reg`` to 0 for the
+    #: call and add that gradient in the update instead (twolayer/fast/l2.py). A
+    #: subclass whose loss uses ``reg`` otherwise must set this to ``()``.
+    l2_params: tuple[str, ...] = ("W1", "W2")
+
     def __init__(
         self,
         input_dim: int = 3 * 32 * 32,

@@ -48,6 +48,7 @@ from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
 from twolayer.averaging import WeightAverage
 from twolayer.fast import gather_rows, get_update_rule
+from twolayer.fast.l2 import l2_in_update
 from twolayer.mixup import mixup
 from twolayer.schedules import cosine_lr, cosine_restarts_lr
 
@@ -111,8 +112,13 @@ class Solver(SolverState, Evaluation):
         targets, with weights from Beta(mixup_alpha, mixup_alpha) (:mod:`twolayer.mixup`;
         the model's loss must take (N, C) target distributions as y, as TwoLayerNet's does).
 
+    A rule given by name takes the model's L2 term (``reg`` on ``model.l2_params``) in
+    its own pass, the same weights bit for bit (:mod:`twolayer.fast.l2`); a callable,
+    or a ``weight_decay`` beside ``reg`` (both apply), leaves it in ``model.loss``.
+
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
-    training loss including the model's regularization, and the learning rate used);
+    training loss with the model's regularization, as ``model.loss`` gives it up to
+    rounding, and the learning rate used);
     ``train_acc_history``, ``val_acc_history``, ``val_loss_history`` and
     ``epoch_time_history`` (seconds, training plus evaluation) one per completed
     epoch, taken at its end. ``val_loss_history`` is the mean cross-entropy on the
@@ -233,6 +239,15 @@ class Solver(SolverState, Evaluation):
 
         Raises DivergenceError, before touching the params, if the loss is not finite.
         """
+        # A built-in rule adds the model's L2 gradient in its own pass over the weights;
+        # l2_loss is then the L2 term that the model's loss leaves out.
+        with l2_in_update(self.model, self.update_rule, self.optim_configs) as l2_loss:
+            return self._step_on_next_batch(l2_loss)
+
+    _step = step  # CS231n's name
+
+    def _step_on_next_batch(self, l2_loss: float) -> float:
+        """The step, ``l2_loss`` added to the model's loss (0.0 when it has its L2 term)."""
         if self._perm is None or self._pos >= self._perm.shape[0]:
             self._perm, self._pos = self.rng.permutation(self.X_train.shape[0]), 0
         idx = self._perm[self._pos : self._pos + self.batch_size]
@@ -256,7 +271,7 @@ class Solver(SolverState, Evaluation):
             # this step exactly.
             self.rng.bit_generator.state = rng_state
             raise
-        loss = float(loss)
+        loss = float(loss) + l2_loss
         self._check_diverged("training", loss, self.t + 1)
         params, configs, update = self.model.params, self.optim_configs, self._update
         for name, w in params.items():
@@ -267,8 +282,6 @@ class Solver(SolverState, Evaluation):
         self.t += 1
         self._pos += k
         return loss
-
-    _step = step  # CS231n's name
 
     def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
         """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""

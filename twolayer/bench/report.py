@@ -15,7 +15,8 @@ def format_result(r: dict[str, Any]) -> str:
     ]
     implementations = r["torch_implementations"] or {}
     for key, label in (
-        ("ours", "ours (Solver)"),
+        ("ours", "ours scripts"),
+        ("ours_notebook", "ours notebook"),
         ("matmul_bound", "matmul bound"),
         ("torch", "torch"),
         ("torch_fused", "torch " + implementations.get("torch_fused", "fused")),
@@ -32,10 +33,12 @@ def format_result(r: dict[str, Any]) -> str:
         return "n/a" if x is None else f"{x:.2f}"
 
     lines.append(
-        f"  ours/bound {r['ratio_ours_to_bound']:.2f} (fraction of bound "
-        f"{r['fraction_of_bound']:.2f}); ours/torch {ratio(r['ratio_ours_to_torch'])}; "
-        f"ours/torch {implementations.get('torch_fused', 'fused')} "
-        f"{ratio(r['ratio_ours_to_torch_fused'])}"
+        f"  fraction of the matmul bound: scripts {r['fraction_of_bound']:.2f}, notebook "
+        f"{r['fraction_of_bound_notebook']:.2f}"
+    )
+    lines.append(
+        f"  ours scripts/torch {ratio(r['ratio_ours_to_torch'])}; ours scripts/torch "
+        f"{implementations.get('torch_fused', 'fused')} {ratio(r['ratio_ours_to_torch_fused'])}"
     )
     p = r["predict"]
     torch_ips = p["torch_images_per_s"]

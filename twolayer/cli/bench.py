@@ -1,7 +1,12 @@
 """Time a training step of our Solver against its matmul-only bound and against PyTorch.
 
 For each configuration (hidden size, batch size, dtype, update rule), in one process:
-  ours          Solver.step() on a TwoLayerNet: batch gather + forward + backward + update
+  ours scripts  Solver.step() on a TwoLayerNet: batch gather + forward + backward + update,
+                --reg as the update rule's weight_decay (the model's reg 0), as the
+                scripts and `twolayer train` ask for it
+  ours notebook the same with --reg as the model's reg and the default Solver, as
+                CS231n's notebook code asks for it (the Solver moves that L2 term into
+                the update rule's pass: the same weights, bit for bit)
   matmul bound  the five matrix products of that step alone (X.W1, h.W2, dscores.W2^T,
                 h^T.dscores, X^T.dh) on one fixed batch into preallocated outputs
   torch         nn.Linear-ReLU-nn.Linear, F.cross_entropy and the matching torch.optim
@@ -13,10 +18,10 @@ For each configuration (hidden size, batch size, dtype, update rule), in one pro
 and model.predict on --num-eval images (and torch inference) in images/s.
 
 Each timed repeat runs one epoch's worth of steps (ceil(num_train / batch_size)) after
---warmup untimed steps; repeats are interleaved (ours, bound, torch, predict, ours, ...)
-and medians are reported, because a shared machine's load drifts. Data is random float32
-images (N, 3, 32, 32), or real CIFAR-10 with --data-dir. Times: ms/step, and s/epoch =
-ms/step x steps per epoch.
+--warmup untimed steps; repeats are interleaved (ours scripts, ours notebook, bound, torch,
+predict, ours scripts, ...) and medians are reported, because a shared machine's load
+drifts. Data is random float32 images (N, 3, 32, 32), or real CIFAR-10 with --data-dir.
+Times: ms/step, and s/epoch = ms/step x steps per epoch.
 
 Output: a table per configuration, then, as the LAST line of stdout, one line
 "BENCH_JSON {...}" holding every number (null for torch when it is missing), e.g.
@@ -86,7 +91,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--rule", choices=sorted(UPDATE_RULES), default="adam", help="update rule (optimizer)"
     )
     model.add_argument(
-        "--reg", type=nonnegative_float, default=5e-4, help="L2 strength (torch: weight decay)"
+        "--reg",
+        type=nonnegative_float,
+        default=5e-4,
+        help="L2 strength: weight decay (ours scripts, torch) or the model's reg (ours notebook)",
     )
     model.add_argument(
         "--all",
@@ -165,7 +173,8 @@ def run_config(
     n = data["X_train"].shape[0]
     steps = math.ceil(n / args.batch_size)
     settings = (args.hidden, args.batch_size, dtype, rule, args.reg)
-    solver = bench.make_solver(data, *settings)
+    solver = bench.make_solver(data, *settings, path="scripts")
+    notebook = bench.make_solver(data, *settings, path="notebook")
     X_eval = data["X_val"]
     bound = bench.matmul_bound_step(solver.model, data["X_train"][: args.batch_size])
 
@@ -174,7 +183,11 @@ def run_config(
 
     warm_pass = min(args.warmup, 1)  # a prediction pass is long: one warms it up
     # (name, one step, steps per timed repeat, untimed warmup steps) in round order.
-    specs = [("ours", solver.step, steps, args.warmup), ("matmul_bound", bound, steps, args.warmup)]
+    specs = [
+        ("ours", solver.step, steps, args.warmup),
+        ("ours_notebook", notebook.step, steps, args.warmup),
+        ("matmul_bound", bound, steps, args.warmup),
+    ]
     trainers = {}
     if torch is not None:
         trainers = {
@@ -210,7 +223,13 @@ def run_config(
 
     stats = {
         name: train_stats(name)
-        for name in ("ours", "matmul_bound", *bench.TORCH_IMPLEMENTATIONS, "torch_matmul_bound")
+        for name in (
+            "ours",
+            "ours_notebook",
+            "matmul_bound",
+            *bench.TORCH_IMPLEMENTATIONS,
+            "torch_matmul_bound",
+        )  # fmt: skip
     }
     ours, bound = stats["ours"], stats["matmul_bound"]
 
@@ -234,6 +253,7 @@ def run_config(
         "torch_implementations": {n: t.implementation for n, t in trainers.items()} or None,
         "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
         "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
+        "fraction_of_bound_notebook": bound["ms_per_step"] / stats["ours_notebook"]["ms_per_step"],
         "ratio_ours_to_torch": vs_torch("torch"),
         "ratio_ours_to_torch_fused": vs_torch("torch_fused"),
         "predict": {
