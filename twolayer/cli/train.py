@@ -39,10 +39,11 @@ presets (flags given on the command line override them; each flag shows its valu
   cifar10 default  hidden 512, adam lr 1e-3 cosine, reg 5e-4, label smoothing 0.1,
                    ZCA eps 0.1, flip + 2 px translations, 10 epochs, batch 200;
                    test-time augmentation averages the image, its mirror and 1 px shifts
-  cifar10 best     hidden 2048, the same recipe for 60 epochs (about 10 min on 2 cores)
+  cifar10 best     hidden 2048, reg 1e-4, otherwise the same recipe, 60 epochs
+                   (about 14 min on 2 cores)
   cifar10 quick    hidden 256, 3 epochs, mean subtraction only: a smoke test
   images default   as cifar10's, 10% of the training images held out for validation
-  images best      hidden 2048, 60 epochs
+  images best      as cifar10 best
   csv/npz default  standardized features, hidden 256, adam lr 3e-3 cosine, reg 1e-3,
                    100 epochs, batch 32, 20% held out for validation
 
