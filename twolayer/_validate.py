@@ -67,6 +67,14 @@ def check_targets(y: np.ndarray, num_classes: int, n: int, name: str = "y") -> N
         )
 
 
+def check_drop_probability(p: float, name: str) -> None:
+    """Raise unless ``p``, a chance of dropping a unit (dropout), lies in [0, 1)."""
+    if not 0.0 <= p < 1.0:
+        raise ValueError(
+            f"{name} is the probability of dropping a unit and must lie in [0, 1), got {p!r}"
+        )
+
+
 def check_positive_int(value: object, name: str) -> int:
     """Return ``value`` as an int, raising unless it is a positive whole number."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from twolayer._validate import check_drop_probability
+
 AffineCache = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -77,10 +79,7 @@ def dropout_forward(
     net needs no rescaling at test time. With p = 0 or ``rng`` None (evaluation),
     returns x itself and the cache None, drawing nothing.
     """
-    if not 0.0 <= p < 1.0:
-        raise ValueError(
-            f"dropout p is the probability of dropping a unit and must lie in [0, 1), got {p!r}"
-        )
+    check_drop_probability(p, "dropout p")
     if not p or rng is None:
         return x, None
     # Uniform draws in float32 whatever x's dtype: half the random bits of float64, and

@@ -13,7 +13,12 @@ from pathlib import Path
 import numpy as np
 
 from twolayer._io import atomic_savez, read_npz, reading
-from twolayer._validate import check_finite, check_positive_int, check_targets
+from twolayer._validate import (
+    check_drop_probability,
+    check_finite,
+    check_positive_int,
+    check_targets,
+)
 from twolayer.layers import (
     affine_backward,
     affine_forward,
@@ -89,12 +94,8 @@ class TwoLayerNet:
             raise ValueError(f"reg must be a finite number >= 0, got {reg!r}")
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError(f"label_smoothing must lie in [0, 1), got {label_smoothing!r}")
-        for name, p in (("dropout", dropout), ("input_dropout", input_dropout)):
-            if not 0.0 <= p < 1.0:
-                raise ValueError(
-                    f"{name} is the probability of dropping a unit and must lie in [0, 1), "
-                    f"got {p!r}"
-                )
+        check_drop_probability(dropout, "dropout")
+        check_drop_probability(input_dropout, "input_dropout")
         self.weight_scale = weight_scale
         self.reg = float(reg)
         self.label_smoothing = float(label_smoothing)
