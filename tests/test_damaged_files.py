@@ -17,9 +17,9 @@ from script_helpers import assert_clean_error, call
 
 from twolayer import checkpoint
 from twolayer.cli.main import main
-from twolayer.cli.runs import save_run_config
 from twolayer.config import preset
 from twolayer.datasets.images import decode_image
+from twolayer.runs import save_run_config
 
 TINY = ["--num-train", "100", "--num-val", "20", "--hidden", "8", "--batch-size", "50"]
 

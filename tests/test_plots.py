@@ -9,14 +9,6 @@ import numpy as np
 import pytest
 
 from twolayer import TwoLayerNet
-from twolayer.cli.runs import (
-    check_run_dir,
-    load_config,
-    load_history,
-    new_run_dir,
-    save_config,
-    save_history,
-)
 from twolayer.plots import (
     compare_runs,
     decision_regions,
@@ -29,6 +21,14 @@ from twolayer.plots import (
     smooth,
     visualize_grid,
     weight_grid,
+)
+from twolayer.runs import (
+    check_run_dir,
+    load_config,
+    load_history,
+    new_run_dir,
+    save_config,
+    save_history,
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -23,7 +23,6 @@ from script_helpers import ROOT, SCRIPTS, assert_clean_error, run
 
 from twolayer import Solver, TwoLayerNet
 from twolayer.cli.main import main as twolayer_main
-from twolayer.cli.runs import load_history, save_config
 from twolayer.datasets import CLASSES, spiral_splits
 from twolayer.history import history_from_solver
 from twolayer.report import (
@@ -37,6 +36,7 @@ from twolayer.report import (
 from twolayer.report.html import flatten_settings
 from twolayer.report.png import encode_png, to_uint8
 from twolayer.report.svg import Chart, linear_ticks, log_ticks
+from twolayer.runs import load_history, save_config
 from twolayer.search import build_space, make_spec, run_search
 
 # -- tiny runs, shared with the browser tests ----------------------------------------------
@@ -240,7 +240,7 @@ def test_a_killed_run_keeps_history_and_report_up_to_its_last_epoch(tmp_path):
         sys.path.insert(0, {str(ROOT / "tests")!r})
         from test_report import _solver, train_epochs
         from twolayer import TwoLayerNet
-        from twolayer.cli.runs import save_config
+        from twolayer.runs import save_config
         from twolayer.datasets import spiral_splits
         from twolayer.report import live_report_callback
 

@@ -21,8 +21,8 @@ from script_helpers import assert_clean_error, call
 
 from twolayer import Solver, TwoLayerNet, checkpoint
 from twolayer.cli.main import main
-from twolayer.cli.runs import STATUS_FILE, latest_checkpoint, partial_note
 from twolayer.datasets import spiral_splits
+from twolayer.runs import STATUS_FILE, latest_checkpoint, partial_note
 from twolayer.solver import DivergenceError
 
 SPIRAL = ["train", "spiral", "--num-per-class", "20", "--hidden", "8", "--batch-size", "16"]

@@ -15,8 +15,8 @@ from script_helpers import SCRIPTS, assert_clean_error, assert_png, call, run
 
 from twolayer.cli.flags import config_changes
 from twolayer.cli.main import build_parser
-from twolayer.cli.runs import load_run_config
 from twolayer.config import RunConfig, preset
+from twolayer.runs import load_run_config
 from twolayer.search import trials as tune
 from twolayer.search.space import (
     PARAMS,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import typing
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -337,6 +338,30 @@ def preset(dataset: str, name: str = "default") -> RunConfig:
         known = ", ".join(PRESETS[dataset])
         raise ValueError(f"{dataset} has no preset {name!r}; its presets: {known}")
     return PRESETS[dataset][name]
+
+
+# -- from settings to command-line flags -----------------------------------------------------
+
+#: Settings that are on or off: --grayscale / --no-grayscale.
+SWITCHES = ("grayscale", "skip_bad")
+
+
+def flag(name: str) -> str:
+    """The flag of setting ``name``: ``lr_schedule`` -> ``--lr-schedule``."""
+    return "--" + name.replace("_", "-")
+
+
+def config_argv(config: RunConfig, names: Iterable[str]) -> list[str]:
+    """Flags that set ``names`` to their values in ``config`` (a value None is left out):
+    ``config_argv(config, ["hidden", "lr"])`` is ``["--hidden", "100", "--lr", "0.05"]``."""
+    argv = []
+    for name in names:
+        value = getattr(config, name)
+        if name in SWITCHES and value is not None:
+            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
+        elif value is not None:
+            argv += [flag(name), str(value)]
+    return argv
 
 
 # -- from settings to a model and a Solver ---------------------------------------------------

@@ -1,3 +1,4 @@
-"""The `twolayer` command: one module per subcommand (train, predict, plot, tune, bench),
-gathered by :mod:`twolayer.cli.main`; the flags of a RunConfig (:mod:`~twolayer.cli.flags`),
-the data a run names (:mod:`~twolayer.cli.data`) and run directories (:mod:`~twolayer.cli.runs`)."""
+"""The `twolayer` command: one module per subcommand (train, predict, plot, report, tune,
+bench), gathered by :mod:`twolayer.cli.main`, and the flag of each RunConfig setting
+(:mod:`~twolayer.cli.flags`). It is a shell over the run layer (:mod:`twolayer.runs`,
+:mod:`twolayer.rundata`, :mod:`twolayer.config`); nothing outside this package imports it."""

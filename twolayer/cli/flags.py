@@ -3,7 +3,6 @@
     add_config_flags(parser)                 # --hidden, --lr, ... in argument groups
     changes = config_changes(parser.parse_args(argv))   # only the flags given
     config = preset("spiral").replace(**changes)
-    config_argv(config, ["hidden", "lr"])    # ["--hidden", "100", "--lr", "0.05"]
 
 A flag is named after its setting (``lr_schedule`` is ``--lr-schedule``). Its help
 shows each preset's value, so one parser serves every dataset.
@@ -12,7 +11,7 @@ shows each preset's value, so one parser serves every dataset.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from twolayer.cli.args import (
@@ -22,7 +21,7 @@ from twolayer.cli.args import (
     positive_int,
     probability,
 )
-from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, RunConfig
+from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, SWITCHES, flag
 from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
 
 
@@ -131,15 +130,8 @@ _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
 #: What a setting's None means, for the help.
 _NONE_MEANS = {"patience": "never", "train_acc_samples": "all", "data_seed": "--seed",
                "label_column": "label, else the last"}  # fmt: skip
-#: Settings that are on or off: --grayscale / --no-grayscale.
-_SWITCHES = ("grayscale", "skip_bad")
 #: Other names a flag answers to (the spiral's train script called the schedule --schedule).
 _ALIASES = {"lr_schedule": ("--schedule",)}
-
-
-def flag(name: str) -> str:
-    """The flag of setting ``name``: ``lr_schedule`` -> ``--lr-schedule``."""
-    return "--" + name.replace("_", "-")
 
 
 def _defaults(name: str) -> str:
@@ -175,7 +167,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         for name in names:
             convert, text = _FLAGS[name]
             choices = CHOICES.get(name)
-            if name in _SWITCHES:
+            if name in SWITCHES:
                 group.add_argument(
                     flag(name),
                     dest=name,
@@ -199,15 +191,3 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
 def config_changes(args: argparse.Namespace) -> dict[str, Any]:
     """The RunConfig settings given on the command line."""
     return {name: getattr(args, name) for name in _FLAGS if hasattr(args, name)}
-
-
-def config_argv(config: RunConfig, names: Iterable[str]) -> list[str]:
-    """Flags that set ``names`` to their values in ``config`` (a value None is left out)."""
-    argv = []
-    for name in names:
-        value = getattr(config, name)
-        if name in _SWITCHES and value is not None:
-            argv.append(flag(name) if value else "--no-" + flag(name)[2:])
-        elif value is not None:
-            argv += [flag(name), str(value)]
-    return argv

@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from twolayer.cli.args import add_command
-from twolayer.cli.runs import load_history, partial_note
+from twolayer.runs import load_history, partial_note
 
 DEFAULT_COMPARE = "compare.png"
 

@@ -29,12 +29,12 @@ import numpy as np
 from twolayer._io import atomic_write_text, read_npz, reading
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.results import class_proba
-from twolayer.cli.runs import check_run_dir, load_run_config, partial_note
 from twolayer.datasets import decode_images, detect_format
 from twolayer.datasets.folder import image_paths
 from twolayer.datasets.tabular import read_csv
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
+from twolayer.runs import check_run_dir, load_run_config, partial_note
 
 CIFAR10_INPUT = (3, 32, 32)  # runs saved before models recorded their input shape
 

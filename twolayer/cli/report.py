@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from twolayer.cli.args import add_command
-from twolayer.cli.runs import check_run_dir
+from twolayer.runs import check_run_dir
 from twolayer.search.trials import SEARCH_JSON
 
 DEFAULT_COMPARE = "compare.html"

@@ -80,10 +80,15 @@ import numpy as np
 from twolayer._io import atomic_savez, read_npz, reading
 from twolayer._memory import check_fits, training_bytes
 from twolayer.cli.args import add_command, positive_int
-from twolayer.cli.data import load_data
 from twolayer.cli.flags import add_config_flags, config_changes
 from twolayer.cli.results import finish_classifier, finish_spiral, print_epochs
-from twolayer.cli.runs import (
+from twolayer.config import DATASETS, OWN_DATA, PRESETS, RunConfig, build, num_classes, preset
+from twolayer.datasets import detect_format
+from twolayer.fast.threads import limit_threads
+from twolayer.history import history_from_solver
+from twolayer.preprocess import Preprocessor
+from twolayer.rundata import load_data
+from twolayer.runs import (
     CHECKPOINT,
     CONFIG_FILE,
     check_run_dir,
@@ -95,11 +100,6 @@ from twolayer.cli.runs import (
     save_run_config,
     save_status,
 )
-from twolayer.config import DATASETS, OWN_DATA, PRESETS, RunConfig, build, num_classes, preset
-from twolayer.datasets import detect_format
-from twolayer.fast.threads import limit_threads
-from twolayer.history import history_from_solver
-from twolayer.preprocess import Preprocessor
 from twolayer.solver import DivergenceError, Solver
 
 PREP_FILE = "preprocess.npz"

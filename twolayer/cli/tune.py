@@ -33,8 +33,8 @@ from typing import Any
 from twolayer._io import read_json
 from twolayer._memory import check_fits, training_bytes
 from twolayer.cli.args import add_command, nonnegative_int, positive_float, positive_int
-from twolayer.cli.runs import check_history
 from twolayer.fast.threads import available_cores
+from twolayer.runs import check_history
 from twolayer.search.space import (
     DEFAULT_SPACES,
     PARAMS,

@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from twolayer._io import atomic_write_text
-from twolayer.cli.runs import load_config, load_history
 from twolayer.report.curves import overlay_charts, run_color
 from twolayer.report.html import (
     Html,
@@ -24,6 +23,7 @@ from twolayer.report.html import (
     table,
 )
 from twolayer.report.run import REPORT_HTML, RESULTS_JSON, read_json, setting_text
+from twolayer.runs import load_config, load_history
 
 MISSING = "—"
 

@@ -24,7 +24,6 @@ from typing import Any
 import twolayer
 from twolayer import _io
 from twolayer._io import atomic_write_json, atomic_write_text
-from twolayer.cli.runs import CONFIG_FILE, save_history
 from twolayer.history import history_from_solver
 from twolayer.report.curves import run_charts
 from twolayer.report.html import (
@@ -38,6 +37,7 @@ from twolayer.report.html import (
     table,
 )
 from twolayer.report.results import RunResults, result_sections
+from twolayer.runs import CONFIG_FILE, save_history
 
 REPORT_HTML = "report.html"
 RESULTS_JSON = "results.json"

@@ -21,11 +21,11 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from twolayer._io import atomic_write_text, reading
-from twolayer.cli.runs import check_history
 from twolayer.report.curves import BEST_HEX, overlay_charts, run_color
 from twolayer.report.html import fmt, headline, page, section, swatch, table
 from twolayer.report.run import REPORT_HTML, read_json, setting_text
 from twolayer.report.svg import Chart
+from twolayer.runs import check_history
 from twolayer.search.space import PARAMS, train_command, trial_maker
 from twolayer.search.trials import SEARCH_JSON, STATUSES, TRIALS_DIR, best_result, load_results
 

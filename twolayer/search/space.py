@@ -31,8 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.cli.flags import config_argv
-from twolayer.config import CHOICES, RunConfig, preset
+from twolayer.config import CHOICES, RunConfig, config_argv, preset
 from twolayer.datasets.augment import augment_from_spec
 
 Dimension = dict[str, list[Any]]

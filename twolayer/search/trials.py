@@ -11,7 +11,7 @@
 A search directory holds ``search.json`` (the spec; resuming with another one is
 refused), ``trials.csv`` (one row per finished trial, appended and fsynced as each
 finishes) and ``trials/<index>.json`` (each trial's training curves, as in
-:mod:`twolayer.cli.runs`). A trial is a RunConfig (:func:`trial_config`), trained
+:mod:`twolayer.runs`). A trial is a RunConfig (:func:`trial_config`), trained
 through :func:`twolayer.config.build`. Trials run on any ``concurrent.futures.Executor``:
 by default a local pool of spawned processes with one BLAS thread each, or, given a
 scheduler address, an existing Dask cluster (the ``dask`` extra, imported only then);
@@ -42,11 +42,11 @@ from tqdm.auto import tqdm
 
 from twolayer._io import atomic_write, atomic_write_json, atomic_write_text, read_json, sweep_stale
 from twolayer._lock import LOCK_FILE, lock_folder
-from twolayer.cli.data import load_data
-from twolayer.cli.runs import save_run_config
 from twolayer.config import DATASET_FIELDS, RunConfig, build
 from twolayer.fast.threads import available_cores
 from twolayer.history import epoch_table, history_from_solver
+from twolayer.rundata import load_data
+from twolayer.runs import save_run_config
 from twolayer.search.executors import WorkerDeath, require_dask, run_trials
 from twolayer.search.space import (
     PARAMS,

@@ -1,4 +1,4 @@
-"""The data a RunConfig names, ready for :func:`twolayer.config.build`.
+"""The data a RunConfig names, ready for :func:`twolayer.config.build`: the run layer's loading.
 
     data, prep = load_data(config)     # X_train, y_train, X_val, y_val (+ X_test, y_test)
 
