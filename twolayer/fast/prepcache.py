@@ -172,7 +172,11 @@ def preprocess_splits(
     prep.fit(images["X_train"], channels_last=channels_last)
     processed = {k: prep.transform(X, store_dtype, channels_last) for k, X in images.items()}
     if disk is not None:
-        arrays = {"format": np.array(_FORMAT), "version": np.int64(VERSION), "key": np.array(key)}
+        arrays = {
+            "format": np.array(_FORMAT),
+            "version": np.array(VERSION, np.int64),
+            "key": np.array(key),
+        }
         try:
             disk.store(path, {**arrays, **prep.state(), **processed}, _about(prep, processed))
         except OSError as e:  # the cache only saves time: a run goes on without it
