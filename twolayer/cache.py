@@ -39,12 +39,9 @@ CACHE_ENV = "TWOLAYER_CACHE"
 MAX_ENV = "TWOLAYER_CACHE_MAX"
 DEFAULT_MAX = 2 * 1024**3  # bytes: a few CIFAR-10 preprocessing entries
 
-#: Each kind of entry: its subfolder of the cache folder and its file names.
-KINDS: dict[str, tuple[str, re.Pattern[str]]] = {
-    "prep": ("", re.compile(r"prep-[0-9a-f]+\.npz")),
-    "images": ("images", re.compile(r"[0-9a-f]+\.npz")),
-}
-_NAME_PREFIX = {"prep": "prep-", "images": ""}
+#: Each kind of entry: its subfolder of the cache folder, and the prefix of its file
+#: names (the rest is a hex key and ``.npz``).
+KINDS: dict[str, tuple[str, str]] = {"prep": ("", "prep-"), "images": ("images", "")}
 _ABOUT = "about"  # the member of an entry that says what it holds, for `twolayer cache list`
 
 _UNITS = {"": 1, "b": 1} | {
@@ -114,8 +111,8 @@ class Cache:
 
     def entry(self, kind: str, key: str) -> Path:
         """The file of the ``kind`` entry named by ``key`` (a hex digest)."""
-        folder, _ = KINDS[kind]
-        return self.root / folder / f"{_NAME_PREFIX[kind]}{key}.npz"
+        folder, prefix = KINDS[kind]
+        return self.root / folder / f"{prefix}{key}.npz"
 
     def hit(self, path: Path) -> bool:
         """Whether entry ``path`` exists; if so it becomes the most recently used."""
@@ -140,7 +137,8 @@ class Cache:
     def entries(self) -> list[Entry]:
         """Every entry, most recently used first. OSError if the folder cannot be read."""
         found = []
-        for kind, (folder, pattern) in KINDS.items():
+        for kind, (folder, prefix) in KINDS.items():
+            pattern = re.compile(re.escape(prefix) + r"[0-9a-f]+\.npz")
             try:
                 names = os.scandir(self.root / folder)
             except FileNotFoundError:
