@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from twolayer._io import cache_dir
+from twolayer.cache import cache_dir
 from twolayer.fast import prepcache
 from twolayer.fast.prepcache import preprocess_splits
 from twolayer.preprocess import Preprocessor

@@ -216,15 +216,3 @@ def reading(path: str | os.PathLike, what: str) -> Iterator[None]:
         if str(path) in detail:  # already a message about this file
             raise ValueError(detail) from None
         raise ValueError(f"{path} is not a twolayer {what}, or is damaged ({detail})") from None
-
-
-CACHE_ENV = "TWOLAYER_CACHE"
-
-
-def cache_dir() -> Path:
-    """The root of twolayer's caches (decoded images, preprocessed arrays):
-    ``$TWOLAYER_CACHE``, else ``$XDG_CACHE_HOME/twolayer``, else ``~/.cache/twolayer``."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "twolayer"

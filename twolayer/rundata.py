@@ -52,7 +52,7 @@ def load_data(
     ``data_dir`` that is not the official release); ``test`` adds ``X_test`` and
     ``y_test`` (the user's data: if it has a test set). CIFAR-10 and the user's data
     also hold ``class_names``; ``cache`` uses the caches of decoded image folders and of
-    preprocessed images (see :func:`twolayer._io.cache_dir`).
+    preprocessed images (see :mod:`twolayer.cache`).
     """
     if config.dataset in OWN_DATA:
         return _own_data(config, prep, progress=progress, test=test, cache=cache)

@@ -8,6 +8,7 @@ examples:
   twolayer report runs/spiral-A runs/spiral-B --out compare.html
   twolayer tune --dataset spiral --trials 20 --out searches/spiral
   twolayer bench --all
+  twolayer cache list
 
 `twolayer COMMAND --help` describes each command and all of its flags.
 """
@@ -17,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import twolayer
-from twolayer.cli import bench, plot, predict, report, train, tune
+from twolayer.cli import bench, cache, plot, predict, report, train, tune
 from twolayer.cli.args import ArgumentParser, make_parser, run_main
 
-COMMANDS = (train, predict, plot, report, tune, bench)
+COMMANDS = (train, predict, plot, report, tune, bench, cache)
 
 
 def build_parser() -> ArgumentParser:

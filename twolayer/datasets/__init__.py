@@ -10,7 +10,7 @@ The course's ``load_CIFAR10(ROOT)`` and ``get_CIFAR10_data(num_training, ...)`` 
 here too, with its signatures and float64 results.
 """
 
-from twolayer._io import cache_dir
+from twolayer.cache import cache_dir
 from twolayer.datasets.augment import (
     augment_from_spec,
     gaussian_noise,

@@ -4,11 +4,11 @@ An entry is an uncompressed ``.npz`` (the images (M, S, S, C) uint8 and the indi
 of unreadable files) named by a hash of the file list (absolute paths, sizes and
 modification times) and the decode settings (image size, grayscale). Changing,
 adding, removing or touching any image gives a new key, so a stale entry is never
-read; old entries stay until the folder is deleted. Entries are written atomically,
-so an interrupted run leaves no half-written file.
+read. Entries are written atomically, so an interrupted run leaves no half-written file.
 
-The folder is ``$TWOLAYER_CACHE/images``, or ``~/.cache/twolayer/images`` when the
-variable is unset; it is safe to delete at any time.
+The folder is ``images/`` in the cache folder of :mod:`twolayer.cache`
+(``$TWOLAYER_CACHE``, default ``~/.cache/twolayer``), which caps the caches' size and
+evicts the least recently used entries; it is safe to delete at any time.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_savez, cache_dir, open_npz
+from twolayer._io import open_npz
+from twolayer.cache import open_cache
 from twolayer.datasets.images import decode_images
 
 _FORMAT = "twolayer decoded images v1"  # change when the decoding itself changes
@@ -57,6 +58,15 @@ def _read_entry(path: Path, n: int, shape: tuple[int, ...]) -> tuple[np.ndarray,
     return (images, bad) if fits else None
 
 
+def _about(paths: Sequence[str | os.PathLike], image_size: int, channels: int) -> str:
+    """What an entry holds, for ``twolayer cache list``: "120 images of /data/pets, ..."."""
+    try:
+        where = f" of {os.path.commonpath([os.path.abspath(p) for p in paths])}"
+    except ValueError:  # no paths, or on several Windows drives
+        where = ""
+    return f"{len(paths)} images{where}, decoded to {image_size}x{image_size}x{channels}"
+
+
 def decode_cached(
     paths: Sequence[str | os.PathLike],
     image_size: int = 32,
@@ -69,22 +79,24 @@ def decode_cached(
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`~twolayer.datasets.images.decode_images`, read from the cache when it can be.
 
-    ``folder`` overrides the cache folder (default ``cache_dir() / "images"``);
-    ``cache=False`` neither reads nor writes it. An entry that recorded unreadable
-    files is used only with ``skip_bad``; without it the files are decoded again so
-    the error names the file. A cache that cannot be written is a warning, not an
-    error: the run goes on with the decoded arrays.
+    ``folder`` overrides the cache folder (default :func:`twolayer.cache.cache_dir`;
+    the entry goes in its ``images/``); ``cache=False`` neither reads nor writes it.
+    An entry that recorded unreadable files is used only with ``skip_bad``; without
+    it the files are decoded again so the error names the file. A cache that cannot
+    be written is a warning, not an error: the run goes on with the decoded arrays.
     """
     if not cache:
         return decode_images(paths, image_size, grayscale, skip_bad, workers, progress)
-    entry = Path(folder) if folder is not None else cache_dir() / "images"
-    entry = entry / f"{cache_key(paths, image_size, grayscale)}.npz"
-    hit = _read_entry(entry, len(paths), (image_size, image_size, 1 if grayscale else 3))
-    if hit is not None and (skip_bad or hit[1].size == 0):
-        return hit
+    disk = open_cache(folder)
+    entry = disk.entry("images", cache_key(paths, image_size, grayscale))
+    channels = 1 if grayscale else 3
+    if disk.hit(entry):
+        hit = _read_entry(entry, len(paths), (image_size, image_size, channels))
+        if hit is not None and (skip_bad or hit[1].size == 0):
+            return hit
     images, bad = decode_images(paths, image_size, grayscale, skip_bad, workers, progress)
     try:
-        atomic_savez(entry, {"images": images, "bad": bad})
+        disk.store(entry, {"images": images, "bad": bad}, _about(paths, image_size, channels))
     except OSError as e:
         warnings.warn(
             f"could not write the decode cache {entry} ({e}); decoding again next time",

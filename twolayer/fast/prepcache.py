@@ -6,13 +6,13 @@ settings would redo it bit for bit. :func:`preprocess_splits` does it once, stor
 the fitted arrays and the processed images in one ``.npz`` entry, and later calls
 load that entry instead.
 
-Where: the folder named by ``$TWOLAYER_CACHE`` when it is set, else
-``$XDG_CACHE_HOME/twolayer``, else ``~/.cache/twolayer``.
+Where: ``prep-<key>.npz`` in the cache folder of :mod:`twolayer.cache`, which also
+caps its size (``$TWOLAYER_CACHE_MAX``), evicting the least recently used entries;
+``twolayer cache list`` and ``twolayer cache clear`` show and remove them.
 
 Size: an entry holds the processed images and the fitted mean and matrix; for the
 default CIFAR-10 run (60,000 float16 images and a 3072 x 3072 float32 matrix) that is
-about 410 MB. Entries are never evicted: delete ``prep-*.npz`` files, or the folder,
-to free the space; they are rebuilt when next needed.
+about 410 MB. An evicted or deleted entry is rebuilt when next needed.
 
 Trust: the entry's name is a blake2b hash of the format version, every preprocessing
 setting and each split's name, shape, dtype and bytes. An entry is used only if it
@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import DTypeLike
 
-from twolayer._io import atomic_savez, cache_dir, open_npz, sweep_stale
+from twolayer._io import open_npz
+from twolayer.cache import open_cache
 from twolayer.preprocess import Preprocessor
 
 #: Bump when the preprocessing math or the entry layout changes: old entries then miss.
@@ -117,6 +118,14 @@ def _load(
     return cached, {name: arrays[name] for name in expected if name.startswith("X_")}
 
 
+def _about(prep: Preprocessor, processed: Mapping[str, np.ndarray]) -> str:
+    """What an entry holds, for ``twolayer cache list``: "zca (epsilon 0.1) of ..."."""
+    how = f"zca (epsilon {prep.epsilon:g})" if prep.method == "zca" else prep.method
+    X = processed["X_train"]
+    counts = ", ".join(f"{len(v)} {k[2:]}" for k, v in processed.items())
+    return f"{how} of {counts} images {'x'.join(map(str, X.shape[1:]))} {X.dtype}"
+
+
 def preprocess_splits(
     raw: Mapping[str, np.ndarray],
     method: str = "zca",
@@ -134,8 +143,8 @@ def preprocess_splits(
     :class:`Preprocessor`, the dict with every ``X_*`` replaced by its processed
     images (N, C, H, W) in ``store_dtype``, and whether they came from the cache.
 
-    cache: True for :func:`cache_dir`, a folder to use that one, False to
-    neither read nor write a cache.
+    cache: True for :func:`twolayer.cache.cache_dir`, a folder to use that one, False
+    to neither read nor write a cache.
     """
     if "X_train" not in raw:
         raise ValueError(f"preprocess_splits needs raw['X_train']; got keys {sorted(raw)}")
@@ -146,33 +155,30 @@ def preprocess_splits(
     images = {"X_train": raw["X_train"]}
     images.update((k, v) for k, v in raw.items() if k.startswith("X_") and k != "X_train")
 
-    folder = None if cache is False else cache_dir() if cache is True else Path(cache)
-    if folder is not None:
+    disk = None if cache is False else open_cache(None if cache is True else cache)
+    if disk is not None:
         key = cache_key(images, prep, store_dtype, channels_last)
-        path = folder / f"prep-{key}.npz"
-        if path.is_file():
+        path = disk.entry("prep", key)
+        if disk.hit(path):
             expected = _expected(images, prep, store_dtype, channels_last)
             try:
                 cached, processed = _load(path, key, prep, expected)
                 return cached, {**raw, **processed}, True
+            except FileNotFoundError:  # evicted by another process since: a miss
+                pass
             except Exception as e:  # a damaged file fails in many ways; each means rebuild
                 _warn(f"unusable preprocessing cache entry {path} ({e}); rebuilding it")
 
     prep.fit(images["X_train"], channels_last=channels_last)
     processed = {k: prep.transform(X, store_dtype, channels_last) for k, X in images.items()}
-    if folder is not None:
+    if disk is not None:
+        arrays = {
+            "format": np.array(_FORMAT),
+            "version": np.array(VERSION, np.int64),
+            "key": np.array(key),
+        }
         try:
-            sweep_stale(folder, ".prep-*.tmp")  # what killed writers left
-            atomic_savez(
-                path,
-                {
-                    "format": np.array(_FORMAT),
-                    "version": np.int64(VERSION),
-                    "key": np.array(key),
-                    **prep.state(),
-                    **processed,
-                },
-            )
+            disk.store(path, {**arrays, **prep.state(), **processed}, _about(prep, processed))
         except OSError as e:  # the cache only saves time: a run goes on without it
             _warn(f"could not write the preprocessing cache entry {path} ({e})")
     return prep, {**raw, **processed}, False
