@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from twolayer import (
+    Solver,
     TwoLayerNet,
     affine_backward,
     affine_forward,
@@ -337,3 +338,35 @@ def test_keep_probability_one_drops_nothing():
     x = np.arange(6.0).reshape(2, 3)
     out, cache = dropout_forward(x, {"mode": "train", "p": 1.0})
     assert out is x and cache is None
+
+
+def test_solver_overfits_small_data_cell(capsys):
+    # FullyConnectedNets: "overfit 50 training examples": 100% training accuracy in 20
+    # epochs; as there, the histories start with epoch 0, before any update.
+    np.random.seed(231)
+    X = np.random.randn(50, 3 * 8 * 8)
+    y = np.random.randint(10, size=50)
+    small_data = {"X_train": X, "y_train": y, "X_val": X[:20], "y_val": y[:20]}
+    model = TwoLayerNet(input_dim=X.shape[1], hidden_dim=100, weight_scale=1e-2)
+    solver = Solver(
+        model,
+        small_data,
+        print_every=10,
+        num_epochs=20,
+        batch_size=25,
+        update_rule="sgd",
+        optim_config={"learning_rate": 0.5},
+        progress=False,
+        seed=0,
+    )
+    solver.train()
+    out = capsys.readouterr().out
+    assert solver.train_acc_history[-1] == 1.0
+    assert len(solver.train_acc_history) == len(solver.val_acc_history) == 21
+    assert len(solver.loss_history) == 40
+    assert solver.train_acc_history[0] < 0.5  # epoch 0: the initial weights
+    lines = out.splitlines()
+    assert lines[0].startswith("(Epoch 0 / 20) train acc: ")
+    assert lines[1].startswith("(Iteration 1 / 40) loss: 2.30")
+    assert sum(line.startswith("(Iteration ") for line in lines) == 4  # 1, 11, 21, 31
+    assert lines[-1].startswith("(Epoch 20 / 20) train acc: 1.000000; val_acc: 1.000000")
