@@ -93,7 +93,13 @@ def test_an_image_run_exports_its_preprocessing_and_views(tmp_path, capsys, flag
     assert graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
     raw = rng.integers(0, 256, (9, 6, 6, 3), dtype=np.uint8)
     np.savez(tmp_path / "new.npz", X=raw)
-    proba = _session("run.onnx").run(None, {"input": raw})[0]
+    session = _session("run.onnx")
+    assert json.loads(session.get_modelmeta().custom_metadata_map["class_names"]) == [
+        "cat",
+        "dog",
+        "owl",
+    ]
+    proba = session.run(None, {"input": raw})[0]
     assert call(capsys, "predict", "run", "new.npz", "--out", "p.csv").returncode == 0
     np.testing.assert_allclose(proba, _predicted(tmp_path / "p.csv"), atol=1e-5)
     # And against predict's own arrays, unrounded.
