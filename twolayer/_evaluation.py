@@ -9,6 +9,8 @@ the seed, so the run that follows draws exactly as it would without it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from twolayer._console import epoch_line
@@ -17,6 +19,23 @@ from twolayer.layers import softmax_loss
 
 class Evaluation:
     """The evaluation methods of :class:`twolayer.solver.Solver`, which this is mixed into."""
+
+    # The Solver's attributes these methods read.
+    model: Any
+    rng: np.random.Generator
+    seed: int | None
+    verbose: bool
+    num_epochs: int
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    num_train_samples: int | None
+    num_val_samples: int | None
+    eval_batch_size: int
+    train_acc_history: list[float]
+    val_acc_history: list[float]
+    val_loss_history: list[float]
 
     def check_accuracy(
         self, X: np.ndarray, y: np.ndarray, num_samples: int | None = None, batch_size: int = 100

@@ -29,7 +29,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -90,7 +90,7 @@ def read_run(run_dir: str | os.PathLike) -> ExportedRun:
     with reading(path, "model file"):
         prep = Preprocessor.from_state(extra)
         # Runs written before models recorded their input shape were all CIFAR-10's.
-        fallback = (3, 32, 32) if config.dataset == "cifar10" else prep.mean.shape
+        fallback = (3, 32, 32) if config.dataset == "cifar10" else extra["prep_mean"].shape
         shape = tuple(int(n) for n in extra.get("input_shape", fallback))
         names = extra.get("feature_names")
         return ExportedRun(
@@ -139,7 +139,7 @@ def _preprocessing(g: _Graph, run: ExportedRun) -> str:
     return rows
 
 
-def _view(g: _Graph, images: str, flip: bool, dy: int, dx: int, hw: tuple[int, int]) -> str:
+def _view(g: _Graph, images: str, flip: bool, dy: int, dx: int, hw: tuple[int, ...]) -> str:
     """One test-time view of images (N, C, H, W), as twolayer.datasets.tta makes it: the
     mirror image when ``flip``, then moved down dy and right dx pixels, zero-filled."""
     if flip:
@@ -236,6 +236,9 @@ def export_onnx(run_dir: str | os.PathLike, out: str | os.PathLike) -> Path:
 
     Raises ValueError for a run that cannot be exported, or when onnx is not installed.
     """
-    model = onnx_model(read_run(run_dir))
-    data = model.SerializeToString()
-    return atomic_write(out, lambda f: f.write(data))
+    data = onnx_model(read_run(run_dir)).SerializeToString()
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return atomic_write(out, write)

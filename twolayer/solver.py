@@ -397,9 +397,10 @@ class Solver(SolverState, Evaluation):
         else:
             self._epochs_since_best += 1
         if self.verbose:
-            more = f"val_loss: {val_loss:f}; lr: {self.learning_rate:.3g}; "
-            more += f"{self.epoch_time_history[-1]:.1f}s"
-            more = None if in_notebook() else more  # the course's line, exactly
+            more: str | None = None  # in a notebook, the course's line exactly
+            if not in_notebook():
+                more = f"val_loss: {val_loss:f}; lr: {self.learning_rate:.3g}; "
+                more += f"{self.epoch_time_history[-1]:.1f}s"
             print(epoch_line(self.epoch, self.num_epochs, train_acc, val_acc, more))
         if self.lr_schedule == "step":
             self._set_lr(self.learning_rate * self.lr_decay)
