@@ -1,6 +1,7 @@
 """`twolayer export RUN --onnx out.onnx`: the model runs in onnxruntime on raw inputs and
-gives `twolayer predict`'s probabilities, on a table run and on image runs (whitened or
-not, with test-time views or not); a run it cannot export is one error line."""
+gives `twolayer predict`'s probabilities, on a table run and on image runs (npz images
+whitened or not, with test-time views or not; a grayscale image folder; a fake
+CIFAR-10); a run it cannot export is one error line."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from fake_cifar import make_fake_cifar10
+from PIL import Image
 from script_helpers import assert_clean_error, call
 
+from twolayer.datasets import decode_images, load_cifar10
 from twolayer.export import export_onnx
 from twolayer.runs import save_status
 
@@ -110,6 +114,44 @@ def test_an_image_run_exports_its_preprocessing_and_views(tmp_path, capsys, flag
     X = clf.prep.transform(raw, np.float32, channels_last=True).reshape(9, *clf.input_shape)
     np.testing.assert_allclose(proba, class_proba(clf.model, X, clf.views), atol=1e-5)
     assert np.abs(proba.sum(axis=1) - 1).max() < 1e-5
+
+
+def test_an_image_folder_run_in_grayscale_exports_what_predict_decodes(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    for k, name in enumerate(("dark", "light")):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for i in range(15):
+            pixels = rng.normal(70 + 110 * k, 40, (9 + i % 3, 8, 3)).clip(0, 255)
+            Image.fromarray(pixels.astype(np.uint8)).save(tmp_path / "pics" / name / f"{i}.png")
+    flags = ["--image-size", "5", "--grayscale", "--preprocess", "mean", "--tta", "flip"]
+    result = call(capsys, "train", "pics", *TINY, *flags, "--out", "run")
+    assert result.returncode == 0, result.stderr
+    assert call(capsys, "export", "run", "--onnx", "run.onnx").returncode == 0
+    graph = onnx.load("run.onnx").graph
+    dims = [d.dim_value or d.dim_param for d in graph.input[0].type.tensor_type.shape.dim]
+    assert dims == ["N", 5, 5, 1]  # (N, H, W, C) as decoded: one channel
+    files = sorted(str(f) for f in (tmp_path / "pics" / "light").iterdir())
+    images, _ = decode_images(files, 5, grayscale=True, progress=False)
+    proba = _session("run.onnx").run(None, {"input": images})[0]
+    assert call(capsys, "predict", "run", "pics/light", "--out", "p.csv").returncode == 0
+    np.testing.assert_allclose(proba, _predicted(tmp_path / "p.csv"), atol=1e-5)
+
+
+def test_a_fake_cifar10_run_exports_and_classifies_its_test_images(tmp_path, capsys):
+    make_fake_cifar10(tmp_path / "cifar", n_per_batch=40)
+    data = ["--data-dir", "cifar", "--no-download", "--num-train", "150", "--num-val", "50"]
+    flags = ["--preprocess", "mean", "--tta", "flip+translate1"]
+    result = call(capsys, "train", "cifar10", *data, *TINY, *flags, "--out", "run")
+    assert result.returncode == 0, result.stderr
+    assert call(capsys, "export", "run", "--onnx", "run.onnx").returncode == 0
+    session = _session("run.onnx")
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["class_names"])[:2] == ["airplane", "automobile"]
+    X_test = load_cifar10(tmp_path / "cifar")[2]  # (40, 32, 32, 3) uint8
+    np.savez(tmp_path / "test.npz", X=X_test)
+    proba = session.run(None, {"input": X_test})[0]
+    assert call(capsys, "predict", "run", "test.npz", "--out", "p.csv").returncode == 0
+    np.testing.assert_allclose(proba, _predicted(tmp_path / "p.csv"), atol=1e-5)
 
 
 def test_export_refuses_what_it_cannot_export(tmp_path, capsys):
