@@ -76,7 +76,7 @@ def test_the_average_is_the_one_taken_by_hand_and_is_what_is_evaluated():
         np.testing.assert_allclose(solver.weight_average.averages[k], average[k], rtol=1e-12)
 
     # Each epoch's accuracies, and the best params, are the average's.
-    for epoch, weights in enumerate(evaluated):
+    for epoch, weights in enumerate(evaluated, start=1):  # entry 0: epoch 0
         model.params.update(weights)
         train_acc = np.mean(model.predict(data["X_train"]) == data["y_train"])
         val_acc = np.mean(model.predict(data["X_val"]) == data["y_val"])

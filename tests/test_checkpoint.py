@@ -150,7 +150,8 @@ def test_a_run_stopped_mid_epoch_continues_bit_identically(tmp_path, via):
     assert_same_weights(full.state_dict()["params"], resumed.state_dict()["params"])
     assert_same_weights(full.model.params, resumed.model.params)
     assert resumed.loss_history == full.loss_history
-    assert resumed.val_acc_history == full.val_acc_history
+    # The cut run began with step(), not train(): it took no epoch 0.
+    assert resumed.val_acc_history == full.val_acc_history[1:]
     assert resumed.lr_history == full.lr_history
     assert (resumed.best_epoch, resumed.best_val_loss) == (full.best_epoch, full.best_val_loss)
 
@@ -205,7 +206,7 @@ def test_on_epoch_end_sees_each_finished_epoch_and_is_not_saved(tmp_path):
     run = {"batch_size": 50, "checkpoint_name": tmp_path / "run", **QUIET}
     solver = Solver(net(), data, num_epochs=2, on_epoch_end=report, **run)
     solver.train()
-    assert seen == [(solver, 1, 1, True), (solver, 2, 2, True)]
+    assert seen == [(solver, 1, 2, True), (solver, 2, 3, True)]  # with epoch 0
 
     state = checkpoint.load(tmp_path / "run_epoch_2.npz")
     assert "on_epoch_end" not in state["settings"] and state["custom"] == {}
@@ -215,7 +216,7 @@ def test_on_epoch_end_sees_each_finished_epoch_and_is_not_saved(tmp_path):
         tmp_path / "run_epoch_2.npz", net(), data, num_epochs=3, on_epoch_end=report
     )
     resumed.train()  # num_epochs=3 extends the run by one epoch
-    assert seen[2:] == [(resumed, 3, 3, True)]
+    assert seen[2:] == [(resumed, 3, 4, True)]
 
 
 def test_resume_with_optim_config_replaces_only_its_entries(tmp_path):

@@ -14,7 +14,7 @@ from script_helpers import ROOT, SCRIPTS, assert_clean_error, call, run, twolaye
 from twolayer.config import RunConfig
 from twolayer.fast import threads
 
-COMMANDS = ("train", "predict", "plot", "tune", "bench")
+COMMANDS = ("train", "predict", "export", "plot", "report", "tune", "bench", "cache")
 
 
 def test_help_lists_every_command(tmp_path):

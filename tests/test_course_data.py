@@ -41,3 +41,38 @@ def test_get_CIFAR10_data_course_signature(tmp_path):
 def test_get_CIFAR10_data_says_where_the_data_should_be(tmp_path):
     with pytest.raises(FileNotFoundError, match="no CIFAR-10 data"):
         get_CIFAR10_data(cifar10_dir=tmp_path / "nothing", download=False)
+
+
+def _no_download(*args, **kwargs):
+    raise AssertionError("the course's loader must not download")
+
+
+def test_get_CIFAR10_data_finds_the_course_layout(tmp_path, monkeypatch):
+    # The assignment's folder: cs231n/datasets/cifar-10-batches-py under the notebook's.
+    make_fake_cifar10(tmp_path / "cs231n" / "datasets", n_per_batch=N)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("twolayer.datasets.cifar10.download_cifar10", _no_download)
+    data = get_CIFAR10_data(80, 10, 5)
+    assert data["X_train"].shape == (80, 3, 32, 32)
+    Xtr, _, _, _ = load_CIFAR10("cs231n/datasets/cifar-10-batches-py")
+    np.testing.assert_allclose(data["X_train"][0], (Xtr[0] - Xtr[:80].mean(0)).transpose(2, 0, 1))
+
+
+def test_get_CIFAR10_data_falls_back_to_data(tmp_path, monkeypatch):
+    make_fake_cifar10(tmp_path / "data", n_per_batch=N, seed=1)
+    (tmp_path / "cs231n" / "datasets").mkdir(parents=True)  # the course's folder, empty
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("twolayer.datasets.cifar10.download_cifar10", _no_download)
+    data = get_CIFAR10_data(80, 10, 5, subtract_mean=False)
+    np.testing.assert_array_equal(data["y_train"], load_cifar10(tmp_path / "data")[1][:80])
+
+
+def test_get_CIFAR10_data_offline_names_every_place_it_looked(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("twolayer.datasets.cifar10.download_cifar10", _no_download)
+    with pytest.raises(FileNotFoundError) as info:
+        get_CIFAR10_data()
+    message = str(info.value)
+    assert str(tmp_path / "cs231n" / "datasets" / "cifar-10-batches-py") in message
+    assert str(tmp_path / "data") in message and "get_datasets.sh" in message
+    assert "cifar10_dir=" in message

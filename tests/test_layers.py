@@ -20,19 +20,6 @@ from twolayer import (
 TOL = 1e-7
 
 
-def test_affine_forward_matches_cs231n_reference():
-    # The reference values of CS231n's assignment: x flattened from (2, 4, 5, 6).
-    num_inputs, input_shape, output_dim = 2, (4, 5, 6), 3
-    input_size = num_inputs * np.prod(input_shape)
-    weight_size = output_dim * np.prod(input_shape)
-    x = np.linspace(-0.1, 0.5, num=input_size).reshape(num_inputs, *input_shape)
-    w = np.linspace(-0.2, 0.3, num=weight_size).reshape(np.prod(input_shape), output_dim)
-    b = np.linspace(-0.3, 0.1, num=output_dim)
-    out, _ = affine_forward(x, w, b)
-    correct = np.array([[1.49834967, 1.70660132, 1.91485297], [3.25553199, 3.5141327, 3.77273342]])
-    assert rel_error(out, correct) < 1e-8
-
-
 def test_affine_backward_gradcheck():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((10, 2, 3))

@@ -1,4 +1,5 @@
-"""TwoLayerNet: CS231n's reference values, whole-net gradient checks, ln(C), overfitting, I/O."""
+"""TwoLayerNet: whole-net gradient checks, ln(C), overfitting, I/O (the course's reference
+values are in test_course.py)."""
 
 import os
 
@@ -7,61 +8,6 @@ import pytest
 
 from twolayer import TwoLayerNet, dropout_forward, eval_numerical_gradient, rel_error
 from twolayer import model as model_module
-
-
-def cs231n_model(D=5, H=50, C=7):
-    model = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=1e-3)
-    model.params["W1"] = np.linspace(-0.7, 0.3, num=D * H).reshape(D, H)
-    model.params["b1"] = np.linspace(-0.1, 0.9, num=H)
-    model.params["W2"] = np.linspace(-0.3, 0.4, num=H * C).reshape(H, C)
-    model.params["b2"] = np.linspace(-0.9, 0.1, num=C)
-    return model
-
-
-def test_cs231n_second_assignment_reference_values():
-    # The checks of CS231n's FullyConnectedNets notebook, copied as numbers, run unchanged.
-    N, D = 3, 5
-    model = cs231n_model()
-    X = np.linspace(-5.5, 4.5, num=N * D).reshape(D, N).T
-    scores = model.loss(X)
-    correct_scores = np.asarray(
-        [
-            [
-                11.53165108,
-                12.2917344,
-                13.05181771,
-                13.81190102,
-                14.57198434,
-                15.33206765,
-                16.09215096,
-            ],
-            [
-                12.05769098,
-                12.74614105,
-                13.43459113,
-                14.1230412,
-                14.81149128,
-                15.49994135,
-                16.18839143,
-            ],
-            [
-                12.58373087,
-                13.20054771,
-                13.81736455,
-                14.43418138,
-                15.05099822,
-                15.66781506,
-                16.2846319,
-            ],
-        ]
-    )
-    assert np.abs(scores - correct_scores).sum() < 1e-6
-    y = np.asarray([0, 5, 1])
-    loss, _ = model.loss(X, y)
-    assert abs(loss - 3.4702243556) < 1e-10
-    model.reg = 1.0
-    loss, _ = model.loss(X, y)
-    assert abs(loss - 26.5948426952) < 1e-10
 
 
 def kink_free_problem(seed, N=4, D=6, H=8, C=5, h=1e-5, input_dropout=0.0):

@@ -95,8 +95,9 @@ def test_histories_have_the_right_lengths():
     solver.train()
     assert solver.iterations_per_epoch == 7
     assert len(solver.loss_history) == len(solver.lr_history) == 21
-    for h in ("train_acc", "val_acc", "val_loss", "epoch_time"):
-        assert len(getattr(solver, f"{h}_history")) == 3
+    for h in ("train_acc", "val_acc", "val_loss"):  # epoch 0, then one per epoch
+        assert len(getattr(solver, f"{h}_history")) == 4
+    assert len(solver.epoch_time_history) == 3
     assert solver.epoch == 3 and solver.t == 21
     assert solver.best_val_acc == max(solver.val_acc_history)
     for k, v in solver.model.params.items():  # the best params end up in the model
@@ -144,7 +145,7 @@ def test_patience_stops_early():
     solver = Solver(Spy(), data, num_epochs=10, patience=2, **QUIET)  # constant val acc
     solver.train()
     assert solver.stopped_early
-    assert len(solver.val_acc_history) == 2 + (solver.val_acc_history[0] > 0)
+    assert len(solver.val_acc_history) == 1 + 2 + (solver.val_acc_history[1] > 0)
 
 
 def test_uint8_images_are_gathered_without_casting():

@@ -32,6 +32,7 @@ from twolayer.layers import (
     relu_backward,
     relu_forward,
     softmax_loss,
+    svm_loss,
 )
 from twolayer.model import TwoLayerNet
 from twolayer.solver import DivergenceError, Solver
@@ -58,4 +59,5 @@ __all__ = [
     "relu_backward",
     "relu_forward",
     "softmax_loss",
+    "svm_loss",
 ]

@@ -5,8 +5,11 @@
 
 A history holds ``loss_history`` and ``lr_history`` (one value per iteration),
 ``train_acc_history``, ``val_acc_history``, ``val_loss_history`` and
-``epoch_time_history`` (one value per epoch), ``best_val_acc``, ``best_epoch`` and
-``iterations_per_epoch``.
+``epoch_time_history`` (one value per epoch, from epoch 1), ``best_val_acc``,
+``best_epoch`` and ``iterations_per_epoch``, and ``epoch_0``: the accuracies and
+validation loss of the initial weights (``{"train_acc": ..., "val_acc": ...,
+"val_loss": ...}``), which the Solver keeps as entry 0 of its lists, as the course
+does; None where the run took no epoch 0 (and in histories of twolayer 0.3).
 """
 
 from __future__ import annotations
@@ -24,12 +27,21 @@ HISTORY_KEYS = (
     "lr_history",
     "epoch_time_history",
 )
+#: The Solver's lists whose entry 0 is epoch 0 (the initial weights).
+EPOCH_ZERO_KEYS = ("train_acc_history", "val_acc_history", "val_loss_history")
 CSV_COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "epoch_time")
 
 
 def history_from_solver(solver: Any) -> dict[str, Any]:
-    """The solver's curves as a JSON-safe history dict."""
-    history = {key: [float(v) for v in getattr(solver, key)] for key in HISTORY_KEYS}
+    """The solver's curves as a JSON-safe history dict (epoch 0 moved to ``epoch_0``)."""
+    history: dict[str, Any] = {
+        key: [float(v) for v in getattr(solver, key)] for key in HISTORY_KEYS
+    }
+    history["epoch_0"] = None
+    if len(history["val_acc_history"]) > len(history["epoch_time_history"]):  # epoch 0 taken
+        history["epoch_0"] = {
+            k.removesuffix("_history"): history[k].pop(0) for k in EPOCH_ZERO_KEYS
+        }
     history["best_val_acc"] = float(solver.best_val_acc)
     history["best_epoch"] = int(solver.best_epoch)
     history["iterations_per_epoch"] = int(solver.iterations_per_epoch)

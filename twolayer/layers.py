@@ -1,12 +1,16 @@
 """Layers as pure forward/backward pairs, with CS231n's names and signatures.
 
 Each ``*_forward`` returns ``(out, cache)``; the matching ``*_backward`` takes the
-upstream gradient and that cache and returns the gradients of its inputs.
+upstream gradient and that cache and returns the gradients of its inputs; each
+``*_loss(x, y)`` returns the loss and its gradient with respect to the scores.
 Shapes use N (batch), D (input features), H (hidden units) and C (classes).
 All functions keep the dtype of their inputs (float32 or float64).
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -68,7 +72,9 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray, *, inplace: bool = False)
 
 
 def dropout_forward(
-    x: np.ndarray, p: float, rng: np.random.Generator | None
+    x: np.ndarray,
+    p: float | Mapping[str, Any],
+    rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Inverted dropout: drop each unit with probability ``p`` while training.
 
@@ -78,7 +84,16 @@ def dropout_forward(
     1 / (1 - p) otherwise: a kept unit is scaled up so that ``E[out] = x``, and the
     net needs no rescaling at test time. With p = 0 or ``rng`` None (evaluation),
     returns x itself and the cache None, drawing nothing.
+
+    The course's form, ``dropout_forward(x, dropout_param)``, takes instead a dict
+    with ``mode`` ("train" or "test"), ``p`` and optionally ``seed``, where ``p`` is
+    the probability of *keeping* a unit, as in CS231n since 2018 (the 2017 notebooks
+    took p as the probability of dropping it); see :func:`course_dropout_args`.
     """
+    if isinstance(p, Mapping):
+        if rng is not None:
+            raise TypeError("dropout_forward(x, dropout_param) takes no rng: put a seed in it")
+        p, rng = course_dropout_args(p)
     check_drop_probability(p, "dropout p")
     if not p or rng is None:
         return x, None
@@ -89,10 +104,57 @@ def dropout_forward(
     return x * mask, mask
 
 
+def course_dropout_args(
+    dropout_param: Mapping[str, Any],
+) -> tuple[float, np.random.Generator | None]:
+    """The course's ``dropout_param`` as this module's (drop probability, generator).
+
+    ``mode`` "test" gives no generator (nothing dropped); "train" gives one seeded
+    with ``seed``, or without a seed with a draw from NumPy's global generator, so
+    that ``np.random.seed`` makes the masks repeat as it does in the course.
+    ``p``, the probability of keeping a unit, must lie in (0, 1].
+    """
+    mode = dropout_param.get("mode")
+    if mode not in ("train", "test"):
+        raise ValueError(f'dropout_param["mode"] must be "train" or "test", got {mode!r}')
+    if "p" not in dropout_param:
+        raise ValueError('dropout_param needs "p", the probability of keeping each unit')
+    keep = float(dropout_param["p"])
+    if not 0.0 < keep <= 1.0:
+        raise ValueError(
+            f'dropout_param["p"] is the probability of keeping a unit (the course since 2018) '
+            f"and must lie in (0, 1], got {keep!r}"
+        )
+    if mode == "test":
+        return 1.0 - keep, None
+    seed = dropout_param.get("seed")
+    return 1.0 - keep, np.random.default_rng(np.random.randint(2**31) if seed is None else seed)
+
+
 def dropout_backward(dout: np.ndarray, cache: np.ndarray | None) -> np.ndarray:
-    """Backward pass of :func:`dropout_forward`: ``dx = dout * mask`` (dout itself when
-    nothing was dropped)."""
+    """Backward pass of :func:`dropout_forward` (either form): ``dx = dout * mask``
+    (dout itself when nothing was dropped)."""
     return dout if cache is None else dout * cache
+
+
+def svm_loss(x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean multiclass hinge (SVM) loss with margin 1, and its gradient.
+
+    x: (N, C) scores; y: (N,) integer labels in [0, C). The loss is
+    ``mean_i sum_{j != y_i} max(0, x_ij - x_iy_i + 1)``. Each positive margin adds
+    1 / N to dx at its class j and takes 1 / N from the label's column, so
+    dx (N, C) has in row i: 1/N at each violating class, minus their count / N at y_i.
+    """
+    n = x.shape[0]
+    rows = np.arange(n)
+    margins = x - x[rows, y][:, None] + 1.0
+    np.maximum(margins, 0.0, out=margins)
+    margins[rows, y] = 0.0  # the label's own term (always exactly 1) is not a violation
+    loss = margins.sum() / n
+    dx = (margins > 0).astype(x.dtype)
+    dx[rows, y] -= dx.sum(axis=1)
+    dx /= n
+    return float(loss), dx
 
 
 def softmax_loss(

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # not tqdm.auto, which warns in a notebook without ipywidgets
 
+from twolayer._console import epoch_line, in_notebook, iteration_line, prints_iterations
 from twolayer._divergence import DivergenceError, check_diverged
 from twolayer._evaluation import Evaluation
 from twolayer._settings import (
@@ -95,9 +96,11 @@ class Solver(SolverState, Evaluation):
       keep_checkpoints: keep only the newest this many epoch checkpoints (None: all;
         0: none, only the one written on an interrupt); each holds the params,
         optimizer state and best params, so they add up.
-      print_every, verbose, progress: the loss is reported every ``print_every``
-        iterations, in the tqdm bar (with the lr) when both ``progress`` and
-        ``verbose``, else as a printed line when ``verbose``.
+      print_every, verbose, progress: the loss of iteration 1, and of every
+        ``print_every``-th after it, is reported in the tqdm bar (with the lr) when
+        both ``progress`` and ``verbose`` in a terminal, else (and always in a Jupyter
+        notebook, without bars) as the course's printed line when ``verbose``
+        (:mod:`twolayer._console`).
       on_epoch_end: ``f(solver)``, called after each finished epoch, once its
         histories are appended and its checkpoint written (e.g. to write a live report).
       ema_decay, ema_start_epoch: weight averaging (ema_decay None or 0: off). After
@@ -119,9 +122,13 @@ class Solver(SolverState, Evaluation):
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
     training loss with the model's regularization, as ``model.loss`` gives it up to
     rounding, and the learning rate used);
-    ``train_acc_history``, ``val_acc_history``, ``val_loss_history`` and
-    ``epoch_time_history`` (seconds, training plus evaluation) one per completed
-    epoch, taken at its end. ``val_loss_history`` is the mean cross-entropy on the
+    ``train_acc_history``, ``val_acc_history`` and ``val_loss_history`` one for
+    epoch 0 (the initial weights, taken before the first update, as the course's
+    plots expect) and then one per completed epoch, taken at its end, so entry k is
+    epoch k (but a run resumed from a checkpoint of twolayer 0.3, or whose first
+    updates came from ``step()`` rather than ``train()``, has no epoch 0: its lists
+    start at epoch 1); ``epoch_time_history`` (seconds, training plus evaluation) one
+    per completed epoch. ``val_loss_history`` is the mean cross-entropy on the
     validation examples *without* regularization or label smoothing.
 
     ``best_val_acc``, ``best_val_loss`` and ``best_params`` (copies; the initial
@@ -307,6 +314,8 @@ class Solver(SolverState, Evaluation):
         guard = InterruptGuard()
         try:
             with guard:
+                if self.t == 0 and not self.val_acc_history:  # epoch 0, as in the course
+                    self._evaluate_epoch_zero()
                 while self.epoch < self.num_epochs and not self.stopped_early:
                     self._train_epoch(guard)
         except KeyboardInterrupt:
@@ -327,24 +336,25 @@ class Solver(SolverState, Evaluation):
     def _train_epoch(self, guard: InterruptGuard) -> None:
         n, b, every = self.X_train.shape[0], self.batch_size, self.print_every
         self._epoch_start = time.perf_counter()
+        bars = self._bars()
         bar = tqdm(
             total=self.iterations_per_epoch,
             initial=-(-self._pos // b),
             desc=f"epoch {self.epoch + 1}/{self.num_epochs}",
             leave=False,
-            disable=not (self.progress and self.verbose),
+            disable=not bars,
         )
         try:
             while self._pos < n:
                 loss = self.step()
-                if self.t % every == 0:
+                if prints_iterations(self.t, every):
                     # The bar is refreshed only here, to keep per-step overhead minimal.
                     lr = f"{self.learning_rate:.3g}"
                     bar.set_postfix(loss=f"{loss:.4f}", lr=lr, refresh=False)
                     bar.update(-(-self._pos // b) - bar.n)
-                    if self.verbose and not self.progress:
+                    if self.verbose and not bars:
                         total = self.num_epochs * self.iterations_per_epoch
-                        print(f"(Iteration {self.t} / {total}) loss: {loss:f}")
+                        print(iteration_line(self.t, total, loss))
                 if guard.pressed:
                     raise KeyboardInterrupt
         finally:
@@ -387,11 +397,11 @@ class Solver(SolverState, Evaluation):
         else:
             self._epochs_since_best += 1
         if self.verbose:
-            print(
-                f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
-                f"val_acc: {val_acc:f}; val_loss: {val_loss:f}; lr: {self.learning_rate:.3g}; "
-                f"{self.epoch_time_history[-1]:.1f}s"
-            )
+            more: str | None = None  # in a notebook, the course's line exactly
+            if not in_notebook():
+                more = f"val_loss: {val_loss:f}; lr: {self.learning_rate:.3g}; "
+                more += f"{self.epoch_time_history[-1]:.1f}s"
+            print(epoch_line(self.epoch, self.num_epochs, train_acc, val_acc, more))
         if self.lr_schedule == "step":
             self._set_lr(self.learning_rate * self.lr_decay)
         if self.patience is not None and self._epochs_since_best >= self.patience:
@@ -404,6 +414,10 @@ class Solver(SolverState, Evaluation):
         self._save_epoch_checkpoint()
         if self.on_epoch_end is not None:
             self.on_epoch_end(self)
+
+    def _bars(self) -> bool:
+        """Whether this epoch shows a tqdm bar: asked for, and not in a notebook."""
+        return self.progress and self.verbose and not in_notebook()
 
     def _keep_best(self) -> None:
         """Put copies of best_params into the model, keeping the last weights for train()."""

@@ -4,6 +4,7 @@ examples:
   twolayer train spiral                        # seconds: the lesson's toy problem
   twolayer train cifar10 --preset best         # the most accurate CIFAR-10 recipe
   twolayer predict runs/cifar10-20261125-160000 cat.jpg
+  twolayer export runs/cifar10-20261125-160000 --onnx model.onnx
   twolayer plot runs/spiral-*  --out spiral-runs.png
   twolayer report runs/spiral-A runs/spiral-B --out compare.html
   twolayer tune --dataset spiral --trials 20 --out searches/spiral
@@ -18,10 +19,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import twolayer
-from twolayer.cli import bench, cache, plot, predict, report, train, tune
+from twolayer.cli import bench, cache, export, plot, predict, report, train, tune
 from twolayer.cli.args import ArgumentParser, make_parser, run_main
 
-COMMANDS = (train, predict, plot, report, tune, bench, cache)
+COMMANDS = (train, predict, export, plot, report, tune, bench, cache)
 
 
 def build_parser() -> ArgumentParser:

@@ -273,14 +273,37 @@ def load_CIFAR10(ROOT: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
     return Xtr.astype(np.float64), Ytr, Xte.astype(np.float64), Yte
 
 
+#: Where the course's notebooks keep CIFAR-10, relative to the current directory: the
+#: assignment's own folder, then this package's default.
+COURSE_FOLDERS = (Path("cs231n") / "datasets" / FOLDER_NAME, Path("data"))
+
+
+def find_course_cifar10(cifar10_dir: str | os.PathLike | None = None) -> Path:
+    """The folder to load CIFAR-10 from: ``cifar10_dir`` if given, else the first of
+    :data:`COURSE_FOLDERS` that holds the data.
+
+    Raises ``FileNotFoundError`` saying where the data may go when none holds it.
+    """
+    if cifar10_dir is not None:
+        return Path(cifar10_dir)
+    for folder in COURSE_FOLDERS:
+        if folder.is_dir() and _find_folder(folder) is not None:
+            return folder
+    looked = " or ".join(str(Path.cwd() / f) for f in COURSE_FOLDERS)
+    raise FileNotFoundError(
+        f"no CIFAR-10 data in {looked}: run the course's cs231n/datasets/get_datasets.sh, "
+        f"or {where_to_put('data')}, or pass cifar10_dir="
+    )
+
+
 def get_CIFAR10_data(
     num_training: int = 49_000,
     num_validation: int = 1_000,
     num_test: int = 1_000,
     subtract_mean: bool = True,
     *,
-    cifar10_dir: str | os.PathLike = "data",
-    download: bool = True,
+    cifar10_dir: str | os.PathLike | None = None,
+    download: bool = False,
 ) -> dict[str, np.ndarray]:
     """CS231n's ``get_CIFAR10_data``: the course's split, float64, channels first.
 
@@ -288,11 +311,21 @@ def get_CIFAR10_data(
     ``X_test``, ``y_test``: validation is the training images after the first
     num_training, test the first num_test test images, and with ``subtract_mean``
     the training mean image is subtracted from all three. ``cifar10_dir`` is where
-    the data is (see :func:`load_cifar10`); it is downloaded there if missing and
-    ``download`` is true. :func:`get_cifar10_data` offers float32 and more options.
+    the data is (the batches folder or the folder holding it); by default the
+    course's ``cs231n/datasets/cifar-10-batches-py``, then ``data/``, under the
+    current directory. Nothing is downloaded unless ``download`` is true (into
+    ``data/`` when cifar10_dir is not given). :func:`get_cifar10_data` offers
+    float32 and more options.
     """
+    if download and cifar10_dir is None:
+        try:
+            root = find_course_cifar10()
+        except FileNotFoundError:
+            root = COURSE_FOLDERS[-1]
+    else:
+        root = find_course_cifar10(cifar10_dir)
     data = get_cifar10_data(
-        cifar10_dir,
+        root,
         num_training,
         num_validation,
         num_test,

@@ -26,7 +26,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # not tqdm.auto, which warns in a notebook without ipywidgets
 
 from twolayer._validate import check_positive_int
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm.std import tqdm  # not tqdm.auto, which warns in a notebook without ipywidgets
 
 from twolayer._io import atomic_write, atomic_write_json, atomic_write_text, read_json, sweep_stale
 from twolayer._lock import LOCK_FILE, lock_folder
