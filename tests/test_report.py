@@ -129,8 +129,23 @@ def headline_values(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', html))
 
 
+def headline_cards(html: str) -> dict[str, tuple[str, str, str]]:
+    """Each headline card's key -> (label, how it was measured, the figure shown)."""
+    cards = re.findall(
+        r'data-key="([^"]+)"[^>]*><dt>([^<]*)(?:<span class="how">([^<]*)</span>)?</dt>'
+        r"<dd>([^<]*)</dd>",
+        html,
+    )
+    return {key: (label, how, text) for key, label, how, text in cards}
+
+
 def headline_texts(html: str) -> dict[str, str]:
-    return dict(re.findall(r'data-key="([^"]+)"[^>]*><dt>[^<]*</dt><dd>([^<]*)</dd>', html))
+    return {key: text for key, (_, _, text) in headline_cards(html).items()}
+
+
+def assert_no_duplicate_cards(html: str) -> None:
+    labels = [(label, how) for label, how, _ in headline_cards(html).values()]
+    assert len(labels) == len(set(labels)), labels
 
 
 def assert_self_contained(html: str) -> None:
@@ -156,8 +171,12 @@ def test_final_spiral_report(runs):
     assert int(values["best_epoch"]) == history["best_epoch"] and values["epochs"] == "4"
     accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
     assert float(values["accuracy"]) == accuracy  # the val split, labelled as such
-    assert headline_texts(html)["accuracy"] == f"{accuracy:.4f}"
-    assert "<dt>val accuracy</dt>" in html and headline_texts(html)["total_time"] == "1.5 s"
+    cards = headline_cards(html)
+    assert cards["accuracy"] == ("val accuracy", "single view", f"{accuracy:.4f}")
+    assert "val_acc" not in cards  # the same figure: one card, not two
+    assert_no_duplicate_cards(html)
+    assert cards["best_val_acc"][1] == f"single view, epoch {history['best_epoch']}"
+    assert headline_texts(html)["total_time"] == "1.5 s"
     for anchor in ("curves", "boundary", "per-class", "confusion", "settings", "files"):
         assert f'<section id="{anchor}">' in html, anchor
     assert 'id="weights"' not in html  # 2-D inputs are not pictures
@@ -174,7 +193,10 @@ def test_final_image_report(runs):
     assert_self_contained(html)
     values = headline_values(html)
     assert values["accuracy"] == "0.25" and values["val_acc"] == "0.3"
-    assert "<dt>test accuracy</dt>" in html
+    cards = headline_cards(html)
+    assert cards["accuracy"][:2] == ("test accuracy", "single view")
+    assert cards["val_acc"][:2] == ("val accuracy", "single view")
+    assert_no_duplicate_cards(html)
     for name in CLASSES:  # per-class table and confusion matrix rows
         assert html.count(f"<th>{name}</th>") == 2 and f"<td>{name}</td>" in html
     n_wrong = int(np.sum(results.y_pred != results.y_true))
@@ -192,7 +214,7 @@ def test_wrong_examples_are_the_most_confident_ones():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
     results = RunResults(y_true=np.array([1, 0, 1, 1]), proba=proba, class_names=["a", "b"])
     html = render_report("r", _history(2), results=results)
-    order = re.findall(r'<span class="note">#(\d+)</span>', html)
+    order = re.findall(r'<span class="note">test #(\d+)</span>', html)
     assert order == ["0", "3", "1"]  # p = 0.9, 0.7, 0.6; example 2 is right
     assert "p = 0.900" in html
 
@@ -326,9 +348,9 @@ def test_ticks():
 
 
 def test_chart_maps_data_into_the_plot_area():
-    chart = Chart("t", "x", "y", width=200, height=150)
+    chart = Chart("t", "x", "y", width=200, height=150, xlim=(0, 10), ylim=(0, 1))
     chart.line([0, 10], [0, 1], "#000")
-    svg = chart.svg(xlim=(0, 10), ylim=(0, 1))
+    svg = chart.svg()
     # x 0..10 -> 62..186 px (margins 62 and 14), y 0..1 -> 108..46 px (margins 46 and 42)
     assert 'd="M62.0 108.0L186.0 46.0"' in svg
     assert svg.startswith("<svg") and svg.endswith("</svg>")

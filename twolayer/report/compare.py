@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from twolayer._io import atomic_write_text
-from twolayer.report.curves import overlay_charts, run_color
+from twolayer.report.curves import figures, overlay_charts, run_color
 from twolayer.report.html import (
     Html,
     flatten_settings,
@@ -105,7 +105,9 @@ def compare_runs_html(run_dirs: Sequence[str | os.PathLike], out: str | os.PathL
         f"<h1>{len(dirs)} runs compared</h1>",
         section("Results", results_table(names, dirs, histories, out.parent), anchor="results"),
         section(
-            "Curves", overlay_charts(dict(zip(names, histories, strict=True))), anchor="curves"
+            "Curves",
+            figures(overlay_charts(dict(zip(names, histories, strict=True)))),
+            anchor="curves",
         ),
         section("Settings", settings_table(names, configs), anchor="settings"),
     ]
