@@ -300,6 +300,93 @@ def test_empty_stopped_and_diverged_runs_render():
     assert "NaN" not in html.split("<svg", 1)[1]  # a gap in the curve, not a NaN coordinate
 
 
+MAX_PAGE_BYTES = 600_000  # a run's page at any class count
+
+
+def many_class_results(num_classes: int = 1000, per_class: int = 5) -> RunResults:
+    """A 1000-class evaluation: labels, probabilities with a mistake in most rows."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(num_classes), per_class)
+    proba = rng.random((y.size, num_classes), dtype=np.float32) ** 8
+    proba[np.arange(y.size), y] += 0.5 * rng.random(y.size, dtype=np.float32)
+    proba /= proba.sum(axis=1, keepdims=True)
+    names = [f"class-{k:04d}" for k in range(num_classes)]
+    return RunResults(test_acc=float(np.mean(proba.argmax(1) == y)), class_names=names,
+                      y_true=y, proba=proba)  # fmt: skip
+
+
+def write_many_class_run(run_dir: Path) -> Path:
+    return write_report(run_dir, history=_history(3), config={}, results=many_class_results())
+
+
+def test_a_thousand_classes_give_a_small_page_that_summarizes_the_confusions(tmp_path):
+    results = many_class_results()
+    path = write_many_class_run(tmp_path)
+    html = path.read_text()
+    assert path.stat().st_size < MAX_PAGE_BYTES, path.stat().st_size
+    assert 'class="confusion"' not in html  # no 1000 x 1000 matrix
+    assert "Most confused pairs" in html and "1000 × 1000 matrix is too large" in html
+    counts = np.zeros((1000, 1000), dtype=int)
+    np.add.at(counts, (results.y_true, results.y_pred), 1)
+    np.fill_diagonal(counts, 0)
+    # The pairs listed are the most frequent mistakes, most frequent first.
+    pairs = re.findall(
+        r"<tr><td>class-(\d+)</td><td>class-(\d+)</td><td class=\"num\">(\d+)</td>", html
+    )
+    assert len(pairs) == 40
+    shown = [int(n) for _, _, n in pairs]
+    assert shown == sorted(shown, reverse=True) and shown[0] == counts.max()
+    assert all(counts[int(i), int(j)] == int(n) for i, j, n in pairs)
+    assert sorted(counts.ravel())[-40] <= shown[-1]
+    # Per class: the 40 least accurate, with a note naming the mean over all 1000.
+    per_class = np.diag(np.bincount(results.y_true * 1000 + results.y_pred,
+                                    minlength=10**6).reshape(1000, 1000)) / 5  # fmt: skip
+    assert f"The 40 least accurate of 1000 classes; the mean accuracy per class is " \
+           f"{per_class.mean():.4f}" in html  # fmt: skip
+    listed = re.findall(r'<tr><td>class-(\d+)</td><td class="num">([\d.]+)</td><td>\d+ / 5', html)
+    assert len(listed) == 40 and max(float(a) for _, a in listed) <= np.sort(per_class)[39]
+
+
+def test_a_few_classes_keep_the_full_matrix():
+    results = many_class_results(num_classes=40, per_class=2)
+    html = render_report("r", _history(1), results=results)
+    assert html.count('class="confusion"') == 1 and "Most confused pairs" not in html
+    assert html.count("<td>class-") == 40  # every class in the per-class table
+
+
+def test_a_table_runs_wrong_predictions_name_their_csv_lines(tmp_path):
+    """The val split is shuffled: the page names each wrong row by its line in the file."""
+    rng = np.random.default_rng(0)
+    lines = ["x,label,y"] + [
+        f"{x:.4f},{'ab'[k]},{y:.4f}" for k in (0, 1) for x, y in rng.normal(k * 0.5, 1, (40, 2))
+    ]  # overlapping classes: some val rows are wrong
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "twolayer", "train", str(tmp_path / "t.csv"), "--epochs", "5",
+         "--hidden", "8", "--quiet", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "run" / "report.html").read_text()
+    wrong = re.findall(r'true <b>(\w)</b><br>predicted <b class="bad">(\w)</b><br>p = [\d.]+'
+                       r'<br><span class="note">line (\d+)</span>', html)  # fmt: skip
+    assert wrong, "no wrong predictions to name"
+    for true, predicted, line in wrong:
+        assert true != predicted
+        assert lines[int(line) - 1].split(",")[1] == true  # line 1 is the header
+
+
+@pytest.mark.parametrize("updates, noise", [(20, True), (499, True), (500, False), (None, False)])
+def test_weights_of_few_updates_are_folded_and_captioned(updates, noise):
+    W1 = np.random.default_rng(0).standard_normal((3 * 4 * 4, 4))
+    results = RunResults(W1=W1, image_shape=(3, 4, 4), updates=updates)
+    html = render_report("r", _history(1), results=results)
+    assert ('id="weights-noise"' in html) == noise
+    assert ("<details><summary>show them anyway</summary><img" in html) == noise
+    if updates is not None:
+        assert f"after {updates} updates" in html or f"After only {updates} updates" in html
+
+
 def test_results_are_checked():
     with pytest.raises(ValueError, match="proba has 2 rows but y_true has 3"):
         RunResults(y_true=[0, 1, 1], proba=np.full((2, 2), 0.5))

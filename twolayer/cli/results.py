@@ -57,17 +57,18 @@ def finish_spiral(
         y_true=data["y_val"], proba=proba, model=model, points=(X_all, y_all),
         updates=len(solver.loss_history),
     )  # fmt: skip
-    report = write_report(run_dir, history=history, results=results)
-
-    print(f"run saved in {run_dir}/")
-    print(
-        "  config.json history.json history.csv model.npz "
-        + " ".join(p.name for p in [*pngs, report])
-    )
+    write_report(run_dir, history=history, results=results)
+    print_saved(run_dir)
     for split in ("train", "val"):
         acc = np.mean(model.predict(data[f"X_{split}"]) == data[f"y_{split}"])
         print(f"{split} accuracy: {acc:.4f}")
     return pngs
+
+
+def print_saved(run_dir: Path) -> None:
+    """Where the run went and the files it holds."""
+    print(f"run saved in {run_dir}/")
+    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir() if p.name[0] != ".")))
 
 
 def print_epochs(history: dict, num_epochs: int, say: Callable[[str], None]) -> None:
@@ -146,8 +147,7 @@ def finish_classifier(
         f"kept the weights of epoch {solver.best_epoch}, the best val accuracy without "
         f"test-time augmentation ({solver.best_val_acc:.4f}); total time {elapsed:.1f} s"
     )
-    print(f"run saved in {run_dir}/")
-    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir() if p.name[0] != ".")))
+    print_saved(run_dir)
     for line in accuracy_lines(acc, single, config.tta):
         print(line)
     return pngs

@@ -16,7 +16,7 @@ from typing import Any
 STYLE = """
 :root { color-scheme: light; --muted: #666; --line: #ddd; --accent: #1f77b4; }
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1140px;
-       padding: 16px 24px 48px; color: #222; background: #fafafa; overflow-wrap: anywhere; }
+       padding: 16px 24px 48px; color: #222; background: #fafafa; overflow-wrap: break-word; }
 @media (max-width: 600px) { body { padding: 10px 10px 32px; } }
 h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 .sub { color: var(--muted); margin: 0 0 12px; }
