@@ -210,6 +210,29 @@ def test_final_image_report(runs):
     assert "<td>model.hidden_dim</td><td>8</td>" in html
 
 
+def test_tta_figures_say_so_and_the_single_view_ones_too(tmp_path):
+    results = RunResults(test_acc=0.58, test_acc_single=0.56, val_acc=0.47, val_acc_single=0.5625,
+                         tta="flip", y_true=[0, 1, 1], proba=np.eye(2)[[0, 1, 0]])  # fmt: skip
+    write_report(tmp_path, history=_history(2), config={}, results=results)
+    html = (tmp_path / "report.html").read_text()
+    cards = headline_cards(html)
+    assert cards["accuracy"] == ("test accuracy", "TTA, 2 views", "0.5800")
+    assert cards["accuracy_single"] == ("test accuracy", "single view", "0.5600")
+    assert cards["val_acc"] == ("val accuracy", "TTA, 2 views", "0.4700")
+    assert cards["best_val_acc"][1] == "single view, epoch 2"
+    assert_no_duplicate_cards(html)
+    assert "Confusion matrix (test, TTA, 2 views)" in html
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert summary["views"] == 2 and summary["val_acc_single"] == 0.5625
+    # A results.json written before the figures said how they were measured: no claim.
+    old = {k: summary[k] for k in ("accuracy", "val_acc", "split", "seconds")}
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    write_report(tmp_path, history=_history(2), config={})
+    cards = headline_cards((tmp_path / "report.html").read_text())
+    assert cards["accuracy"] == ("test accuracy", "", "0.5800")
+    assert "accuracy_single" not in cards
+
+
 def test_wrong_examples_are_the_most_confident_ones():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
     results = RunResults(y_true=np.array([1, 0, 1, 1]), proba=proba, class_names=["a", "b"])
@@ -458,7 +481,7 @@ def test_compare_runs_highlights_differences(runs, tmp_path):
     href = os.path.relpath(dirs[0] / "report.html", out.parent)
     assert href.startswith("../") and f'<a href="{href}">spiral</a>' in html
     accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
-    assert f"{accuracy:.4f} (val)" in html
+    assert f"{accuracy:.4f} (val, single view)" in html
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 3
 
 

@@ -1,14 +1,15 @@
 """Train a two-layer net on the spiral, CIFAR-10 or your own data, and save the run.
 
 Writes a run directory (runs/<dataset>-<date>-<time>, or --out) with config.json
-(the run's settings: --config reruns it exactly), history.json/csv, model.npz,
-loss.png, accuracy.png and lr.png; the spiral adds decision_boundary.png, the other
-data preprocess.npz and confusion.png (images also the newest checkpoint and
-weights.png), and their model.npz holds the preprocessing and the class names,
-ready for `twolayer predict`. The model kept is the epoch with the best validation
-accuracy. The last lines printed are "val accuracy: 0.xxxx" and, when the data has
-a test set, "test accuracy: 0.xxxx" (images: with test-time augmentation, --tta;
-the plain accuracy is printed above them).
+(the run's settings: --config reruns it exactly), history.json/csv and report.html
+(both rewritten as it trains), model.npz, results.json, status.json, loss.png,
+accuracy.png and lr.png; the spiral adds decision_boundary.png, the other data
+preprocess.npz (images also the newest checkpoint and weights.png), and their
+model.npz holds the preprocessing and the class names, ready for `twolayer predict`.
+The model kept is the epoch with the best validation accuracy. The last line
+printed is "val accuracy: 0.xxxx" (the spiral, data without a test set) or "test
+accuracy: 0.xxxx"; but for the spiral it follows the same without test-time
+augmentation (--tta), and the line before those says how many views it averages.
 
 CIFAR-10 is read from --data-dir (downloaded unless --no-download); the
 preprocessing (ZCA whitening by default) is fitted on the training split.

@@ -66,7 +66,8 @@ def run_headline(
     summary = dict(summary or {})
     if results is not None:
         summary = results_summary(results)
-    how = views_text(int(summary.get("views") or 1))
+    # results.json of an older version does not say how its figures were measured
+    how = views_text(int(summary["views"])) if summary.get("views") else ""
     split = summary.get("split", "test")
     items: list[tuple[str, str, Any, str, str]] = []
 
@@ -75,7 +76,7 @@ def run_headline(
             items.append((key, label, value, fmt(value), note))
 
     accuracy("accuracy", f"{split} accuracy", summary.get("accuracy"), how)
-    if how != "single view":
+    if how.startswith("TTA"):
         accuracy("accuracy_single", f"{split} accuracy", summary.get("accuracy_single"),
                  "single view")  # fmt: skip
     if split != "val":  # else the figure above
