@@ -79,13 +79,14 @@ def section(title: str, content: str, *, anchor: str) -> str:
     return f'<section id="{anchor}">\n<h2>{escape(title)}</h2>\n{content}\n</section>'
 
 
-def headline(items: Iterable[tuple[str, ...]]) -> str:
+def headline(items: Iterable[tuple[Any, ...]]) -> str:
     """Key figures as ``(key, label, value, text)`` or ``(key, label, value, text, note)``:
     each box shows ``text`` under ``label`` (and ``note``, e.g. how it was measured, in
     small print) and carries ``data-key`` and the exact ``data-value`` (for scripts and
     tests). Each key is shown once.
     """
-    boxes, seen = [], set()
+    boxes: list[str] = []
+    seen: set[str] = set()
     for key, label, value, text, *note in items:
         if key in seen:
             raise ValueError(f"two headline figures named {key!r}")
@@ -95,8 +96,7 @@ def headline(items: Iterable[tuple[str, ...]]) -> str:
             f'<div data-key="{escape(key)}" data-value="{escape(str(value))}">'
             f"<dt>{escape(label)}{small}</dt><dd>{escape(text)}</dd></div>"
         )
-    boxes = "".join(boxes)
-    return f'<dl class="headline" id="headline">{boxes}</dl>'
+    return f'<dl class="headline" id="headline">{"".join(boxes)}</dl>'
 
 
 def swatch(color: str) -> Html:

@@ -10,6 +10,7 @@ import base64
 import io
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -61,4 +62,8 @@ def png_data_uri(image: np.ndarray, zoom: int = 1) -> str:
 def save_png(image: np.ndarray, path: str | os.PathLike, zoom: int = 1) -> Path:
     """Write :func:`encode_png` of ``image`` to ``path`` atomically; return the path."""
     data = encode_png(image, zoom)
-    return atomic_write(path, lambda f: f.write(data))
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return atomic_write(path, write)

@@ -69,7 +69,7 @@ def run_headline(
     # results.json of an older version does not say how its figures were measured
     how = views_text(int(summary["views"])) if summary.get("views") else ""
     split = summary.get("split", "test")
-    items: list[tuple[str, str, Any, str, str]] = []
+    items: list[tuple[Any, ...]] = []
 
     def accuracy(key: str, label: str, value: Any, note: str) -> None:
         if value is not None:

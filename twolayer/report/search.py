@@ -147,12 +147,15 @@ def write_search_report(
     with reading(search_dir / SEARCH_JSON, "search spec"):
         planned = trial_maker(spec)[0]
     best = best_result(rows)
-    items = [("trials", "trials done", len(rows), f"{len(rows)} of {planned}")]
+    items: list[tuple[Any, ...]] = [
+        ("trials", "trials done", len(rows), f"{len(rows)} of {planned}")
+    ]
     for status in STATUSES:
         n = sum(r["status"] == status for r in rows)
         items.append((status, status, n, str(n)))
     if best is not None:
-        items.append(("best_val_acc", "best val accuracy", best["val_acc"], fmt(best["val_acc"])))
+        acc = best["val_acc"]
+        items.append(("best_val_acc", "best val accuracy", acc, fmt(acc), "single view"))
         items.append(("best_trial", "best trial", best["index"], str(best["index"])))
     what = f"{spec.get('search')} search on {spec.get('dataset')}, seed {spec.get('seed')}"
     body = [
