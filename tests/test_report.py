@@ -399,6 +399,31 @@ def test_a_table_runs_wrong_predictions_name_their_csv_lines(tmp_path):
         assert lines[int(line) - 1].split(",")[1] == true  # line 1 is the header
 
 
+def test_an_image_folder_runs_wrong_predictions_name_their_files(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("TWOLAYER_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for i in range(15):  # noise: about half the val images are wrong
+            pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pets" / name / f"{i}.png")
+    result = subprocess.run(
+        [sys.executable, "-m", "twolayer", "train", str(tmp_path / "pets"), "--image-size", "8",
+         "--epochs", "2", "--hidden", "8", "--batch-size", "9", "--val-fraction", "0.4",
+         "--quiet", "--out", str(tmp_path / "run")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    html = (tmp_path / "run" / "report.html").read_text()
+    wrong = re.findall(r'true <b>(\w+)</b><br>predicted <b class="bad">\w+</b><br>p = [\d.]+'
+                       r'<br><span class="note">([\w/.]+)</span>', html)  # fmt: skip
+    assert wrong, "no wrong predictions to name"
+    for true, file in wrong:  # each file relative to the folder, in its class's folder
+        assert file.split("/")[0] == true and (tmp_path / "pets" / file).is_file()
+
+
 @pytest.mark.parametrize("updates, noise", [(20, True), (499, True), (500, False), (None, False)])
 def test_weights_of_few_updates_are_folded_and_captioned(updates, noise):
     W1 = np.random.default_rng(0).standard_normal((3 * 4 * 4, 4))
