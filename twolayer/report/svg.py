@@ -8,8 +8,8 @@ axes), and drawn as inline SVG text.
 
 Each picture is built once as a :class:`Chart` (:mod:`twolayer.report.curves`);
 the SVG is drawn by hand rather than by matplotlib because a live report redraws
-its curves as the run goes, and a matplotlib figure takes some hundred times longer.
-Non-finite values (a diverged loss) leave gaps.
+its curves as the run goes, which matplotlib does far more slowly. Non-finite
+values (a diverged loss) leave gaps.
 """
 
 from __future__ import annotations
