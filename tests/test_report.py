@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from script_helpers import ROOT, SCRIPTS, assert_clean_error, run
+from script_helpers import ROOT, SCRIPTS, assert_clean_error, run, twolayer
 
 from twolayer import Solver, TwoLayerNet
 from twolayer.cli.main import main as twolayer_main
@@ -377,6 +377,22 @@ def test_a_few_classes_keep_the_full_matrix():
     assert html.count("<td>class-") == 40  # every class in the per-class table
 
 
+def trained_wrong_examples(data: Path, *args: str) -> list[tuple[str, str, str]]:
+    """Train on ``data`` with the command; its page's wrong examples as (true, predicted,
+    where the example is)."""
+    out = data.parent / "run"
+    result = twolayer("train", str(data), "--hidden", "8", "--quiet", "--out", str(out), *args,
+                      cwd=data.parent)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    wrong = re.findall(
+        r'true <b>(\w+)</b><br>predicted <b class="bad">(\w+)</b><br>p = [\d.]+'
+        r'<br><span class="note">([^<]+)</span>',
+        (out / "report.html").read_text(),
+    )
+    assert wrong, "no wrong predictions to name"
+    return wrong
+
+
 def test_a_table_runs_wrong_predictions_name_their_csv_lines(tmp_path):
     """The val split is shuffled: the page names each wrong row by its line in the file."""
     rng = np.random.default_rng(0)
@@ -384,19 +400,9 @@ def test_a_table_runs_wrong_predictions_name_their_csv_lines(tmp_path):
         f"{x:.4f},{'ab'[k]},{y:.4f}" for k in (0, 1) for x, y in rng.normal(k * 0.5, 1, (40, 2))
     ]  # overlapping classes: some val rows are wrong
     (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "twolayer", "train", str(tmp_path / "t.csv"), "--epochs", "5",
-         "--hidden", "8", "--quiet", "--out", str(tmp_path / "run")],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    html = (tmp_path / "run" / "report.html").read_text()
-    wrong = re.findall(r'true <b>(\w)</b><br>predicted <b class="bad">(\w)</b><br>p = [\d.]+'
-                       r'<br><span class="note">line (\d+)</span>', html)  # fmt: skip
-    assert wrong, "no wrong predictions to name"
-    for true, predicted, line in wrong:
-        assert true != predicted
-        assert lines[int(line) - 1].split(",")[1] == true  # line 1 is the header
+    for true, predicted, where in trained_wrong_examples(tmp_path / "t.csv", "--epochs", "5"):
+        assert true != predicted and where.startswith("line ")
+        assert lines[int(where.split()[1]) - 1].split(",")[1] == true  # line 1 is the header
 
 
 def test_an_image_folder_runs_wrong_predictions_name_their_files(tmp_path, monkeypatch):
@@ -409,18 +415,9 @@ def test_an_image_folder_runs_wrong_predictions_name_their_files(tmp_path, monke
         for i in range(15):  # noise: about half the val images are wrong
             pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(tmp_path / "pets" / name / f"{i}.png")
-    result = subprocess.run(
-        [sys.executable, "-m", "twolayer", "train", str(tmp_path / "pets"), "--image-size", "8",
-         "--epochs", "2", "--hidden", "8", "--batch-size", "9", "--val-fraction", "0.4",
-         "--quiet", "--out", str(tmp_path / "run")],
-        capture_output=True, text=True, cwd=tmp_path,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    html = (tmp_path / "run" / "report.html").read_text()
-    wrong = re.findall(r'true <b>(\w+)</b><br>predicted <b class="bad">\w+</b><br>p = [\d.]+'
-                       r'<br><span class="note">([\w/.]+)</span>', html)  # fmt: skip
-    assert wrong, "no wrong predictions to name"
-    for true, file in wrong:  # each file relative to the folder, in its class's folder
+    args = ["--image-size", "8", "--epochs", "2", "--batch-size", "9", "--val-fraction", "0.4"]
+    for true, _, file in trained_wrong_examples(tmp_path / "pets", *args):
+        # each file relative to the folder, in its class's folder
         assert file.split("/")[0] == true and (tmp_path / "pets" / file).is_file()
 
 
