@@ -1,4 +1,5 @@
-"""twolayer.plots and twolayer.runs: every figure writes a valid PNG, histories round-trip."""
+"""twolayer.plots and twolayer.runs: every figure writes a valid PNG, drawn from the report's
+own charts; histories round-trip."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import types
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
+from PIL import Image
 
 from twolayer import TwoLayerNet
 from twolayer.plots import (
+    WEIGHTS_ZOOM,
     compare_runs,
     decision_regions,
+    draw_chart,
     draw_decision_boundary,
     draw_lr_reg,
-    plot_confusion_matrix,
     plot_decision_boundary,
     plot_first_layer_weights,
     save_run_plots,
@@ -22,6 +26,8 @@ from twolayer.plots import (
     visualize_grid,
     weight_grid,
 )
+from twolayer.report.curves import accuracy_chart, boundary_chart, loss_chart, lr_chart
+from twolayer.report.png import to_uint8
 from twolayer.runs import (
     check_run_dir,
     load_config,
@@ -94,6 +100,36 @@ def test_save_run_plots(run_dir):
         assert_png(path)
 
 
+@pytest.mark.parametrize("build", [loss_chart, accuracy_chart, lr_chart])
+def test_png_charts_are_the_report_charts(run_dir, build):
+    """matplotlib draws exactly the report's chart: its lines, limits and title."""
+    chart = build(load_history(run_dir))
+    ax = Figure().subplots()
+    draw_chart(chart, ax)
+    lines = [item for kind, item in chart.items if kind == "line"]
+    assert len(ax.lines) == len(lines) > 0
+    for drawn, item in zip(ax.lines, lines, strict=True):
+        np.testing.assert_array_equal(drawn.get_xdata(), item["x"])
+        np.testing.assert_array_equal(drawn.get_ydata(), item["y"])
+        assert drawn.get_color() == item["color"]
+    (x0, x1), (y0, y1) = chart.limits()
+    np.testing.assert_allclose([*ax.get_xlim(), *ax.get_ylim()], [x0, x1, y0, y1])
+    assert ax.get_title() == chart.title and ax.get_ylabel() == chart.ylabel
+    assert chart.svg().count("<path") >= len(lines)  # the same lines, as SVG
+
+
+def test_decision_boundary_png_is_the_report_chart():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 2)), rng.integers(0, 3, 20)
+    model = TwoLayerNet(input_dim=2, hidden_dim=5, num_classes=3, weight_scale="he", seed=0)
+    chart = boundary_chart(model, X, y, resolution=20)
+    ax = Figure().subplots()
+    draw_chart(chart, ax)
+    [(kind, item)] = [entry for entry in chart.items if entry[0] == "image"]
+    np.testing.assert_array_equal(ax.images[0].get_array(), item["pixels"])
+    assert ax.get_aspect() == 1.0  # equal scales, as in the report
+
+
 def test_smooth_is_a_trailing_mean():
     np.testing.assert_allclose(smooth([1.0, 3.0, 5.0, 7.0], window=2), [1.0, 2.0, 4.0, 6.0])
 
@@ -113,16 +149,14 @@ def test_first_layer_weights(tmp_path):
     mosaic = weight_grid(W1, (3, 8, 8), max_units=10)
     assert mosaic.shape == (3 * 9 - 1, 4 * 9 - 1, 3)  # 10 units: 3 rows of 4, 1 px gaps
     assert mosaic.min() == 0 and mosaic.max() == 1
-    assert_png(plot_first_layer_weights(W1, tmp_path / "w.png", image_shape=(3, 8, 8)))
-    assert_png(plot_first_layer_weights(W1[:64], tmp_path / "g.png", image_shape=(8, 8)))
+    path = plot_first_layer_weights(W1, tmp_path / "w.png", image_shape=(3, 8, 8))
+    # Pillow's PNG of the report's mosaic, each weight WEIGHTS_ZOOM pixels wide
+    pixels = to_uint8(mosaic, 0.0, 1.0).repeat(WEIGHTS_ZOOM, 0).repeat(WEIGHTS_ZOOM, 1)
+    np.testing.assert_array_equal(np.asarray(Image.open(path)), pixels)
+    grey = plot_first_layer_weights(W1[:64], tmp_path / "g.png", image_shape=(8, 8))
+    assert np.asarray(Image.open(grey)).ndim == 2
     with pytest.raises(ValueError, match="does not match image_shape"):
         weight_grid(W1, (3, 32, 32))
-
-
-def test_confusion_matrix(tmp_path):
-    y_true = np.array([0, 0, 1, 1, 2, 2, 2])
-    y_pred = np.array([0, 1, 1, 1, 2, 0, 2])
-    assert_png(plot_confusion_matrix(y_true, y_pred, ["a", "b", "c", "d"], tmp_path / "cm.png"))
 
 
 def test_compare_runs(tmp_path):
@@ -132,14 +166,6 @@ def test_compare_runs(tmp_path):
     assert_png(compare_runs(histories, tmp_path / "compare.png"))
     with pytest.raises(ValueError, match="at least one"):
         compare_runs({}, tmp_path / "none.png")
-
-
-def test_confusion_matrix_rejects_mismatched_labels(tmp_path):
-    with pytest.raises(ValueError, match="1 labels but X has 2"):
-        plot_confusion_matrix([0, 1], [0], ["a", "b"], tmp_path / "cm.png")
-    with pytest.raises(ValueError, match="labels must lie in"):
-        plot_confusion_matrix([0, 2], [0, 1], ["a", "b"], tmp_path / "cm.png")
-    assert list(tmp_path.iterdir()) == []
 
 
 def _saved_run(path, seed):
@@ -177,8 +203,6 @@ def test_visualize_grid_is_the_course_grid():
 
 
 def test_draw_decision_boundary_fills_an_axes():
-    from matplotlib.figure import Figure
-
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((20, 2)), rng.integers(0, 3, 20)
     model = TwoLayerNet(input_dim=2, hidden_dim=5, num_classes=3, weight_scale="he", seed=0)
@@ -191,8 +215,6 @@ def test_draw_decision_boundary_fills_an_axes():
 
 
 def test_draw_lr_reg_marks_the_best_and_the_failed_trials():
-    from matplotlib.figure import Figure
-
     rows = [
         {"lr": 1e-3, "reg": 1e-4, "val_acc": 0.5, "status": "ok"},
         {"lr": 1e-2, "reg": 1e-3, "val_acc": 0.7, "status": "ok"},
@@ -203,5 +225,5 @@ def test_draw_lr_reg_marks_the_best_and_the_failed_trials():
     assert ax.get_xscale() == ax.get_yscale() == "log"
     assert ax.get_title() == "Validation accuracy of 3 trials"
     labels = ax.get_legend_handles_labels()[1]
-    assert labels == ["best", "diverged or failed"]
+    assert labels == ["best (trial 1)", "diverged or failed"]
     np.testing.assert_allclose(ax.collections[1].get_offsets(), [[1e-2, 1e-3]])  # the best

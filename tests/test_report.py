@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from matplotlib.image import imread
-from script_helpers import ROOT, SCRIPTS, assert_clean_error, run
+from script_helpers import ROOT, SCRIPTS, assert_clean_error, run, twolayer
 
 from twolayer import Solver, TwoLayerNet
 from twolayer.cli.main import main as twolayer_main
@@ -129,8 +129,23 @@ def headline_values(html: str) -> dict[str, str]:
     return dict(re.findall(r'data-key="([^"]+)" data-value="([^"]*)"', html))
 
 
+def headline_cards(html: str) -> dict[str, tuple[str, str, str]]:
+    """Each headline card's key -> (label, how it was measured, the figure shown)."""
+    cards = re.findall(
+        r'data-key="([^"]+)"[^>]*><dt>([^<]*)(?:<span class="how">([^<]*)</span>)?</dt>'
+        r"<dd>([^<]*)</dd>",
+        html,
+    )
+    return {key: (label, how, text) for key, label, how, text in cards}
+
+
 def headline_texts(html: str) -> dict[str, str]:
-    return dict(re.findall(r'data-key="([^"]+)"[^>]*><dt>[^<]*</dt><dd>([^<]*)</dd>', html))
+    return {key: text for key, (_, _, text) in headline_cards(html).items()}
+
+
+def assert_no_duplicate_cards(html: str) -> None:
+    labels = [(label, how) for label, how, _ in headline_cards(html).values()]
+    assert len(labels) == len(set(labels)), labels
 
 
 def assert_self_contained(html: str) -> None:
@@ -156,8 +171,12 @@ def test_final_spiral_report(runs):
     assert int(values["best_epoch"]) == history["best_epoch"] and values["epochs"] == "4"
     accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
     assert float(values["accuracy"]) == accuracy  # the val split, labelled as such
-    assert headline_texts(html)["accuracy"] == f"{accuracy:.4f}"
-    assert "<dt>val accuracy</dt>" in html and headline_texts(html)["total_time"] == "1.5 s"
+    cards = headline_cards(html)
+    assert cards["accuracy"] == ("val accuracy", "single view", f"{accuracy:.4f}")
+    assert "val_acc" not in cards  # the same figure: one card, not two
+    assert_no_duplicate_cards(html)
+    assert cards["best_val_acc"][1] == f"single view, epoch {history['best_epoch']}"
+    assert headline_texts(html)["total_time"] == "1.5 s"
     for anchor in ("curves", "boundary", "per-class", "confusion", "settings", "files"):
         assert f'<section id="{anchor}">' in html, anchor
     assert 'id="weights"' not in html  # 2-D inputs are not pictures
@@ -174,7 +193,10 @@ def test_final_image_report(runs):
     assert_self_contained(html)
     values = headline_values(html)
     assert values["accuracy"] == "0.25" and values["val_acc"] == "0.3"
-    assert "<dt>test accuracy</dt>" in html
+    cards = headline_cards(html)
+    assert cards["accuracy"][:2] == ("test accuracy", "single view")
+    assert cards["val_acc"][:2] == ("val accuracy", "single view")
+    assert_no_duplicate_cards(html)
     for name in CLASSES:  # per-class table and confusion matrix rows
         assert html.count(f"<th>{name}</th>") == 2 and f"<td>{name}</td>" in html
     n_wrong = int(np.sum(results.y_pred != results.y_true))
@@ -188,11 +210,34 @@ def test_final_image_report(runs):
     assert "<td>model.hidden_dim</td><td>8</td>" in html
 
 
+def test_tta_figures_say_so_and_the_single_view_ones_too(tmp_path):
+    results = RunResults(test_acc=0.58, test_acc_single=0.56, val_acc=0.47, val_acc_single=0.5625,
+                         tta="flip", y_true=[0, 1, 1], proba=np.eye(2)[[0, 1, 0]])  # fmt: skip
+    write_report(tmp_path, history=_history(2), config={}, results=results)
+    html = (tmp_path / "report.html").read_text()
+    cards = headline_cards(html)
+    assert cards["accuracy"] == ("test accuracy", "TTA, 2 views", "0.5800")
+    assert cards["accuracy_single"] == ("test accuracy", "single view", "0.5600")
+    assert cards["val_acc"] == ("val accuracy", "TTA, 2 views", "0.4700")
+    assert cards["best_val_acc"][1] == "single view, epoch 2"
+    assert_no_duplicate_cards(html)
+    assert "Confusion matrix (test, TTA, 2 views)" in html
+    summary = json.loads((tmp_path / "results.json").read_text())
+    assert summary["views"] == 2 and summary["val_acc_single"] == 0.5625
+    # A results.json written before the figures said how they were measured: no claim.
+    old = {k: summary[k] for k in ("accuracy", "val_acc", "split", "seconds")}
+    (tmp_path / "results.json").write_text(json.dumps(old))
+    write_report(tmp_path, history=_history(2), config={})
+    cards = headline_cards((tmp_path / "report.html").read_text())
+    assert cards["accuracy"] == ("test accuracy", "", "0.5800")
+    assert "accuracy_single" not in cards
+
+
 def test_wrong_examples_are_the_most_confident_ones():
     proba = np.array([[0.9, 0.1], [0.4, 0.6], [0.2, 0.8], [0.7, 0.3]])
     results = RunResults(y_true=np.array([1, 0, 1, 1]), proba=proba, class_names=["a", "b"])
     html = render_report("r", _history(2), results=results)
-    order = re.findall(r'<span class="note">#(\d+)</span>', html)
+    order = re.findall(r'<span class="note">test #(\d+)</span>', html)
     assert order == ["0", "3", "1"]  # p = 0.9, 0.7, 0.6; example 2 is right
     assert "p = 0.900" in html
 
@@ -278,6 +323,115 @@ def test_empty_stopped_and_diverged_runs_render():
     assert "NaN" not in html.split("<svg", 1)[1]  # a gap in the curve, not a NaN coordinate
 
 
+MAX_PAGE_BYTES = 600_000  # a run's page at any class count
+
+
+def many_class_results(num_classes: int = 1000, per_class: int = 5) -> RunResults:
+    """A 1000-class evaluation: labels, probabilities with a mistake in most rows."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(num_classes), per_class)
+    proba = rng.random((y.size, num_classes), dtype=np.float32) ** 8
+    proba[np.arange(y.size), y] += 0.5 * rng.random(y.size, dtype=np.float32)
+    proba /= proba.sum(axis=1, keepdims=True)
+    names = [f"class-{k:04d}" for k in range(num_classes)]
+    return RunResults(test_acc=float(np.mean(proba.argmax(1) == y)), class_names=names,
+                      y_true=y, proba=proba)  # fmt: skip
+
+
+def write_many_class_run(run_dir: Path) -> Path:
+    return write_report(run_dir, history=_history(3), config={}, results=many_class_results())
+
+
+def test_a_thousand_classes_give_a_small_page_that_summarizes_the_confusions(tmp_path):
+    results = many_class_results()
+    path = write_many_class_run(tmp_path)
+    html = path.read_text()
+    assert path.stat().st_size < MAX_PAGE_BYTES, path.stat().st_size
+    assert 'class="confusion"' not in html  # no 1000 x 1000 matrix
+    assert "Most confused pairs" in html and "1000 × 1000 matrix is too large" in html
+    counts = np.zeros((1000, 1000), dtype=int)
+    np.add.at(counts, (results.y_true, results.y_pred), 1)
+    np.fill_diagonal(counts, 0)
+    # The pairs listed are the most frequent mistakes, most frequent first.
+    pairs = re.findall(
+        r"<tr><td>class-(\d+)</td><td>class-(\d+)</td><td class=\"num\">(\d+)</td>", html
+    )
+    assert len(pairs) == 40
+    shown = [int(n) for _, _, n in pairs]
+    assert shown == sorted(shown, reverse=True) and shown[0] == counts.max()
+    assert all(counts[int(i), int(j)] == int(n) for i, j, n in pairs)
+    assert sorted(counts.ravel())[-40] <= shown[-1]
+    # Per class: the 40 least accurate, with a note naming the mean over all 1000.
+    per_class = np.diag(np.bincount(results.y_true * 1000 + results.y_pred,
+                                    minlength=10**6).reshape(1000, 1000)) / 5  # fmt: skip
+    assert f"The 40 least accurate of 1000 classes; the mean accuracy per class is " \
+           f"{per_class.mean():.4f}" in html  # fmt: skip
+    listed = re.findall(r'<tr><td>class-(\d+)</td><td class="num">([\d.]+)</td><td>\d+ / 5', html)
+    assert len(listed) == 40 and max(float(a) for _, a in listed) <= np.sort(per_class)[39]
+
+
+def test_a_few_classes_keep_the_full_matrix():
+    results = many_class_results(num_classes=40, per_class=2)
+    html = render_report("r", _history(1), results=results)
+    assert html.count('class="confusion"') == 1 and "Most confused pairs" not in html
+    assert html.count("<td>class-") == 40  # every class in the per-class table
+
+
+def trained_wrong_examples(data: Path, *args: str) -> list[tuple[str, str, str]]:
+    """Train on ``data`` with the command; its page's wrong examples as (true, predicted,
+    where the example is)."""
+    out = data.parent / "run"
+    result = twolayer("train", str(data), "--hidden", "8", "--quiet", "--out", str(out), *args,
+                      cwd=data.parent)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    wrong = re.findall(
+        r'true <b>(\w+)</b><br>predicted <b class="bad">(\w+)</b><br>p = [\d.]+'
+        r'<br><span class="note">([^<]+)</span>',
+        (out / "report.html").read_text(),
+    )
+    assert wrong, "no wrong predictions to name"
+    return wrong
+
+
+def test_a_table_runs_wrong_predictions_name_their_csv_lines(tmp_path):
+    """The val split is shuffled: the page names each wrong row by its line in the file."""
+    rng = np.random.default_rng(0)
+    lines = ["x,label,y"] + [
+        f"{x:.4f},{'ab'[k]},{y:.4f}" for k in (0, 1) for x, y in rng.normal(k * 0.5, 1, (40, 2))
+    ]  # overlapping classes: some val rows are wrong
+    (tmp_path / "t.csv").write_text("\n".join(lines) + "\n")
+    for true, predicted, where in trained_wrong_examples(tmp_path / "t.csv", "--epochs", "5"):
+        assert true != predicted and where.startswith("line ")
+        assert lines[int(where.split()[1]) - 1].split(",")[1] == true  # line 1 is the header
+
+
+def test_an_image_folder_runs_wrong_predictions_name_their_files(tmp_path, monkeypatch):
+    from PIL import Image
+
+    monkeypatch.setenv("TWOLAYER_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    for name in ("cat", "dog"):
+        (tmp_path / "pets" / name).mkdir(parents=True)
+        for i in range(15):  # noise: about half the val images are wrong
+            pixels = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(tmp_path / "pets" / name / f"{i}.png")
+    args = ["--image-size", "8", "--epochs", "2", "--batch-size", "9", "--val-fraction", "0.4"]
+    for true, _, file in trained_wrong_examples(tmp_path / "pets", *args):
+        # each file relative to the folder, in its class's folder
+        assert file.split("/")[0] == true and (tmp_path / "pets" / file).is_file()
+
+
+@pytest.mark.parametrize("updates, noise", [(20, True), (499, True), (500, False), (None, False)])
+def test_weights_of_few_updates_are_folded_and_captioned(updates, noise):
+    W1 = np.random.default_rng(0).standard_normal((3 * 4 * 4, 4))
+    results = RunResults(W1=W1, image_shape=(3, 4, 4), updates=updates)
+    html = render_report("r", _history(1), results=results)
+    assert ('id="weights-noise"' in html) == noise
+    assert ("<details><summary>show them anyway</summary><img" in html) == noise
+    if updates is not None:
+        assert f"after {updates} updates" in html or f"After only {updates} updates" in html
+
+
 def test_results_are_checked():
     with pytest.raises(ValueError, match="proba has 2 rows but y_true has 3"):
         RunResults(y_true=[0, 1, 1], proba=np.full((2, 2), 0.5))
@@ -326,9 +480,9 @@ def test_ticks():
 
 
 def test_chart_maps_data_into_the_plot_area():
-    chart = Chart("t", "x", "y", width=200, height=150)
+    chart = Chart("t", "x", "y", width=200, height=150, xlim=(0, 10), ylim=(0, 1))
     chart.line([0, 10], [0, 1], "#000")
-    svg = chart.svg(xlim=(0, 10), ylim=(0, 1))
+    svg = chart.svg()
     # x 0..10 -> 62..186 px (margins 62 and 14), y 0..1 -> 108..46 px (margins 46 and 42)
     assert 'd="M62.0 108.0L186.0 46.0"' in svg
     assert svg.startswith("<svg") and svg.endswith("</svg>")
@@ -349,7 +503,7 @@ def test_compare_runs_highlights_differences(runs, tmp_path):
     href = os.path.relpath(dirs[0] / "report.html", out.parent)
     assert href.startswith("../") and f'<a href="{href}">spiral</a>' in html
     accuracy = np.mean(runs["spiral"]["results"].y_pred == runs["spiral"]["results"].y_true)
-    assert f"{accuracy:.4f} (val)" in html
+    assert f"{accuracy:.4f} (val, single view)" in html
     assert html.count('<svg xmlns="http://www.w3.org/2000/svg"') == 3
 
 

@@ -2,7 +2,8 @@
 
 Each page is opened from a file:// URL and must load without a console message or a
 request leaving the file system, decode every picture, and show the headline figures
-of its history; a live page must reload until it is rewritten as final. Without
+of its history; a live page must reload until it is rewritten as final. Every page fits
+a 1280 px and a 390 px (phone) wide window without scrolling sideways. Without
 Chromium or Playwright the tests skip, unless TWOLAYER_REQUIRE_BROWSER is set (CI).
 """
 
@@ -14,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import _history, image_run, search_dir, spiral_run
+from test_report import (
+    MAX_PAGE_BYTES,
+    _history,
+    image_run,
+    search_dir,
+    spiral_run,
+    write_many_class_run,
+)
 
 from twolayer.report import compare_runs_html, write_report
 
@@ -61,8 +69,8 @@ def browser():
 class Opened:
     """A page opened from a file, with every console message, error and request kept."""
 
-    def __init__(self, browser, path: Path) -> None:
-        self.page = browser.new_page()
+    def __init__(self, browser, path: Path, width: int = 1280) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": 800})
         self.problems: list[str] = []
         self.requests: list[str] = []
         self.loads = 0
@@ -94,7 +102,44 @@ def pages(tmp_path_factory) -> dict:
         "images": image_run(root / "images"),
         "compare": compare_runs_html([spiral["run_dir"], other["run_dir"]], root / "cmp.html"),
         "search": search_dir(root / "search") / "report.html",
+        "many": write_many_class_run(root / "many"),
     }
+
+
+WIDTHS = (1280, 390)
+# The elements reaching past the window's right edge, for the failure message.
+OVERFLOWING = """() => [...document.querySelectorAll("body *")]
+    .filter(e => e.getBoundingClientRect().right > innerWidth + 0.5 && !e.closest(".scroll"))
+    .slice(0, 5).map(e => `${e.tagName}.${e.className}: ${e.getBoundingClientRect().right}`)"""
+
+
+def assert_fits(opened: Opened, width: int) -> None:
+    """No sideways scrolling: the document is no wider than the window."""
+    page = opened.page
+    scroll_width = page.evaluate("document.documentElement.scrollWidth")
+    assert scroll_width <= width, (scroll_width, page.evaluate(OVERFLOWING))
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("name", ["spiral", "images", "compare", "search", "many"])
+def test_pages_fit_the_window(browser, pages, name, width):
+    path = pages[name] if isinstance(pages[name], Path) else pages[name]["run_dir"] / "report.html"
+    opened = Opened(browser, path, width)
+    assert_fits(opened, width)
+    if name == "search":  # the best command wraps: all of it is on the page, none hidden
+        pre = opened.page.locator("#best pre")
+        assert pre.evaluate("e => e.scrollWidth <= e.clientWidth")
+        assert pre.inner_text().startswith("twolayer train spiral")
+    assert opened.problems == []
+
+
+def test_a_thousand_class_page_is_small_and_loads(browser, pages):
+    path = pages["many"]
+    assert path.stat().st_size < MAX_PAGE_BYTES
+    opened = Opened(browser, path)
+    opened.check_clean(min_pictures=0)
+    assert opened.page.locator("#confusion table.pairs tbody tr").count() == 40
+    assert opened.page.locator("#per-class table tbody tr").count() == 40
 
 
 @pytest.mark.parametrize("name, pictures", [("spiral", 1), ("images", 10)])
@@ -164,12 +209,16 @@ def command_runs(tmp_path_factory) -> dict[str, Path]:
     return {name: root / name for name in ("spiral", "cifar10", "own")}
 
 
+@pytest.mark.parametrize("width", WIDTHS)
 @pytest.mark.parametrize("name, pictures", [("spiral", 1), ("cifar10", 10), ("own", 10)])
-def test_every_training_command_leaves_a_report_that_passes(browser, command_runs, name, pictures):
+def test_every_training_command_leaves_a_report_that_passes(
+    browser, command_runs, name, pictures, width
+):
     run_dir = command_runs[name]
     history = json.loads((run_dir / "history.json").read_text())
-    opened = Opened(browser, run_dir / "report.html")
+    opened = Opened(browser, run_dir / "report.html", width)
     opened.check_clean(min_pictures=pictures)
+    assert_fits(opened, width)
     assert opened.text("best_val_acc") == f"{history['best_val_acc']:.4f}"
     assert opened.text("epochs") == str(len(history["val_acc_history"]))
     assert opened.page.locator("meta[http-equiv='refresh']").count() == 0  # final: no reload

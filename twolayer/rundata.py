@@ -83,7 +83,8 @@ def _preprocess(
 
     Images (N, H, W, C) become (N, C, H, W) ``store_dtype`` arrays, uint8 pixels scaled
     to [0, 1]; other rows keep their shape, in ``store_dtype`` (float32 if unset).
-    uint8 images of the test split (else validation) stay in ``data["pictures"]``.
+    uint8 images of the test split (else validation) stay in ``data["pictures"]``, and
+    where its rows are in the user's file (raw["sources_<split>"]) in ``data["sources"]``.
     """
     X_train = raw["X_train"]
     images = X_train.ndim == 4
@@ -91,6 +92,8 @@ def _preprocess(
     shown = "test" if "X_test" in raw else "val"
     if images and raw[f"X_{shown}"].dtype == np.uint8:
         data["pictures"] = raw[f"X_{shown}"]  # as the eye sees them, for the report
+    if f"sources_{shown}" in raw:
+        data["sources"] = raw[f"sources_{shown}"]
     processed = False  # whether raw's images already come processed (from the cache)
     if prep is None:
         features = int(np.prod(X_train.shape[1:]))

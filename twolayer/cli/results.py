@@ -2,7 +2,8 @@
 
 Each function saves ``model.npz`` and the run's figures into ``run_dir``, prints where
 the run went and its accuracies (the last line being the headline one), and returns
-the figures written.
+the figures written. Every accuracy printed says whether it averages test-time views
+(TTA) or not; the per-epoch and best figures never do.
 """
 
 from __future__ import annotations
@@ -16,13 +17,13 @@ import numpy as np
 
 from twolayer.config import RunConfig
 from twolayer.datasets import tta_proba
+from twolayer.datasets.tta import TTA_VIEWS
 from twolayer.history import epoch_table, history_from_solver
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 from twolayer.solver import Solver
 
 MAX_EPOCH_LINES = 10  # per-epoch lines printed for rows of numbers, spread over the run
-MAX_CONFUSION_CLASSES = 40  # beyond this a confusion matrix is too dense to read
 
 
 def finish_spiral(
@@ -54,18 +55,20 @@ def finish_spiral(
     results = RunResults(
         val_acc=float(np.mean(proba.argmax(1) == data["y_val"])), seconds=seconds, split="val",
         y_true=data["y_val"], proba=proba, model=model, points=(X_all, y_all),
+        updates=len(solver.loss_history),
     )  # fmt: skip
-    report = write_report(run_dir, history=history, results=results)
-
-    print(f"run saved in {run_dir}/")
-    print(
-        "  config.json history.json history.csv model.npz "
-        + " ".join(p.name for p in [*pngs, report])
-    )
+    write_report(run_dir, history=history, results=results)
+    print_saved(run_dir)
     for split in ("train", "val"):
         acc = np.mean(model.predict(data[f"X_{split}"]) == data[f"y_{split}"])
         print(f"{split} accuracy: {acc:.4f}")
     return pngs
+
+
+def print_saved(run_dir: Path) -> None:
+    """Where the run went and the files it holds."""
+    print(f"run saved in {run_dir}/")
+    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir() if p.name[0] != ".")))
 
 
 def print_epochs(history: dict, num_epochs: int, say: Callable[[str], None]) -> None:
@@ -96,10 +99,10 @@ def finish_classifier(
     start: float,
 ) -> list[Path]:
     """For CIFAR-10 and the user's data: the model file (with the preprocessing, class
-    names and test-time views), the first-layer weights (images), the confusion matrix
-    of the test set (else of validation), and the accuracies, with and without
-    test-time augmentation (``config.tta``); ``start`` is when the run began."""
-    from twolayer.plots import plot_confusion_matrix, plot_first_layer_weights, save_run_plots
+    names and test-time views), the first-layer weights (images), the report (with the
+    confusions of the test set, else of validation), and the accuracies, with and
+    without test-time augmentation (``config.tta``); ``start`` is when the run began."""
+    from twolayer.plots import plot_first_layer_weights, save_run_plots
     from twolayer.report import RunResults, write_report
 
     classes = data["class_names"]
@@ -123,27 +126,52 @@ def finish_classifier(
             plot_first_layer_weights(model.params["W1"], run_dir / "weights.png", image_shape)
         )
     splits = ("val", "test") if "X_test" in data else ("val",)
-    proba = {split: class_proba(model, data[f"X_{split}"], config.tta) for split in splits}
-    pred = {split: p.argmax(1) for split, p in proba.items()}
-    acc = {split: float(np.mean(pred[split] == data[f"y_{split}"])) for split in splits}
+    acc, single, proba = {}, {}, {}
+    for split in splits:
+        X, y = data[f"X_{split}"], data[f"y_{split}"]
+        proba[split] = class_proba(model, X, config.tta)
+        acc[split] = float(np.mean(proba[split].argmax(1) == y))
+        plain = acc[split] if config.tta == "none" else np.mean(model.predict(X) == y)
+        single[split] = float(plain)
     last = splits[-1]
-    if len(classes) <= MAX_CONFUSION_CLASSES:
-        path = run_dir / "confusion.png"
-        pngs.append(plot_confusion_matrix(data[f"y_{last}"], pred[last], classes, path))
     elapsed = time.perf_counter() - start
     results = RunResults(
-        test_acc=acc.get("test"), val_acc=acc["val"], seconds=elapsed, split=last,
-        class_names=classes, y_true=data[f"y_{last}"], proba=proba[last],
-        images=data.get("pictures"), W1=model.params["W1"],
-        image_shape=shape if len(shape) == 3 else None,
+        test_acc=acc.get("test"), val_acc=acc["val"], tta=config.tta,
+        test_acc_single=single.get("test"), val_acc_single=single["val"], seconds=elapsed,
+        split=last, class_names=classes, y_true=data[f"y_{last}"], proba=proba[last],
+        images=data.get("pictures"), sources=data.get("sources"), W1=model.params["W1"],
+        image_shape=shape if len(shape) == 3 else None, updates=len(solver.loss_history),
     )  # fmt: skip
     write_report(run_dir, history=history, results=results)
-    print(f"kept the weights of epoch {solver.best_epoch}; total time {elapsed:.1f} s")
-    print(f"run saved in {run_dir}/")
-    print("  " + " ".join(sorted(p.name for p in run_dir.iterdir() if p.name[0] != ".")))
-    if "test" in acc:
-        plain_acc = float(np.mean(model.predict(data["X_test"]) == data["y_test"]))
-        print(f"test accuracy without test-time augmentation: {plain_acc:.4f}")
-    for split, value in acc.items():
-        print(f"{split} accuracy: {value:.4f}")
+    print(
+        f"kept the weights of epoch {solver.best_epoch}, the best val accuracy without "
+        f"test-time augmentation ({solver.best_val_acc:.4f}); total time {elapsed:.1f} s"
+    )
+    print_saved(run_dir)
+    for line in accuracy_lines(acc, single, config.tta):
+        print(line)
     return pngs
+
+
+def accuracy_lines(acc: dict[str, float], single: dict[str, float], tta: str) -> list[str]:
+    """The closing lines: every split's accuracy labelled single view or with test-time
+    augmentation, one line saying how many views ``tta`` averages, and last the pair
+    "S accuracy without test-time augmentation", "S accuracy" of the last split S (test
+    if there is one): the headline figure, with ``tta`` (single view when "none")."""
+    *others, last = acc
+    lines = []
+    for split in others:
+        lines.append(f"{split} accuracy without test-time augmentation: {single[split]:.4f}")
+        if tta != "none":
+            lines.append(f"{split} accuracy with test-time augmentation: {acc[split]:.4f}")
+    views = len(TTA_VIEWS[tta])
+    if tta == "none":
+        lines.append(f"no test-time augmentation (--tta none): the {last} accuracy is single view")
+    else:
+        lines.append(
+            f"test-time augmentation (--tta {tta}): the {last} accuracy averages the "
+            f"predictions of {views} views of each image"
+        )
+    lines.append(f"{last} accuracy without test-time augmentation: {single[last]:.4f}")
+    lines.append(f"{last} accuracy: {acc[last]:.4f}")
+    return lines

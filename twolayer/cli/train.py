@@ -1,14 +1,15 @@
 """Train a two-layer net on the spiral, CIFAR-10 or your own data, and save the run.
 
 Writes a run directory (runs/<dataset>-<date>-<time>, or --out) with config.json
-(the run's settings: --config reruns it exactly), history.json/csv, model.npz,
-loss.png, accuracy.png and lr.png; the spiral adds decision_boundary.png, the other
-data preprocess.npz and confusion.png (images also the newest checkpoint and
-weights.png), and their model.npz holds the preprocessing and the class names,
-ready for `twolayer predict`. The model kept is the epoch with the best validation
-accuracy. The last lines printed are "val accuracy: 0.xxxx" and, when the data has
-a test set, "test accuracy: 0.xxxx" (images: with test-time augmentation, --tta;
-the plain accuracy is printed above them).
+(the run's settings: --config reruns it exactly), history.json/csv and report.html
+(both rewritten as it trains), model.npz, results.json, status.json, loss.png,
+accuracy.png and lr.png; the spiral adds decision_boundary.png, the other data
+preprocess.npz (images also the newest checkpoint and weights.png), and their
+model.npz holds the preprocessing and the class names, ready for `twolayer predict`.
+The model kept is the epoch with the best validation accuracy. The last line
+printed is "val accuracy: 0.xxxx" (the spiral, data without a test set) or "test
+accuracy: 0.xxxx"; but for the spiral it follows the same without test-time
+augmentation (--tta), and the line before those says how many views it averages.
 
 CIFAR-10 is read from --data-dir (downloaded unless --no-download); the
 preprocessing (ZCA whitening by default) is fitted on the training split.
@@ -246,22 +247,24 @@ def is_images(data: dict[str, Any]) -> bool:
 
 def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
     """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
-    progress, keeps the newest checkpoint and a live report; on rows of numbers (the
-    spiral, tables) they take milliseconds, so it is silent (a digest is printed
-    afterwards), writes the files once, at the end, and a checkpoint only when
-    interrupted. Checkpoints go into the run directory."""
+    progress, keeps the newest checkpoint and rewrites the live report after every
+    epoch; on rows of numbers (the spiral, tables) they take milliseconds, so it is
+    silent (a digest is printed afterwards), rewrites the live report at most every
+    ROWS_LIVE_SECONDS, and writes a checkpoint only when interrupted. Checkpoints go
+    into the run directory; the live files (history.json/csv, report.html) let a
+    browser tab follow the run, and a killed run keep its curves."""
+    from twolayer.report import ROWS_LIVE_SECONDS, live_report_callback  # loads matplotlib
+
     name = os.fspath(run_dir / CHECKPOINT)
     if not images:
-        return {"verbose": False, "checkpoint_name": name, "keep_checkpoints": 0}
-    from twolayer.report import live_report_callback  # loads matplotlib: only when needed
-
+        live = live_report_callback(run_dir, min_seconds=ROWS_LIVE_SECONDS)
+        return {"verbose": False, "checkpoint_name": name, "keep_checkpoints": 0,
+                "on_epoch_end": live}  # fmt: skip
     return {
         "checkpoint_name": name,
         "keep_checkpoints": 1,
         "print_every": 20,
         "verbose": not quiet,
-        # history.json/csv and report.html rewritten after every epoch: a browser tab
-        # follows the run, and a killed run keeps its curves.
         "on_epoch_end": live_report_callback(run_dir),
     }
 

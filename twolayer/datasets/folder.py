@@ -105,7 +105,8 @@ def load_image_folder(
     Returns ``X_train``, ``X_val`` (and ``X_test`` with a ``test/`` folder) as
     (N, S, S, C) uint8 images, S = ``image_size``, C = 3 (1 with ``grayscale``);
     int64 labels ``y_train``, ``y_val`` (``y_test``); ``class_names`` (the training
-    class folders, sorted: label k is ``class_names[k]``); and ``skipped``, the paths
+    class folders, sorted: label k is ``class_names[k]``); ``sources_val`` (and
+    ``sources_test``), each image's file relative to ``root``; and ``skipped``, the paths
     of unreadable images left out with ``skip_bad`` (without it the first one raises
     ``ValueError`` naming it). Decoded arrays are cached unless ``cache`` is false;
     ``cache_folder`` overrides the cache's location.
@@ -123,9 +124,16 @@ def load_image_folder(
         )
         data["skipped"] += [paths[i] for i in bad]
         data[f"X_{name}"], data[f"y_{name}"] = X, np.delete(y, bad)
+        data[f"sources_{name}"] = np.delete(
+            np.array([os.path.relpath(p, root) for p in paths]), bad
+        )
     if "val" not in listed:
         split = train_val_split(
-            data["X_train"], data["y_train"], val_fraction=val_fraction, stratify=True, seed=seed
-        )
+            data["X_train"], data["y_train"], val_fraction=val_fraction, stratify=True, seed=seed,
+            rows=True,
+        )  # fmt: skip
+        data["sources_val"] = data["sources_train"][split.pop("rows_val")]
+        split.pop("rows_train")
         data.update(split)
+    del data["sources_train"]
     return data

@@ -169,8 +169,10 @@ def train_val_split(
     val_fraction: float | None = None,
     stratify: bool = False,
     seed: int | None = None,
+    rows: bool = False,
 ) -> dict[str, np.ndarray]:
-    """Split X (N, ...) and y (N,) into ``X_train``, ``y_train``, ``X_val``, ``y_val``.
+    """Split X (N, ...) and y (N,) into ``X_train``, ``y_train``, ``X_val``, ``y_val``
+    (with ``rows``, also ``rows_train`` and ``rows_val``: the row indices they came from).
 
     With neither ``stratify`` nor ``seed`` (CS231n's CIFAR-10 split): the first
     ``num_train`` rows train and the last ``num_val`` validate, as views, so the
@@ -193,12 +195,14 @@ def train_val_split(
                 f"num_train {num_train} plus num_val {num_val} exceeds the {n} training "
                 "images; lower them"
             )
-        return {
+        train, val = np.arange(num_train), np.arange(n - num_val, n)
+        split = {
             "X_train": X[:num_train],
             "y_train": y[:num_train],
             "X_val": X[n - num_val :],
             "y_val": y[n - num_val :],
         }
+        return {**split, "rows_train": train, "rows_val": val} if rows else split
     num_train, num_val = _split_sizes(n, num_train, num_val, val_fraction)
     rng = np.random.default_rng(seed)
     if stratify:
@@ -207,4 +211,5 @@ def train_val_split(
     else:
         perm = rng.permutation(n)
         train, val = perm[num_val : num_val + num_train], perm[:num_val]
-    return {"X_train": X[train], "y_train": y[train], "X_val": X[val], "y_val": y[val]}
+    split = {"X_train": X[train], "y_train": y[train], "X_val": X[val], "y_val": y[val]}
+    return {**split, "rows_train": train, "rows_val": val} if rows else split

@@ -41,12 +41,14 @@ NPZ_SPLITS = ("val", "test")  # optional (X_<split>, y_<split>) pairs beside X, 
 
 @dataclass(frozen=True)
 class Table:
-    """A CSV file read as features ``X`` (N, D) float64 and labels (N,) text, or None."""
+    """A CSV file read as features ``X`` (N, D) float64 and labels (N,) text, or None;
+    ``lines`` (N,) is each row's line number in the file."""
 
     X: np.ndarray
     labels: np.ndarray | None
     feature_names: list[str]
     label_column: str | None
+    lines: np.ndarray | None = None
 
 
 def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
@@ -151,7 +153,8 @@ def read_csv(
                 f"{path}, line {lines[empty[0]]}: the label ({label_column!r}) is empty; "
                 "fill it in or drop the row"
             )
-    return Table(X, labels, list(features), label_column if labels is not None else None)
+    label_column = label_column if labels is not None else None
+    return Table(X, labels, list(features), label_column, np.asarray(lines))
 
 
 def load_csv(
@@ -163,15 +166,18 @@ def load_csv(
     """A CSV (see the module docstring) as a data dict, split stratified with ``seed``.
 
     Returns ``X_train``, ``X_val`` (N, D) float64, int64 labels ``y_train``, ``y_val``,
-    ``class_names`` (label k is ``class_names[k]``), ``feature_names`` (D,) and
-    ``label_column``. Features are raw: standardize them before training.
+    ``sources_val`` (each val row's line in the file, "line 17"), ``class_names``
+    (label k is ``class_names[k]``), ``feature_names`` (D,) and ``label_column``.
+    Features are raw: standardize them before training.
     """
     val_fraction = check_val_fraction(val_fraction)
     table = read_csv(path, label_column)
     y, class_names = encode_labels(table.labels, f"the label column {table.label_column!r}")
     data: dict[str, Any] = train_val_split(
-        table.X, y, val_fraction=val_fraction, stratify=True, seed=seed
+        table.X, y, val_fraction=val_fraction, stratify=True, seed=seed, rows=True
     )
+    data.pop("rows_train")
+    data["sources_val"] = [f"line {n}" for n in table.lines[data.pop("rows_val")]]
     data.update(
         class_names=class_names, feature_names=table.feature_names, label_column=table.label_column
     )
@@ -263,7 +269,8 @@ def load_npz(path: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) 
 
     Returns ``X_train`` (from ``X``, dtype kept), ``y_train`` int64, ``X_val``/``y_val``
     (the file's, else split from X stratified with ``seed``), ``X_test``/``y_test`` if
-    the file has them, and ``class_names``.
+    the file has them, ``sources_val`` and ``sources_test`` (where each row is in the
+    file: "X[17]", "X_test[3]") and ``class_names``.
     """
     path = Path(path)
     val_fraction = check_val_fraction(val_fraction)
@@ -274,8 +281,16 @@ def load_npz(path: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) 
     for split in NPZ_SPLITS:
         if f"X_{split}" in arrays:
             data[f"X_{split}"], data[f"y_{split}"] = arrays[f"X_{split}"], arrays[f"y_{split}"]
+    for split in NPZ_SPLITS:
+        if f"X_{split}" in data:
+            data[f"sources_{split}"] = [f"X_{split}[{i}]" for i in range(len(data[f"X_{split}"]))]
     if "X_val" not in data:
         X, y = data["X_train"], data["y_train"]
-        data.update(train_val_split(X, y, val_fraction=val_fraction, stratify=True, seed=seed))
+        split = train_val_split(
+            X, y, val_fraction=val_fraction, stratify=True, seed=seed, rows=True
+        )
+        split.pop("rows_train")
+        data["sources_val"] = [f"X[{i}]" for i in split.pop("rows_val")]
+        data.update(split)
     data["class_names"] = class_names
     return data

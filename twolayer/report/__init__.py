@@ -10,17 +10,25 @@
 
 Every page is one self-contained HTML file (pictures inline, nothing fetched), written
 atomically. Modules: ``run`` (a run's page), ``results`` (what an evaluation adds),
-``curves`` (the charts of a history), ``compare``, ``search``, and the drawing
-helpers ``svg``, ``png`` and ``html``.
+``curves`` (every chart, built once: the report draws it as SVG, :mod:`twolayer.plots`
+as PNG), ``compare``, ``search``, and the drawing helpers ``svg``, ``pictures``,
+``png`` (Pillow) and ``html``.
 """
 
 from twolayer.report.compare import compare_runs_html
 from twolayer.report.results import RunResults
-from twolayer.report.run import REPORT_HTML, live_report_callback, render_report, write_report
+from twolayer.report.run import (
+    REPORT_HTML,
+    ROWS_LIVE_SECONDS,
+    live_report_callback,
+    render_report,
+    write_report,
+)
 from twolayer.report.search import write_search_report
 
 __all__ = [
     "REPORT_HTML",
+    "ROWS_LIVE_SECONDS",
     "RunResults",
     "compare_runs_html",
     "live_report_callback",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from twolayer._io import atomic_write_text
-from twolayer.report.curves import overlay_charts, run_color
+from twolayer.report.curves import figures, overlay_charts, run_color
 from twolayer.report.html import (
     Html,
     flatten_settings,
@@ -22,6 +22,7 @@ from twolayer.report.html import (
     swatch,
     table,
 )
+from twolayer.report.results import views_text
 from twolayer.report.run import REPORT_HTML, RESULTS_JSON, read_json, setting_text
 from twolayer.runs import load_config, load_history
 
@@ -56,7 +57,8 @@ def results_table(
         label = _link(report, page_dir, name) if report.is_file() else name
         final = summary.get("accuracy")
         if final is not None:
-            final = f"{final:.4f} ({summary.get('split', 'test')})"
+            how = f", {views_text(summary['views'])}" if summary.get("views") else ""
+            final = f"{final:.4f} ({summary.get('split', 'test')}{how})"
         rows.append(
             (
                 swatch(run_color(i)),
@@ -69,7 +71,8 @@ def results_table(
             )
         )
         classes.append("best" if i == best else "")
-    header = ("", "run", "epochs", "best epoch", "best val acc", "final acc", "training time")
+    header = ("", "run", "epochs", "best epoch", "best val acc (single view)", "final acc",
+              "training time")  # fmt: skip
     return table(header, rows, row_classes=classes, cls="runs")
 
 
@@ -105,7 +108,9 @@ def compare_runs_html(run_dirs: Sequence[str | os.PathLike], out: str | os.PathL
         f"<h1>{len(dirs)} runs compared</h1>",
         section("Results", results_table(names, dirs, histories, out.parent), anchor="results"),
         section(
-            "Curves", overlay_charts(dict(zip(names, histories, strict=True))), anchor="curves"
+            "Curves",
+            figures(overlay_charts(dict(zip(names, histories, strict=True)))),
+            anchor="curves",
         ),
         section("Settings", settings_table(names, configs), anchor="settings"),
     ]

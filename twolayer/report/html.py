@@ -16,18 +16,25 @@ from typing import Any
 STYLE = """
 :root { color-scheme: light; --muted: #666; --line: #ddd; --accent: #1f77b4; }
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1140px;
-       padding: 16px 24px 48px; color: #222; background: #fafafa; }
+       padding: 16px 24px 48px; color: #222; background: #fafafa; overflow-wrap: break-word; }
+@media (max-width: 600px) { body { padding: 10px 10px 32px; } }
 h1 { font-size: 22px; margin: 8px 0 2px; } h2 { font-size: 17px; margin: 28px 0 8px; }
 .sub { color: var(--muted); margin: 0 0 12px; }
 .live { background: #fff4d6; border: 1px solid #f0c36d; padding: 6px 10px; border-radius: 4px; }
-.live progress { vertical-align: middle; margin-left: 8px; width: 200px; }
+.live progress { vertical-align: middle; margin-left: 8px; width: min(200px, 40vw); }
 dl.headline { display: flex; flex-wrap: wrap; gap: 10px; margin: 12px 0; }
 dl.headline div { background: #fff; border: 1px solid var(--line); border-radius: 6px;
                   padding: 8px 14px; min-width: 110px; }
 dl.headline dt { color: var(--muted); font-size: 12px; }
+dl.headline .how { display: block; font-size: 11px; }
 dl.headline dd { margin: 0; font-size: 20px; font-weight: 600; }
 .figures { display: flex; flex-wrap: wrap; gap: 12px; }
 .figures > * { background: #fff; border: 1px solid var(--line); border-radius: 6px; }
+svg.chart, img { max-width: 100%; height: auto; }
+.scroll { max-width: 100%; overflow-x: auto; }
+pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f0f0f0; padding: 6px 8px;
+      border-radius: 4px; }
+pre code { padding: 0; }
 table { border-collapse: collapse; background: #fff; font-size: 13px; }
 th, td { border: 1px solid var(--line); padding: 3px 8px; text-align: left; }
 th { background: #f0f0f0; font-weight: 600; }
@@ -72,16 +79,24 @@ def section(title: str, content: str, *, anchor: str) -> str:
     return f'<section id="{anchor}">\n<h2>{escape(title)}</h2>\n{content}\n</section>'
 
 
-def headline(items: Iterable[tuple[str, str, Any, str]]) -> str:
-    """Key figures as ``(key, label, value, text)``: each box shows ``text`` under ``label``
-    and carries ``data-key`` and the exact ``data-value`` (for scripts and tests).
+def headline(items: Iterable[tuple[Any, ...]]) -> str:
+    """Key figures as ``(key, label, value, text)`` or ``(key, label, value, text, note)``:
+    each box shows ``text`` under ``label`` (and ``note``, e.g. how it was measured, in
+    small print) and carries ``data-key`` and the exact ``data-value`` (for scripts and
+    tests). Each key is shown once.
     """
-    boxes = "".join(
-        f'<div data-key="{escape(key)}" data-value="{escape(str(value))}">'
-        f"<dt>{escape(label)}</dt><dd>{escape(text)}</dd></div>"
-        for key, label, value, text in items
-    )
-    return f'<dl class="headline" id="headline">{boxes}</dl>'
+    boxes: list[str] = []
+    seen: set[str] = set()
+    for key, label, value, text, *note in items:
+        if key in seen:
+            raise ValueError(f"two headline figures named {key!r}")
+        seen.add(key)
+        small = f'<span class="how">{escape(note[0])}</span>' if note and note[0] else ""
+        boxes.append(
+            f'<div data-key="{escape(key)}" data-value="{escape(str(value))}">'
+            f"<dt>{escape(label)}{small}</dt><dd>{escape(text)}</dd></div>"
+        )
+    return f'<dl class="headline" id="headline">{"".join(boxes)}</dl>'
 
 
 def swatch(color: str) -> Html:
@@ -118,8 +133,11 @@ def table(
     row_classes: Iterable[str] | None = None,
     cls: str = "",
 ) -> str:
-    """An HTML table; numbers are right-aligned, cells are escaped unless pre-built ``Html``."""
-    out = [f'<table class="{cls}">' if cls else "<table>", "<thead><tr>"]
+    """An HTML table; numbers are right-aligned, cells are escaped unless pre-built ``Html``.
+
+    A table wider than the page scrolls sideways in its own box, not the page.
+    """
+    out = ['<div class="scroll">', f'<table class="{cls}">' if cls else "<table>", "<thead><tr>"]
     out += [f"<th>{escape(h)}</th>" for h in header]
     out.append("</tr></thead><tbody>")
     classes = iter(row_classes) if row_classes is not None else None
@@ -134,7 +152,7 @@ def table(
             else:
                 out.append(f"<td>{escape(fmt(cell))}</td>")
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 

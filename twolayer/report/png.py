@@ -1,48 +1,44 @@
-"""PNG images as bytes and data: URIs, for pictures inlined in a report.
+"""PNG images as bytes, data: URIs and files, encoded by Pillow.
 
-A minimal encoder (zlib from the standard library, no filter): a report's pictures
-are small, and encoding them costs little next to matplotlib's figure machinery.
+Every picture twolayer writes as a PNG, inline in a report or as a file beside it,
+goes through :func:`encode_png`, so the two are the same bytes.
 """
 
 from __future__ import annotations
 
 import base64
-import struct
-import zlib
+import io
+import os
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+from PIL import Image
 
-_COLOR_TYPES = {1: 0, 3: 2, 4: 6}  # channels -> PNG colour type (grey, RGB, RGBA)
+from twolayer._io import atomic_write
 
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    body = kind + data
-    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
 
 
-def encode_png(image: np.ndarray) -> bytes:
-    """An 8-bit PNG of ``image``: uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA."""
+def encode_png(image: np.ndarray, zoom: int = 1) -> bytes:
+    """An 8-bit PNG of ``image``: uint8 (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA,
+    each pixel repeated ``zoom`` times along both axes (sharp, not smoothed)."""
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"encode_png needs uint8 pixels, got {image.dtype}")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    if image.ndim != 3 or image.shape[2] not in _COLOR_TYPES or 0 in image.shape:
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in _CHANNELS):
         raise ValueError(
             f"encode_png needs (H, W), (H, W, 3) or (H, W, 4) pixels, got {image.shape}"
         )
-    h, w, c = image.shape
-    rows = np.zeros((h, 1 + w * c), dtype=np.uint8)  # each row: filter byte 0, then pixels
-    rows[:, 1:] = image.reshape(h, w * c)
-    header = struct.pack(">IIBBBBB", w, h, 8, _COLOR_TYPES[c], 0, 0, 0)
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", header),
-            _chunk(b"IDAT", zlib.compress(rows.tobytes(), 6)),
-            _chunk(b"IEND", b""),
-        )
-    )
+    if 0 in image.shape:
+        raise ValueError(f"encode_png needs at least one pixel, got {image.shape}")
+    if zoom > 1:
+        image = image.repeat(zoom, axis=0).repeat(zoom, axis=1)
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buf, format="png")
+    return buf.getvalue()
 
 
 def to_uint8(image: np.ndarray, lo: float | None = None, hi: float | None = None) -> np.ndarray:
@@ -58,6 +54,16 @@ def to_uint8(image: np.ndarray, lo: float | None = None, hi: float | None = None
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
-def png_data_uri(image: np.ndarray) -> str:
+def png_data_uri(image: np.ndarray, zoom: int = 1) -> str:
     """A ``data:image/png;base64,...`` URI of a uint8 image (see :func:`encode_png`)."""
-    return "data:image/png;base64," + base64.b64encode(encode_png(image)).decode("ascii")
+    return "data:image/png;base64," + base64.b64encode(encode_png(image, zoom)).decode("ascii")
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike, zoom: int = 1) -> Path:
+    """Write :func:`encode_png` of ``image`` to ``path`` atomically; return the path."""
+    data = encode_png(image, zoom)
+
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    return atomic_write(path, write)

@@ -1,16 +1,18 @@
 """What a finished run's evaluation adds to its report: per-class accuracy, the confusion
 matrix, first-layer weights, the most confidently wrong examples, the decision boundary.
 
-    results = RunResults(test_acc=0.58, class_names=CLASSES, y_true=y_test,
-                         proba=proba_test, images=X_test_uint8, W1=model.params["W1"],
-                         image_shape=(3, 32, 32))
+    results = RunResults(test_acc=0.58, test_acc_single=0.56, tta="flip",
+                         class_names=CLASSES, y_true=y_test, proba=proba_test,
+                         images=X_test_uint8, W1=model.params["W1"],
+                         image_shape=(3, 32, 32), updates=2450)
 
 Each ``*_section`` function returns HTML, or "" when the results lack what it needs.
+Past ``MAX_CONFUSION_CLASSES`` classes the confusions are summarized (the most
+confused pairs, the least accurate classes), so a page stays small at any class count.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -21,22 +23,35 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from twolayer._validate import check_labels
-from twolayer.plots import class_colors, decision_regions, weight_grid
+from twolayer.datasets.tta import TTA_VIEWS
+from twolayer.report.curves import boundary_chart, figures
 from twolayer.report.html import Html, section, table
+from twolayer.report.pictures import weight_grid
 from twolayer.report.png import png_data_uri, to_uint8
-from twolayer.report.svg import MARGIN_BOTTOM, MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, Chart
 
 NUM_WRONG = 16  # confidently wrong examples shown
 MAX_UNITS = 64  # first-layer units shown
 BOUNDARY_RESOLUTION = 160  # grid points per side of the decision regions
+MAX_CONFUSION_CLASSES = 40  # beyond this the matrix is summarized: too dense to read
+MAX_SUMMARY_ROWS = 40  # rows of each summary table (confused pairs, least accurate classes)
+#: Fewer updates than this leave the first-layer weights close to their random start.
+MIN_WEIGHT_UPDATES = 500
+
+
+def views_text(views: int) -> str:
+    """How an accuracy was measured: "single view" or "TTA, k views"."""
+    return "single view" if views <= 1 else f"TTA, {views} views"
 
 
 @dataclass
 class RunResults:
     """A run's evaluation, all optional; give what the run has.
 
-    test_acc, val_acc: the final accuracies as the command reports them (e.g. with
-      test-time augmentation). Without test_acc, the accuracy of y_pred on y_true.
+    test_acc, val_acc: the final accuracies as the command reports them, with the
+      test-time augmentation ``tta`` (a key of TTA_VIEWS; "none": single view).
+      Without test_acc, the accuracy of y_pred on y_true.
+    test_acc_single, val_acc_single: the same without test-time augmentation (given
+      when ``tta`` is not "none").
     seconds: the run's total time (loading, training, evaluation).
     split: the name of the split y_true comes from, for captions ("test").
     class_names: (C,) names; default "0", "1", ...
@@ -44,14 +59,21 @@ class RunResults:
       proba: (N, C) class probabilities (y_pred is then their argmax).
     images: (N, H, W, 3) or (N, H, W) the evaluated examples as pictures: uint8 is
       shown as it is, other dtypes are scaled to each image's range.
+    sources: (N,) where each evaluated example came from (e.g. "line 17" of a CSV),
+      named beside the wrong predictions; default: its index in the split.
     W1: (D, H) first-layer weights, shown as pictures when image_shape, the layout
-      of one input row ((C, H, W) or (H, W)), is given.
+      of one input row ((C, H, W) or (H, W)), is given; updates: how many updates
+      trained them (the pictures of fewer than MIN_WEIGHT_UPDATES are noise, and
+      shown folded, with a caption).
     model, points: for 2-D data, a model with ``predict`` and the points (X (N, 2),
       y (N,)) to draw its decision boundary under.
     """
 
     test_acc: float | None = None
     val_acc: float | None = None
+    tta: str = "none"
+    test_acc_single: float | None = None
+    val_acc_single: float | None = None
     seconds: float | None = None
     split: str = "test"
     class_names: Sequence[str] | None = None
@@ -59,12 +81,18 @@ class RunResults:
     y_pred: np.ndarray | None = None
     proba: np.ndarray | None = None
     images: np.ndarray | None = None
+    sources: Sequence[str] | None = None
     W1: np.ndarray | None = None
     image_shape: Sequence[int] | None = None
+    updates: int | None = None
     model: Any = None
     points: tuple[np.ndarray, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
+        if self.tta not in TTA_VIEWS:
+            raise ValueError(
+                f"unknown test-time augmentation {self.tta!r}; one of {list(TTA_VIEWS)}"
+            )
         if self.proba is not None:
             self.proba = np.asarray(self.proba)
             if self.proba.ndim != 2:
@@ -78,7 +106,12 @@ class RunResults:
         if self.y_true is not None:
             self.y_true, self.y_pred = np.asarray(self.y_true), np.asarray(self.y_pred)
             n = self.y_true.shape[0]
-            for name in ("proba", "images", "y_pred"):  # proba first: y_pred may be its argmax
+            for name in (
+                "proba",
+                "images",
+                "sources",
+                "y_pred",
+            ):  # proba first: y_pred may be its argmax
                 value = getattr(self, name)
                 if value is not None and len(value) != n:
                     raise ValueError(f"{name} has {len(value)} rows but y_true has {n}")
@@ -86,6 +119,10 @@ class RunResults:
                 check_labels(getattr(self, name), self.num_classes(), name=name)
         if self.model is not None and self.points is None:
             raise ValueError("a decision boundary needs the points too: points=(X, y)")
+
+    def views(self) -> int:
+        """How many views each accuracy figure averages (1: single view)."""
+        return len(TTA_VIEWS[self.tta])
 
     def num_classes(self) -> int:
         if self.class_names is not None:
@@ -114,29 +151,73 @@ def _counts(results: RunResults) -> np.ndarray:
     return np.bincount(results.y_true * k + results.y_pred, minlength=k * k).reshape(k, k)
 
 
+def _caption(results: RunResults) -> str:
+    return f"{results.split}, {views_text(results.views())}"
+
+
 def class_accuracy_section(results: RunResults) -> str:
-    """Each class's accuracy (recall) as a table with bars."""
+    """Each class's accuracy (recall) as a table with bars; past MAX_CONFUSION_CLASSES
+    classes, the MAX_SUMMARY_ROWS least accurate ones."""
     if results.y_true is None:
         return ""
     counts = _counts(results)
     total = counts.sum(axis=1)
+    right = np.diag(counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = np.where(total > 0, right / np.maximum(total, 1), np.nan)
+    order = np.arange(len(total))
+    note = ""
+    if len(total) > MAX_CONFUSION_CLASSES:
+        order = np.lexsort((order, np.where(np.isnan(acc), np.inf, acc)))[:MAX_SUMMARY_ROWS]
+        seen = total > 0
+        note = (
+            f'<p class="note">The {len(order)} least accurate of {len(total)} classes; the mean '
+            f"accuracy per class is {np.mean(acc[seen]):.4f} over the {int(seen.sum())} classes "
+            f"with {results.split} examples.</p>"
+        )
+    names = results.names()
     rows = []
-    for name, right, n in zip(results.names(), np.diag(counts), total, strict=True):
-        acc = right / n if n else math.nan
-        bar = Html(f'<span class="bar" style="width:{0 if n == 0 else 120 * acc:.0f}px"></span>')
-        rows.append((name, acc, f"{right} / {n}", bar))
+    for i in order:
+        width = 0 if total[i] == 0 else 120 * acc[i]
+        bar = Html(f'<span class="bar" style="width:{width:.0f}px"></span>')
+        rows.append((names[i], float(acc[i]), f"{right[i]} / {total[i]}", bar))
     return section(
-        f"Accuracy per class ({results.split})",
-        table(("class", "accuracy", "correct", ""), rows, cls="per-class"),
+        f"Accuracy per class ({_caption(results)})",
+        note + table(("class", "accuracy", "correct", ""), rows, cls="per-class"),
         anchor="per-class",
     )
 
 
+def confused_pairs_section(results: RunResults, counts: np.ndarray) -> str:
+    """The MAX_SUMMARY_ROWS most frequent (true, predicted) mistakes, for many classes."""
+    names = results.names()
+    wrong = counts.copy()
+    np.fill_diagonal(wrong, 0)
+    cells = np.flatnonzero(wrong)
+    top = cells[np.lexsort((cells, -wrong.ravel()[cells]))][:MAX_SUMMARY_ROWS]
+    total = counts.sum(axis=1)
+    rows = []
+    for cell in top:
+        i, j = divmod(int(cell), counts.shape[0])
+        rows.append((names[i], names[j], int(counts[i, j]), f"{counts[i, j] / total[i]:.1%}"))
+    k = counts.shape[0]
+    html = (
+        f'<p class="note">{k} classes: the {k} × {k} matrix is too large to show. '
+        f"These are the {len(rows)} most frequent of the {cells.size} kinds of mistake "
+        f"(true class, predicted class) made on {results.split}.</p>"
+        + table(("true", "predicted", "count", "of the true class"), rows, cls="pairs")
+    )
+    return section(f"Most confused pairs ({_caption(results)})", html, anchor="confusion")
+
+
 def confusion_section(results: RunResults) -> str:
-    """The confusion matrix: counts, each cell shaded by its share of the true class."""
+    """The confusion matrix: counts, each cell shaded by its share of the true class
+    (past MAX_CONFUSION_CLASSES classes, the most confused pairs instead)."""
     if results.y_true is None:
         return ""
     counts = _counts(results)
+    if counts.shape[0] > MAX_CONFUSION_CLASSES:
+        return confused_pairs_section(results, counts)
     rate = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     shades = colormaps["Blues"](rate)
     names = results.names()
@@ -152,12 +233,12 @@ def confusion_section(results: RunResults) -> str:
         )
         body.append(f"<tr><th>{escape(name)}</th>{cells}</tr>")
     html = (
-        '<table class="confusion"><thead><tr><th>true \\ predicted</th>'
-        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        '<div class="scroll"><table class="confusion"><thead><tr><th>true \\ predicted</th>'
+        f"{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         '<p class="note">Rows: true class; columns: predicted class; shade: the share of '
         "the row.</p>"
     )
-    return section(f"Confusion matrix ({results.split})", html, anchor="confusion")
+    return section(f"Confusion matrix ({_caption(results)})", html, anchor="confusion")
 
 
 def weights_section(results: RunResults) -> str:
@@ -169,12 +250,20 @@ def weights_section(results: RunResults) -> str:
     uri = png_data_uri(to_uint8(mosaic, 0.0, 1.0))
     h, w = mosaic.shape[:2]
     shown = min(MAX_UNITS, W1.shape[1])
+    after = "" if results.updates is None else f", after {results.updates} updates"
     html = (
         f'<img class="pixels" src="{uri}" width="{2 * w}" height="{2 * h}" '
         f'alt="first-layer weights of {shown} hidden units">'
-        f'<p class="note">{shown} of {W1.shape[1]} hidden units; each picture is one unit\'s '
-        "input weights, scaled to its own range.</p>"
+        f'<p class="note">{shown} of {W1.shape[1]} hidden units{after}; each picture is one '
+        "unit's input weights, scaled to its own range.</p>"
     )
+    if results.updates is not None and results.updates < MIN_WEIGHT_UPDATES:
+        html = (
+            f'<p class="note" id="weights-noise">After only {results.updates} updates (fewer '
+            f"than {MIN_WEIGHT_UPDATES}) these weights are still mostly their random start: "
+            "the pictures show noise, not what the net learned.</p>"
+            f"<details><summary>show them anyway</summary>{html}</details>"
+        )
     return section("First-layer weights", html, anchor="weights")
 
 
@@ -193,12 +282,16 @@ def wrong_section(results: RunResults, k: int = NUM_WRONG) -> str:
         return section("Most confidently wrong", "<p>No wrong predictions.</p>", anchor="wrong")
     worst = wrong[np.argsort(-confidence[wrong], kind="stable")[:k]]
     names = results.names()
+    if results.sources is not None:
+        where = {i: str(results.sources[i]) for i in worst}
+    else:
+        where = {i: f"{results.split} #{i}" for i in worst}
     items = []
     for i in worst:
         caption = (
             f"true <b>{escape(names[results.y_true[i]])}</b><br>predicted "
             f'<b class="bad">{escape(names[results.y_pred[i]])}</b><br>p = {confidence[i]:.3f}'
-            f'<br><span class="note">#{i}</span>'
+            f'<br><span class="note">{escape(where[i])}</span>'
         )
         picture = ""
         if results.images is not None:
@@ -212,7 +305,8 @@ def wrong_section(results: RunResults, k: int = NUM_WRONG) -> str:
         items.append(f"<figure>{picture}<figcaption>{caption}</figcaption></figure>")
     html = (
         f'<div class="examples">{"".join(items)}</div><p class="note">The {len(worst)} of '
-        f"{wrong.size} wrong {results.split} predictions the model was surest of.</p>"
+        f"{wrong.size} wrong {results.split} predictions ({views_text(results.views())}) the "
+        "model was surest of.</p>"
     )
     return section("Most confidently wrong", html, anchor="wrong")
 
@@ -222,26 +316,9 @@ def boundary_section(results: RunResults) -> str:
     if results.model is None:
         return ""
     X, y = (np.asarray(a) for a in results.points)
-    xs, ys, regions = decision_regions(results.model, X, BOUNDARY_RESOLUTION)
-    k = int(max(regions.max(), y.max())) + 1
-    palette = np.asarray(class_colors(k))
-    tint = 0.7 + 0.3 * palette[regions[::-1]]  # image rows run top-down, ys bottom-up
-    names = results.names() if results.class_names is not None else []
-    acc = float(np.mean(results.model.predict(X) == y))
-    (x0, x1), (y0, y1) = (xs[0], xs[-1]), (ys[0], ys[-1])
-    width = 480
-    plot_w = width - MARGIN_LEFT - MARGIN_RIGHT  # equal scales on both axes
-    height = round(MARGIN_TOP + MARGIN_BOTTOM + plot_w * (y1 - y0) / (x1 - x0))
-    title = f"Decision regions (accuracy {acc:.4f} on the {y.size} points)"
-    chart = Chart(title, "x1", "x2", width=width, height=height)
-    chart.image(png_data_uri(to_uint8(tint, 0.0, 1.0)), (x0, x1), (y0, y1))
-    for c in range(k):
-        mine = y == c
-        if mine.any():
-            label = names[c] if c < len(names) else f"class {c}"
-            chart.points(X[mine, 0], X[mine, 1], to_hex(palette[c]), label=label, radius=3)
-    html = chart.svg(xlim=(x0, x1), ylim=(y0, y1))
-    return section("Decision boundary", f'<div class="figures">{html}</div>', anchor="boundary")
+    names = results.names() if results.class_names is not None else None
+    chart = boundary_chart(results.model, X, y, names, BOUNDARY_RESOLUTION)
+    return section("Decision boundary", figures([chart]), anchor="boundary")
 
 
 def result_sections(results: RunResults) -> str:

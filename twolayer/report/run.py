@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 from pathlib import Path
@@ -25,7 +26,7 @@ import twolayer
 from twolayer import _io
 from twolayer._io import atomic_write_json, atomic_write_text
 from twolayer.history import history_from_solver
-from twolayer.report.curves import run_charts
+from twolayer.report.curves import figures, run_charts
 from twolayer.report.html import (
     flatten_settings,
     fmt,
@@ -36,12 +37,15 @@ from twolayer.report.html import (
     section,
     table,
 )
-from twolayer.report.results import RunResults, result_sections
+from twolayer.report.results import RunResults, result_sections, views_text
 from twolayer.runs import CONFIG_FILE, save_history
 
 REPORT_HTML = "report.html"
 RESULTS_JSON = "results.json"
 LIVE_REFRESH_SECONDS = 3
+#: Runs on rows of numbers (the spiral, tables) finish epochs in milliseconds: their
+#: live files are rewritten at most this often, so that writing them costs little.
+ROWS_LIVE_SECONDS = 1.0
 #: Files of a run directory the report links to, when they exist.
 LINKED_FILES = (
     "model.npz", CONFIG_FILE, "history.json", "history.csv", RESULTS_JSON, "preprocess.npz",
@@ -54,45 +58,68 @@ def run_headline(
     live: tuple[int, int] | None = None,
     summary: Mapping[str, Any] | None = None,
 ) -> str:
-    """The run's key figures; each ``<div>`` carries ``data-key`` and the exact ``data-value``.
+    """The run's key figures, each accuracy saying how it was measured (single view or
+    TTA); each ``<div>`` carries ``data-key`` and the exact ``data-value``.
 
     ``summary`` (a results.json) stands in for ``results`` when rebuilding a page.
     """
     summary = dict(summary or {})
     if results is not None:
         summary = results_summary(results)
-    items: list[tuple[str, str, Any, str]] = []
-    if summary.get("accuracy") is not None:
-        acc, split = summary["accuracy"], summary.get("split", "test")
-        items.append(("accuracy", f"{split} accuracy", acc, fmt(acc)))
-    if summary.get("val_acc") is not None:
-        items.append(("val_acc", "val accuracy", summary["val_acc"], fmt(summary["val_acc"])))
-    best = float(history["best_val_acc"])
-    items.append(("best_val_acc", "best val accuracy", best, fmt(best)))
-    items.append(
-        ("best_epoch", "best epoch", int(history["best_epoch"]), str(history["best_epoch"]))
-    )
+    # results.json of an older version does not say how its figures were measured
+    how = views_text(int(summary["views"])) if summary.get("views") else ""
+    split = summary.get("split", "test")
+    items: list[tuple[Any, ...]] = []
+
+    def accuracy(key: str, label: str, value: Any, note: str) -> None:
+        if value is not None:
+            items.append((key, label, value, fmt(value), note))
+
+    accuracy("accuracy", f"{split} accuracy", summary.get("accuracy"), how)
+    if how.startswith("TTA"):
+        accuracy("accuracy_single", f"{split} accuracy", summary.get("accuracy_single"),
+                 "single view")  # fmt: skip
+    if split != "val":  # else the figure above
+        accuracy("val_acc", "val accuracy", summary.get("val_acc"), how)
+    best = int(history["best_epoch"])
+    accuracy("best_val_acc", "best val accuracy", float(history["best_val_acc"]),
+             f"single view, epoch {best}")  # fmt: skip
+    items.append(("best_epoch", "best epoch", best, str(best), "kept"))
     done = len(history["val_acc_history"])
-    items.append(("epochs", "epochs", done, f"{live[0]} of {live[1]}" if live else str(done)))
+    epochs = f"{live[0]} of {live[1]}" if live else str(done)
+    items.append(("epochs", "epochs", done, epochs, "so far" if live else "trained"))
     train_time = float(sum(history["epoch_time_history"]))
-    items.append(("train_time", "training time", train_time, fmt_seconds(train_time)))
+    items.append(("train_time", "training time", train_time, fmt_seconds(train_time), ""))
     if summary.get("seconds") is not None:
-        items.append(
-            ("total_time", "total time", summary["seconds"], fmt_seconds(summary["seconds"]))
-        )
+        seconds = summary["seconds"]
+        items.append(("total_time", "total time", seconds, fmt_seconds(seconds), "with data"))
     return headline(items)
 
 
 def results_summary(results: RunResults) -> dict[str, Any]:
     """The headline numbers of ``results``, JSON-safe (what results.json holds):
-    ``accuracy`` on the split named ``split``, ``val_acc`` and ``seconds`` (or None).
+    ``accuracy`` on the split named ``split`` and ``val_acc``, both measured with the
+    test-time augmentation ``tta`` (``views`` views each), ``accuracy_single`` and
+    ``val_acc_single`` without it, and ``seconds`` (or None).
     """
-    acc = results.accuracy()
+    single = results.test_acc_single if results.test_acc is not None else results.val_acc_single
+    if results.tta == "none":
+        single = results.accuracy()
+
+    def number(value: Any) -> float | None:
+        return None if value is None else float(value)
+
     return {
-        "accuracy": acc,
-        "val_acc": None if results.val_acc is None else float(results.val_acc),
+        "accuracy": results.accuracy(),
+        "accuracy_single": number(single),
+        "val_acc": number(results.val_acc),
+        "val_acc_single": number(
+            results.val_acc if results.tta == "none" else results.val_acc_single
+        ),
         "split": results.split,
-        "seconds": None if results.seconds is None else float(results.seconds),
+        "tta": results.tta,
+        "views": results.views(),
+        "seconds": number(results.seconds),
     }
 
 
@@ -141,7 +168,7 @@ def render_report(
         f'<p class="sub">{" · ".join(facts)}</p>',
         banner,
         run_headline(history, results, live, summary),
-        section("Curves", run_charts(history), anchor="curves"),
+        section("Curves", figures(run_charts(history)), anchor="curves"),
     ]
     if results is not None:
         body.append(result_sections(results))
@@ -209,17 +236,25 @@ def live_report_callback(
     data: str | None = None,
     config: Mapping[str, Any] | None = None,
     refresh_seconds: int = LIVE_REFRESH_SECONDS,
+    min_seconds: float = 0.0,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Callable[[Any], None]:
-    """A Solver ``on_epoch_end`` callback keeping a run directory current after every epoch.
+    """A Solver ``on_epoch_end`` callback keeping a run directory current as it trains.
 
     It rewrites ``history.json`` and ``history.csv`` and a live ``report.html``
     ("epoch k of N", reloading), each atomically, so a run that is killed keeps
-    its curves up to its last finished epoch. N is ``total_epochs``, default the
-    solver's ``num_epochs``.
+    its curves up to the last epoch written: after the first epoch, then after
+    every epoch ending ``min_seconds`` (by ``clock``) or more after the last write
+    (0: every epoch). N is ``total_epochs``, default the solver's ``num_epochs``.
     """
     run_dir = Path(run_dir)
+    last_write: list[float] = []
 
     def on_epoch_end(solver: Any) -> None:
+        now = clock()
+        if last_write and now - last_write[0] < min_seconds:
+            return
+        last_write[:] = [now]
         save_history(run_dir, solver)
         total = total_epochs if total_epochs is not None else int(solver.num_epochs)
         write_report(

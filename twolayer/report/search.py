@@ -21,7 +21,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from twolayer._io import atomic_write_text, reading
-from twolayer.report.curves import BEST_HEX, overlay_charts, run_color
+from twolayer.report.curves import BEST_HEX, figures, overlay_charts, run_color
 from twolayer.report.html import fmt, headline, page, section, swatch, table
 from twolayer.report.run import REPORT_HTML, read_json, setting_text
 from twolayer.report.svg import Chart
@@ -51,35 +51,49 @@ def _tip(r: Row) -> str:
     return f"trial {r['index']}: lr {r['lr']:g}, reg {r['reg']:g}, {result}"
 
 
-def scatter_section(rows: Sequence[Row]) -> str:
-    """Each trial at (lr, reg) on log axes, coloured by its best validation accuracy."""
+def accuracy_range(rows: Sequence[Row]) -> tuple[float, float] | None:
+    """The lowest and highest best val accuracy of the finished trials (the colour scale)."""
+    acc = [r["val_acc"] for r in rows if r["status"] == "ok"]
+    return (float(min(acc)), float(max(acc))) if acc else None
+
+
+def lr_reg_chart(rows: Sequence[Row]) -> Chart:
+    """Each trial at (lr, reg) on log axes, coloured by its best validation accuracy
+    (viridis over :func:`accuracy_range`), the best ringed, failed ones crossed."""
     ok = [r for r in rows if r["status"] == "ok"]
     bad = [r for r in rows if r["status"] != "ok"]
     chart = Chart(
-        "Validation accuracy by learning rate and regularization",
+        f"Validation accuracy of {len(rows)} trials",
         "learning rate", "regularization", xlog=True, ylog=True, width=560, height=400,
     )  # fmt: skip
-    scale = ""
-    if ok:
-        acc = np.array([r["val_acc"] for r in ok])
-        lo, hi = float(acc.min()), float(acc.max())
+    scale = accuracy_range(rows)
+    if scale is not None:
+        (lo, hi), acc = scale, np.array([r["val_acc"] for r in ok])
         shade = (acc - lo) / (hi - lo) if hi > lo else np.full(acc.shape, 0.5)
         lrs, regs = [r["lr"] for r in ok], [r["reg"] for r in ok]
         chart.points(lrs, regs, _viridis(shade), radius=6, tips=[_tip(r) for r in ok])
         best = best_result(rows)
         label = f"best (trial {best['index']})"
         chart.points([best["lr"]], [best["reg"]], BEST_HEX, label=label, radius=10, shape="ring")
-        gradient = ", ".join(_viridis(np.linspace(0, 1, 6)))
-        scale = (
-            f'<p class="note">colour: best val accuracy, {lo:.4f} <span class="bar" '
-            f'style="width:160px;background:linear-gradient(to right, {gradient})"></span> '
-            f"{hi:.4f}</p>"
-        )
     if bad:
         lrs, regs = [r["lr"] for r in bad], [r["reg"] for r in bad]
         tips = [_tip(r) for r in bad]
         chart.points(lrs, regs, "#888", label="diverged or failed", shape="cross", tips=tips)
-    figure = f'<div class="figures">{chart.svg()}</div>{scale}'
+    return chart
+
+
+def scatter_section(rows: Sequence[Row]) -> str:
+    """The lr/reg chart with its colour scale."""
+    scale = accuracy_range(rows)
+    note = ""
+    if scale is not None:
+        gradient = ", ".join(_viridis(np.linspace(0, 1, 6)))
+        note = (
+            f'<p class="note">colour: best val accuracy (single view), {scale[0]:.4f} '
+            f'<span class="bar" style="width:160px;background:linear-gradient(to right, '
+            f'{gradient})"></span> {scale[1]:.4f}</p>'
+        )
+    figure = f"{figures([lr_reg_chart(rows)])}{note}"
     return section("Learning rate and regularization", figure, anchor="scatter")
 
 
@@ -117,7 +131,7 @@ def best_curves_section(search_dir: Path, rows: Sequence[Row]) -> str:
     if not histories:
         return ""
     key = " &nbsp; ".join(f"{swatch(run_color(i))} {escape(n)}" for i, n in enumerate(histories))
-    content = f"<p>{key}</p>{overlay_charts(histories)}"
+    content = f"<p>{key}</p>{figures(overlay_charts(histories))}"
     return section(f"The best {len(histories)} trials' curves", content, anchor="best-curves")
 
 
@@ -133,12 +147,15 @@ def write_search_report(
     with reading(search_dir / SEARCH_JSON, "search spec"):
         planned = trial_maker(spec)[0]
     best = best_result(rows)
-    items = [("trials", "trials done", len(rows), f"{len(rows)} of {planned}")]
+    items: list[tuple[Any, ...]] = [
+        ("trials", "trials done", len(rows), f"{len(rows)} of {planned}")
+    ]
     for status in STATUSES:
         n = sum(r["status"] == status for r in rows)
         items.append((status, status, n, str(n)))
     if best is not None:
-        items.append(("best_val_acc", "best val accuracy", best["val_acc"], fmt(best["val_acc"])))
+        acc = best["val_acc"]
+        items.append(("best_val_acc", "best val accuracy", acc, fmt(acc), "single view"))
         items.append(("best_trial", "best trial", best["index"], str(best["index"])))
     what = f"{spec.get('search')} search on {spec.get('dataset')}, seed {spec.get('seed')}"
     body = [
@@ -147,7 +164,7 @@ def write_search_report(
         headline(items),
     ]
     if best is not None:
-        command = f"<pre><code>{escape(train_command(spec, best))}</code></pre>"
+        command = f'<pre class="command"><code>{escape(train_command(spec, best))}</code></pre>'
         body.append(section("Train the best configuration", command, anchor="best"))
     if rows:
         body.append(scatter_section(rows))

@@ -1,12 +1,15 @@
-"""Charts as inline SVG text: lines, points and a picture behind them, on linear or log axes.
+"""A chart as data (lines, bands, points and a picture behind them, on linear or log
+axes), and drawn as inline SVG text.
 
-    chart = Chart("Accuracy", "epoch", "accuracy")
+    chart = Chart("Accuracy", "epoch", "accuracy", ylim=(0, 1))
     chart.line(epochs, val_acc, "#ff7f0e", label="val", markers=True, tips=[...])
-    html = chart.svg()
+    html = chart.svg()                          # in a report
+    twolayer.plots.draw_chart(chart, ax)        # the same chart, by matplotlib (PNG files)
 
-Drawn by hand rather than by matplotlib because a live report redraws its curves
-after every epoch: a chart here takes about a millisecond, a matplotlib figure
-a few hundred. Non-finite values (a diverged loss) leave gaps.
+Each picture is built once as a :class:`Chart` (:mod:`twolayer.report.curves`);
+the SVG is drawn by hand rather than by matplotlib because a live report redraws
+its curves as the run goes, which matplotlib does far more slowly. Non-finite
+values (a diverged loss) leave gaps.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 from html import escape
 
 import numpy as np
+
+from twolayer.report.png import png_data_uri
 
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 62, 14, 46, 42
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
@@ -80,7 +85,12 @@ class _Axis:
 
 @dataclass
 class Chart:
-    """One chart; add lines, points and an image in data coordinates, then call :meth:`svg`."""
+    """One chart; add lines, points and an image in data coordinates, then draw it with
+    :meth:`svg` (or :func:`twolayer.plots.draw_chart`).
+
+    xlim, ylim: the axes' ranges; default: the data's, padded 4%. equal_scales: one
+    unit is as long on both axes (the width and height should agree with it).
+    """
 
     title: str
     xlabel: str
@@ -89,13 +99,16 @@ class Chart:
     ylog: bool = False
     width: int = 360
     height: int = 270
-    _items: list[tuple[str, dict]] = field(default_factory=list)
-    _legend: list[tuple[str, str, float]] = field(default_factory=list)
+    xlim: tuple[float, float] | None = None
+    ylim: tuple[float, float] | None = None
+    equal_scales: bool = False
+    items: list[tuple[str, dict]] = field(default_factory=list)
+    legend: list[tuple[str, str, float]] = field(default_factory=list)
 
     def _add(self, kind: str, label: str | None, legend_color: str, **payload) -> None:
-        self._items.append((kind, payload))
+        self.items.append((kind, {**payload, "label": label}))
         if label:
-            self._legend.append((label, legend_color, payload.get("opacity", 1.0)))
+            self.legend.append((label, legend_color, payload.get("opacity", 1.0)))
 
     def line(
         self,
@@ -148,19 +161,17 @@ class Chart:
         self._add("points", label, legend_color, x=x, y=y, colors=colors, radius=radius,
                   shape=shape, tips=tips)  # fmt: skip
 
-    def image(self, uri: str, x_range: tuple[float, float], y_range: tuple[float, float]) -> None:
-        """A picture (e.g. a PNG data URI) filling the data rectangle x_range by y_range."""
-        self._items.insert(0, ("image", {"uri": uri, "x": x_range, "y": y_range}))
+    def image(
+        self, pixels: np.ndarray, x_range: tuple[float, float], y_range: tuple[float, float]
+    ) -> None:
+        """A picture, uint8 (H, W, 3) with row 0 at the top, filling the data rectangle
+        x_range by y_range, behind everything else."""
+        self.items.insert(0, ("image", {"pixels": pixels, "x": x_range, "y": y_range}))
 
-    def svg(
-        self,
-        *,
-        xlim: tuple[float, float] | None = None,
-        ylim: tuple[float, float] | None = None,
-    ) -> str:
-        """The chart as an ``<svg>`` element; limits default to the data's, padded 4%."""
+    def limits(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """The x and y ranges drawn: ``xlim`` and ``ylim``, else the data's, padded."""
         ax, ay = _Axis(self.xlog), _Axis(self.ylog)
-        for kind, item in self._items:
+        for kind, item in self.items:
             if kind == "image":
                 ax.include(np.asarray(item["x"], dtype=float))
                 ay.include(np.asarray(item["y"], dtype=float))
@@ -171,7 +182,17 @@ class Chart:
             else:
                 ax.include(item["x"])
                 ay.include(item["y"])
-        (x0, x1), (y0, y1) = ax.limits(xlim), ay.limits(ylim)
+        return ax.limits(self.xlim), ay.limits(self.ylim)
+
+    def ticks(self) -> tuple[list[float], list[float]]:
+        """The x and y values marked on the axes."""
+        (x0, x1), (y0, y1) = self.limits()
+        return _Axis(self.xlog).ticks(x0, x1), _Axis(self.ylog).ticks(y0, y1)
+
+    def svg(self) -> str:
+        """The chart as an ``<svg>`` element (scaled down to fit a narrow page)."""
+        (x0, x1), (y0, y1) = self.limits()
+        xticks, yticks = self.ticks()
         left, top = MARGIN_LEFT, MARGIN_TOP
         right, bottom = self.width - MARGIN_RIGHT, self.height - MARGIN_BOTTOM
 
@@ -197,13 +218,13 @@ class Chart:
             f'<rect x="{left}" y="{top}" width="{right - left}" height="{bottom - top}" '
             'fill="#fff" stroke="#bbb"/>',
         ]
-        out += _grid(ax.ticks(x0, x1), px, top, bottom, vertical=True)
-        out += _grid(ay.ticks(y0, y1), py, left, right, vertical=False)
+        out += _grid(xticks, px, top, bottom, vertical=True)
+        out += _grid(yticks, py, left, right, vertical=False)
         out.append(
             f'<clipPath id="{{clip}}"><rect x="{left}" y="{top}" width="{right - left}" '
             f'height="{bottom - top}"/></clipPath><g clip-path="url(#{{clip}})">'
         )
-        for kind, item in self._items:
+        for kind, item in self.items:
             out += _DRAW[kind](item, px, py)
         out.append("</g>")
         out += _labels(self, left, right, top, bottom)
@@ -241,7 +262,7 @@ def _labels(chart: Chart, left: float, right: float, top: float, bottom: float) 
         f'text-anchor="middle">{escape(chart.ylabel)}</text>',
     ]
     x = left
-    for label, color, opacity in chart._legend:  # one row under the title
+    for label, color, opacity in chart.legend:  # one row under the title
         out.append(
             f'<rect x="{x}" y="26" width="12" height="8" fill="{color}" fill-opacity="{opacity}"/>'
         )
@@ -319,7 +340,7 @@ def _draw_points(item: dict, px, py) -> list[str]:
 def _draw_image(item: dict, px, py) -> list[str]:
     (xa, xb), (ya, yb) = px(np.asarray(item["x"])), py(np.asarray(item["y"]))
     return [
-        f'<image href="{item["uri"]}" x="{min(xa, xb):.1f}" y="{min(ya, yb):.1f}" '
+        f'<image href="{png_data_uri(item["pixels"])}" x="{min(xa, xb):.1f}" y="{min(ya, yb):.1f}" '
         f'width="{abs(xb - xa):.1f}" height="{abs(yb - ya):.1f}" preserveAspectRatio="none"/>'
     ]
 
