@@ -69,10 +69,10 @@ def load_data(
     raw = train_val_split(X_train, y_train, config.num_train, config.num_val)
     if test:
         raw["X_test"], raw["y_test"] = X_test, y_test
-    return _preprocess(config, raw, prep, {"class_names": list(CLASSES)}, cache)
+    return preprocess_data(config, raw, prep, {"class_names": list(CLASSES)}, cache)
 
 
-def _preprocess(
+def preprocess_data(
     config: RunConfig,
     raw: dict[str, Any],
     prep: Preprocessor | None,
@@ -147,4 +147,4 @@ def _own_data(
     if not test:
         raw.pop("X_test", None)
     info = {k: raw[k] for k in ("class_names", "feature_names", "skipped") if k in raw}
-    return _preprocess(config, raw, prep, info, cache)
+    return preprocess_data(config, raw, prep, info, cache)
