@@ -6,7 +6,7 @@ examples:
   twolayer predict runs/cifar10-20261125-160000 cat.jpg
   twolayer plot runs/spiral-*  --out spiral-runs.png
   twolayer report runs/spiral-A runs/spiral-B --out compare.html
-  twolayer tune --dataset spiral --trials 20 --out searches/spiral
+  twolayer tune spiral --trials 20 --out searches/spiral
   twolayer bench --all
 
 `twolayer COMMAND --help` describes each command and all of its flags.

@@ -85,6 +85,12 @@ def open_search_dir(out: str | os.PathLike, spec: dict[str, Any]) -> Path:
     path = out / SEARCH_JSON
     if path.is_file():
         saved = read_json(path, "search spec")
+        if "schedule" in saved.get("space", {}):
+            raise ValueError(
+                f"{out} holds a search made by twolayer 0.3, whose trials named the schedule "
+                "'schedule' (now lr_schedule, as the run setting): its trials.csv is kept, "
+                "but it cannot be resumed; start the search again in a new --out"
+            )
         ignore = {"trials"} if spec["search"] == "random" else set()
         keys = (set(spec) | set(saved)) - ignore
         differ = sorted(k for k in keys if saved.get(k) != spec.get(k))
