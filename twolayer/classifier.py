@@ -29,102 +29,30 @@ from typing import Any
 import numpy as np
 
 from twolayer._estimator import Estimator, check_X, check_y
-from twolayer._io import atomic_savez
-from twolayer.config import DATASET_FIELDS, RunConfig, build, preset, solver_settings
-from twolayer.datasets import detect_format, train_val_split, tta_proba
+from twolayer.config import RunConfig, build, solver_settings
+from twolayer.datasets import train_val_split, tta_proba
 from twolayer.datasets.augment import augment_from_spec
 from twolayer.history import history_from_solver
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
-from twolayer.rundata import load_data, preprocess_data
-from twolayer.runs import (
-    CONFIG_FILE,
-    HISTORY_JSON,
-    check_run_dir,
-    claim_run_dir,
-    load_history,
-    load_run_config,
-    save_run_config,
-    save_status,
-    write_history,
+from twolayer.rundata import (
+    array_config,
+    channels_last,
+    load_data,
+    preprocess_data,
+    source_config,
 )
+from twolayer.runfiles import read_run, write_run
 from twolayer.solver import Solver
 
 #: RunConfig fields that are not the classifier's parameters: what fit_source is given.
 SOURCE_FIELDS = ("dataset", "data")
 PARAMS = tuple(f.name for f in dataclasses.fields(RunConfig) if f.name not in SOURCE_FIELDS)
-BUILT_IN = ("spiral", "cifar10")  # data sources named by a word; any other is a path
-MODEL_FILE = "model.npz"
-PREP_FILE = "preprocess.npz"
-_ALL_DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
 
 
 def class_proba(model: TwoLayerNet, X: np.ndarray, views: str) -> np.ndarray:
     """Class probabilities (N, C) of X, averaged over the test-time ``views`` of images."""
     return model.predict_proba(X) if views == "none" else tta_proba(model.predict_proba, X, views)
-
-
-def save_model(
-    path: str | os.PathLike,
-    model: TwoLayerNet,
-    prep: Preprocessor,
-    classes: Any,
-    tta: str,
-    input_shape: tuple[int, ...],
-    feature_names: Any = None,
-) -> Path:
-    """``model.npz`` with all a classifier needs beside the weights: the preprocessing,
-    the class names, the test-time views and one processed input's shape."""
-    classes = np.asarray(classes)
-    if classes.dtype.kind == "O":  # npz files hold no objects (they would need pickle)
-        classes = classes.astype(str)
-    extra = {"input_shape": np.array(input_shape)}
-    if feature_names is not None:
-        extra["feature_names"] = np.array(feature_names)
-    return model.save(path, **prep.state(), class_names=classes, tta=np.array(tta), **extra)
-
-
-def source_config(source: str | os.PathLike, preset_name: str = "default") -> RunConfig:
-    """The preset run of a data source: "spiral", "cifar10", or the path of an image
-    folder, a .csv or an .npz (kept as an absolute path, so the run reruns from anywhere)."""
-    source = os.fspath(source)
-    if source in BUILT_IN:
-        return preset(source, preset_name)
-    if not os.path.exists(source):
-        raise ValueError(
-            f"{source}: no such file or folder; the data is spiral, cifar10, or the path of "
-            "a folder of images, a .csv or an .npz"
-        )
-    return preset(detect_format(source), preset_name).replace(data=os.path.abspath(source))
-
-
-def _array_preset(images: bool) -> RunConfig:
-    """The run `twolayer train` makes of arrays: the npz preset, or for images the image
-    folder's recipe (ZCA, flips and shifts, test-time views)."""
-    base = preset("npz")
-    if not images:
-        return base
-    recipe = preset("images")
-    npz_fields = DATASET_FIELDS["npz"]
-    return base.replace(
-        **{
-            name: getattr(recipe, name)
-            for name in PARAMS
-            if name not in _ALL_DATA_FIELDS or (name in npz_fields and name != "data")
-        }
-    )
-
-
-def _channels_last(X: np.ndarray) -> bool:
-    """Whether images X (N, a, b, c) hold their channels last: c is 1, 3 or 4, else a is."""
-    if X.shape[-1] in (1, 3, 4):
-        return True
-    if X.shape[1] in (1, 3, 4):
-        return False
-    raise ValueError(
-        f"cannot tell the channel axis of images of shape {X.shape}: give (N, H, W, C) or "
-        "(N, C, H, W) with C = 1, 3 or 4"
-    )
 
 
 def _python(value: Any) -> Any:
@@ -258,7 +186,7 @@ class Classifier(Estimator):
         X = check_X(X)
         y = check_y(y, len(X))
         warm = self.warm_start and hasattr(self, "model_")
-        config = self.run_config(self.config_ if warm else _array_preset(X.ndim == 4))
+        config = self.run_config(self.config_ if warm else array_config(X.ndim == 4))
         classes = self.classes_ if warm else np.unique(y)
         if len(classes) < 2:
             raise ValueError(f"y has one class only ({classes[0]!r}); a classifier needs two")
@@ -285,7 +213,7 @@ class Classifier(Estimator):
         """The raw splits, images channels last (as the data loaders give them)."""
         if X.ndim != 4 and (config.augment, config.tta) != ("none", "none"):
             raise ValueError("augment and tta apply to images (N, H, W, C): set them to none")
-        if X.ndim == 4 and not _channels_last(X):
+        if X.ndim == 4 and not channels_last(X):
             X = np.ascontiguousarray(X.transpose(0, 2, 3, 1))
         if X_val is None:
             if len(X) < 2:
@@ -388,12 +316,12 @@ class Classifier(Estimator):
             raise ValueError("classes must be passed on the first call to partial_fit")
         if first:
             all_classes = np.unique(np.asarray(classes))
-            config = self.run_config(_array_preset(X.ndim == 4))
+            config = self.run_config(array_config(X.ndim == 4))
         else:
             all_classes, config = self.classes_, self.config_
             self._check_input(X)
         y_idx = self._encode(y, all_classes)
-        if X.ndim == 4 and not _channels_last(X):
+        if X.ndim == 4 and not channels_last(X):
             X = np.ascontiguousarray(X.transpose(0, 2, 3, 1))
         raw = {"X_train": X, "y_train": y_idx, "X_val": X[:1], "y_val": y_idx[:1]}
         info = {"class_names": all_classes}
@@ -476,48 +404,9 @@ class Classifier(Estimator):
         predict` and `twolayer report` read it. ``run_dir`` must be new or empty
         (``overwrite``: cleared first)."""
         self._check_fitted()
-        with claim_run_dir(self.config_.dataset, run_dir, overwrite=overwrite) as path:
-            info: dict[str, Any] = {"model": self.model_.config()}
-            info["class_names"] = [str(c) for c in self.classes_]
-            if hasattr(self, "feature_names_in_"):
-                info["feature_names"] = [str(n) for n in self.feature_names_in_]
-            save_run_config(path, self.config_, **info)
-            if self.prep_ is None:
-                self.model_.save(path / MODEL_FILE)
-            else:
-                atomic_savez(path / PREP_FILE, self.prep_.state())
-                save_model(
-                    path / MODEL_FILE, self.model_, self.prep_, self.classes_,
-                    self.config_.tta, self.input_shape_, getattr(self, "feature_names_in_", None),
-                )  # fmt: skip
-            if "val_acc_history" in self.history_:
-                write_history(path, self.history_)
-            epochs = len(self.history_.get("val_acc_history", []))
-            save_status(path, "finished", epoch=epochs, epochs=self.config_.epochs)
-        return path
+        return write_run(self, run_dir, overwrite=overwrite)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> Classifier:
         """The classifier of a run directory written by `twolayer train` or :meth:`save`."""
-        run_dir = check_run_dir(run_dir)
-        config = load_run_config(run_dir / CONFIG_FILE)
-        path = run_dir / MODEL_FILE
-        if not path.is_file():
-            raise ValueError(f"{run_dir} has no {MODEL_FILE}; did its training finish?")
-        model, extra = TwoLayerNet.load_with_extra(path)
-        clf = cls.from_config(config)
-        clf.config_, clf.model_ = config, model
-        clf.prep_ = Preprocessor.from_state(extra) if "prep_mean" in extra else None
-        if "class_names" in extra:
-            clf.classes_ = np.asarray(extra["class_names"])
-        else:
-            clf.classes_ = np.arange(model.num_classes)
-        shape = extra.get("input_shape")
-        if shape is None:  # the spiral's rows; CIFAR-10 runs from before the shape was kept
-            shape = (3, 32, 32) if config.dataset == "cifar10" else (model.input_dim,)
-        clf.input_shape_ = tuple(int(n) for n in np.asarray(shape))
-        clf.n_features_in_ = math.prod(clf.input_shape_)
-        if "feature_names" in extra:
-            clf.feature_names_in_ = np.asarray(extra["feature_names"], dtype=object)
-        clf.history_ = load_history(run_dir) if (run_dir / HISTORY_JSON).is_file() else {}
-        return clf
+        return read_run(cls, run_dir)

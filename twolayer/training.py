@@ -24,10 +24,11 @@ import numpy as np
 
 from twolayer._io import atomic_savez, read_npz, reading
 from twolayer._memory import check_fits, training_bytes
-from twolayer.classifier import PREP_FILE, Classifier
+from twolayer.classifier import Classifier
 from twolayer.config import OWN_DATA, RunConfig, num_classes
 from twolayer.preprocess import Preprocessor
 from twolayer.rundata import load_data
+from twolayer.runfiles import PREP_FILE
 from twolayer.runs import (
     CHECKPOINT,
     latest_checkpoint,

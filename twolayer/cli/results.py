@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.classifier import class_proba, save_model
+from twolayer.classifier import class_proba
 from twolayer.config import RunConfig
 from twolayer.history import epoch_table, history_from_solver
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
+from twolayer.runfiles import save_model
 from twolayer.solver import Solver
 
 MAX_EPOCH_LINES = 10  # per-epoch lines printed for rows of numbers, spread over the run

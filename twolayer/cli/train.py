@@ -75,13 +75,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from twolayer.classifier import Classifier, source_config
+from twolayer.classifier import Classifier
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.flags import add_config_flags, config_changes
 from twolayer.cli.results import finish_classifier, finish_spiral, print_epochs
 from twolayer.config import DATASETS, PRESETS, RunConfig
 from twolayer.fast.threads import limit_threads
 from twolayer.history import history_from_solver
+from twolayer.rundata import source_config
 from twolayer.runs import (
     CONFIG_FILE,
     check_run_dir,

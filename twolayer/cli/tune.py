@@ -38,12 +38,11 @@ from typing import Any
 
 from twolayer._io import read_json
 from twolayer._memory import check_fits, training_bytes
-from twolayer.classifier import source_config
 from twolayer.cli.args import add_command, nonnegative_int, positive_int
 from twolayer.cli.flags import number, whole
 from twolayer.config import num_classes
 from twolayer.fast.threads import available_cores
-from twolayer.rundata import load_data
+from twolayer.rundata import load_data, source_config
 from twolayer.runs import check_history
 from twolayer.search.space import (
     DATA_DEFAULTS,
