@@ -16,6 +16,7 @@ import pytest
 from fake_cifar import make_fake_cifar10
 from PIL import Image
 from script_helpers import ROOT, call
+from test_owndata_cli import write_table  # three classes, text labels in column "kind"
 
 from twolayer import Classifier, TwoLayerNet
 from twolayer.config import RunConfig
@@ -29,17 +30,7 @@ TINY_FLAGS = ["--hidden", "16", "--epochs", "3", "--batch-size", "10"]
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("TWOLAYER_CACHE", str(tmp_path / "cache"))
-
-
-def write_table(path: Path, rows_per_class: int = 20) -> Path:
-    """Three separable classes with text labels in the middle column."""
-    rng = np.random.default_rng(0)
-    lines = ["x,kind,y"]
-    for k, name in enumerate(("ant", "bee", "cow")):
-        for x, y in rng.normal(3 * k, 0.5, (rows_per_class, 2)):
-            lines.append(f"{x:.4f},{name},{y:.4f}")
-    path.write_text("\n".join(lines) + "\n")
-    return path
+    monkeypatch.chdir(tmp_path)  # what the commands write without --out stays here
 
 
 def write_images(folder: Path, per_class: int = 10) -> Path:
@@ -163,6 +154,7 @@ def test_saved_array_run_is_a_run_for_the_command(capsys, tmp_path):
     assert list(Classifier.load(tmp_path / "run").predict(X[:5])) == list(clf.predict(X[:5]))
     report = call(capsys, "report", str(tmp_path / "run"))
     assert report.returncode == 0, report.stderr
+    assert (tmp_path / "run" / "report.html").is_file() or Path("compare.html").is_file()
 
 
 def test_channels_first_images_give_the_same_weights():
