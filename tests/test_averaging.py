@@ -157,7 +157,7 @@ def test_a_checkpoint_without_averages_starts_a_fresh_average(tmp_path):
     [
         ({"ema_decay": 1.0}, r"ema_decay must lie in \[0, 1\)"),
         ({"ema_decay": -0.5}, "ema_decay must lie"),
-        ({"ema_decay": "0.9"}, "ema_decay must lie"),
+        ({"ema_decay": "0.9"}, "ema_decay must be a number"),
         ({"ema_decay": 0.9, "ema_start_epoch": 0}, "ema_start_epoch must be a positive integer"),
     ],
 )

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from script_helpers import ROOT, SCRIPTS, assert_clean_error, call, run, twolayer
@@ -33,10 +34,26 @@ def test_train_help_lists_the_datasets_and_a_flag_for_every_setting(capsys):
     for name in RunConfig.__dataclass_fields__:
         if name not in ("dataset", "data"):  # the positional DATA
             assert re.search(f"--{name.replace('_', '-')}[ ,]", result.stdout), name
-    for flag in ("--preset", "--config", "--resume", "--out", "--threads", "--no-download",
-                 "--schedule"):  # fmt: skip
+    for flag in ("--preset", "--config", "--resume", "--out", "--threads", "--no-download"):
         assert flag in result.stdout
+    assert "--schedule " not in result.stdout  # one name per setting: --lr-schedule
     assert "hidden units (default: spiral 100; cifar10 512, best 2048, quick 256; " in text
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--hidden", "0"], "hidden must be > 0, got 0"),
+        (["--lr", "-1"], "lr must be > 0, got -1.0"),
+        (["--dropout", "1"], "dropout must lie in [0, 1), got 1.0"),
+        (["--optimizer", "lbfgs"], "optimizer must be one of adam, "),
+        (["--hidden", "many"], "argument --hidden: must be a whole number, got 'many'"),
+    ],
+)
+def test_flag_values_are_checked_by_the_run_settings_table(capsys, flags, message):
+    result = call(capsys, "train", "spiral", *flags, "--out", "never")
+    assert result.returncode == 2 and message in result.stderr
+    assert len(result.stderr.splitlines()) == 1 and not Path("never").exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS[1:])

@@ -87,6 +87,7 @@ def test_unknown_keys_and_ill_typed_values_are_named_together():
         ({"num_train": 100}, "num_train is not a spiral setting"),
         ({"data": "points.csv"}, "data is not a spiral setting"),
         ({"classes": None}, "classes must be set"),
+        ({"classes": 1}, "classes must be >= 2"),
         ({"lr_decay": 0.5}, "lr_decay 0.5 needs lr_schedule step"),
         ({"warmup_epochs": 60.0}, "warmup_epochs 60.0 needs"),
         ({"warmup_epochs": 1.0, "lr_schedule": "step"}, "needs lr_schedule cosine"),

@@ -107,12 +107,11 @@ def test_an_image_run_exports_its_preprocessing_and_views(tmp_path, capsys, flag
     assert call(capsys, "predict", "run", "new.npz", "--out", "p.csv").returncode == 0
     np.testing.assert_allclose(proba, _predicted(tmp_path / "p.csv"), atol=1e-5)
     # And against predict's own arrays, unrounded.
-    from twolayer.cli.predict import load_classifier
-    from twolayer.cli.results import class_proba
+    from twolayer import Classifier
 
-    clf = load_classifier(tmp_path / "run")
-    X = clf.prep.transform(raw, np.float32, channels_last=True).reshape(9, *clf.input_shape)
-    np.testing.assert_allclose(proba, class_proba(clf.model, X, clf.views), atol=1e-5)
+    np.testing.assert_allclose(
+        proba, Classifier.load(tmp_path / "run").predict_proba(raw), atol=1e-5
+    )
     assert np.abs(proba.sum(axis=1) - 1).max() < 1e-5
 
 

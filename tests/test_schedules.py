@@ -59,11 +59,11 @@ def test_resume_with_restarts_is_bit_identical(tmp_path):
 @pytest.mark.parametrize(
     "settings, match",
     [
-        ({"restart_epochs": None}, r'"cosine_restarts" needs restart_epochs'),
-        ({"restart_epochs": 0}, "restart_epochs must be a finite number > 0"),
-        ({"lr_schedule": "cosine"}, 'restart_epochs needs lr_schedule="cosine_restarts"'),
-        ({"lr_decay": 0.5}, "lr_decay applies to"),
-        ({"lr_schedule": "linear"}, '"step", "cosine" or "cosine_restarts"'),
+        ({"restart_epochs": None}, r"restart_epochs \(the epochs between restarts\) goes with"),
+        ({"restart_epochs": 0}, "restart_epochs must be > 0, got 0"),
+        ({"lr_schedule": "cosine"}, "lr_schedule cosine with restart_epochs"),
+        ({"lr_decay": 0.5}, "lr_decay 0.5 needs lr_schedule step"),
+        ({"lr_schedule": "linear"}, "lr_schedule must be one of cosine, cosine_restarts, step"),
     ],
 )
 def test_bad_restart_settings_are_refused(settings, match):

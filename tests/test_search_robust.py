@@ -21,7 +21,7 @@ from twolayer.search.executors import run_trials
 from twolayer.search.space import build_space, make_spec
 
 TINY = {"hidden": "8", "epochs": "2", "batch_size": "32"}
-TUNE = ["tune", "--dataset", "spiral", "--hidden", "8", "--epochs", "2", "--batch-size", "32"]
+TUNE = ["tune", "spiral", "--hidden", "8", "--epochs", "2", "--batch-size", "32"]
 
 
 def spec(trials: int = 4) -> dict:

@@ -86,7 +86,7 @@ def test_dimensions_parse_ranges_choices_and_reject_nonsense():
     assert make_dimension("weight_scale", "he,1e-3") == {"choices": ["he", 1e-3]}
     assert make_dimension("augment", ["none", "flip+translate2"])["choices"][1] == "flip+translate2"
     for name, value in [("lr", "0:1"), ("lr", "1:1e-3"), ("hidden", "64.5"), ("optimizer", "a:b"),
-                        ("augment", "flop"), ("schedule", "linear"), ("nope", "1")]:  # fmt: skip
+                        ("augment", "flop"), ("lr_schedule", "linear"), ("nope", "1")]:  # fmt: skip
         with pytest.raises(ValueError):
             make_dimension(name, value)
 
@@ -198,7 +198,7 @@ def test_a_trial_is_a_run_config_on_the_search_data():
     trial = generate_trials(spec)[1]
     config = trial_config(spec, trial)
     assert (config.hidden, config.lr, config.seed) == (trial["hidden"], trial["lr"], trial["seed"])
-    assert config.lr_schedule == trial["schedule"] and config.num_per_class == 30
+    assert config.lr_schedule == trial["lr_schedule"] and config.num_per_class == 30
     assert config.data_seed == spec["seed"] and config.reg_as == "loss"
 
 
@@ -255,7 +255,7 @@ def test_a_missing_dask_is_one_line_saying_what_to_install(tmp_path, monkeypatch
 def test_command_end_to_end_prints_the_table_and_a_best_run_that_reruns_exactly(
     tmp_path, monkeypatch, capsys
 ):
-    args = ["--dataset", "spiral", "--trials", "3", "--out", "s", *TINY_FLAGS, "--workers", "1"]
+    args = ["spiral", "--trials", "3", "--out", "s", *TINY_FLAGS, "--workers", "1"]
     result = run(TUNE, *args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     out = tmp_path / "s"
@@ -300,7 +300,7 @@ def test_command_end_to_end_prints_the_table_and_a_best_run_that_reruns_exactly(
 )
 def test_bad_flags_give_one_error_line(tmp_path, monkeypatch, capsys, flags):
     monkeypatch.chdir(tmp_path)
-    assert_clean_error(call(capsys, "tune", "--dataset", "spiral", "--out", "s", *flags))
+    assert_clean_error(call(capsys, "tune", "spiral", "--out", "s", *flags))
     assert not (tmp_path / "s").exists()
 
 

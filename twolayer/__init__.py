@@ -3,6 +3,9 @@
 from twolayer import TwoLayerNet
 model = TwoLayerNet(input_dim=2, hidden_dim=100, num_classes=3, weight_scale="he", seed=0)
 loss, grads = model.loss(X, y)
+
+from twolayer import Classifier               # the run: raw inputs, preprocessing, run dirs
+clf = Classifier().fit(X, y); clf.predict(X_new); clf.save("runs/mine")
 """
 
 import os
@@ -39,12 +42,24 @@ from twolayer.solver import DivergenceError, Solver
 
 apply_idle_timeout()  # does nothing when OpenBLAS read the variable as it loaded
 
+
+def __getattr__(name: str):
+    # The classifier brings the run layer (datasets, Pillow, run directories): loaded
+    # when first asked for, so that `import twolayer` stays the lesson's.
+    if name == "Classifier":
+        from twolayer.classifier import Classifier
+
+        return Classifier
+    raise AttributeError(f"module 'twolayer' has no attribute {name!r}")
+
+
 try:  # the one version is pyproject.toml's, as installed
     __version__ = version("twolayer")
 except PackageNotFoundError:  # a source tree on sys.path that was never installed
     __version__ = "0+unknown"
 
 __all__ = [
+    "Classifier",
     "DivergenceError",
     "Solver",
     "TwoLayerNet",

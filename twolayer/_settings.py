@@ -8,13 +8,22 @@ per setting.
 from __future__ import annotations
 
 import inspect
-import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from twolayer import fast, optim
+from twolayer._constraints import (
+    FRACTION,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SCHEDULES,
+    check,
+    is_number,
+    schedule_problems,
+)
 from twolayer._validate import check_finite, check_labels, check_positive_int
 
 DATA_KEYS = ("X_train", "y_train", "X_val", "y_val")
@@ -92,14 +101,15 @@ def callable_or_none(f: Any, name: str, signature: str) -> Callable | None:
     return f
 
 
-def positive_or_off(value: Any, name: str, below: float = math.inf) -> float | None:
-    """None (for None or 0: off), or ``value`` as a float in (0, below)."""
-    if value is None or (_is_number(value) and value == 0):
+def positive_or_off(value: Any, name: str) -> float | None:
+    """None (for None or 0: off), or ``value`` as a float (``ema_decay`` in [0, 1),
+    ``mixup_alpha`` >= 0, as the run's settings of the same names)."""
+    if value is None or (is_number(value) and value == 0):
         return None
-    if not _is_number(value) or not 0 < value < below:
-        where = f"lie in [0, {below:g})" if below < math.inf else "be a finite number >= 0"
-        raise ValueError(f"{name} must {where} (0 or None: off), got {value!r}")
-    return float(value)
+    return float(check(name, value, _OFF_OR[name]))
+
+
+_OFF_OR = {"ema_decay": FRACTION, "mixup_alpha": NON_NEGATIVE}
 
 
 def check_optim_config(optim_config: Any) -> dict[str, float]:
@@ -108,12 +118,10 @@ def check_optim_config(optim_config: Any) -> dict[str, float]:
         raise ValueError(f"optim_config must be a dict of numbers, got {optim_config!r}")
     checked = {}
     for key, value in optim_config.items():
-        if not _is_number(value):
+        if not is_number(value):
             raise ValueError(f"optim_config[{key!r}] must be a number, got {value!r}")
         checked[key] = value.item() if isinstance(value, np.number) else value
-    decay = checked.get("weight_decay", 0.0)
-    if not math.isfinite(decay) or decay < 0:
-        raise ValueError(f"weight_decay must be a finite number >= 0, got {decay!r}")
+    check("weight_decay", checked.get("weight_decay", 0.0), NON_NEGATIVE)
     return checked
 
 
@@ -129,49 +137,37 @@ def initial_learning_rate(optim_config: dict[str, float], rule: Callable) -> flo
     lr = optim_config.get("learning_rate", default)
     if lr is None:
         raise ValueError('a custom update_rule needs optim_config["learning_rate"]')
-    return positive_float(lr, "learning_rate")
+    return float(check("learning_rate", lr, LEARNING_RATE))
 
 
 def positive_float(value: Any, name: str) -> float:
     """``value`` as a float, raising unless it is a finite number > 0."""
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
+    return float(check(name, value, POSITIVE))
 
 
-def check_warmup(warmup_epochs: Any, num_epochs: int) -> float:
-    """``warmup_epochs`` as a float, raising unless it lies in [0, num_epochs]."""
-    if not _is_number(warmup_epochs) or not 0 <= warmup_epochs <= num_epochs:
-        raise ValueError(f"warmup_epochs must lie in [0, num_epochs], got {warmup_epochs!r}")
-    return float(warmup_epochs)
+def check_warmup(warmup_epochs: Any) -> float:
+    """``warmup_epochs`` as a float, raising unless it is >= 0 (the schedule's rules:
+    :func:`check_schedule`)."""
+    return float(check("warmup_epochs", warmup_epochs, NON_NEGATIVE))
 
 
 def check_schedule(
-    lr_schedule: Any, lr_decay: float, warmup_epochs: float, restart_epochs: Any
+    lr_schedule: Any,
+    lr_decay: float,
+    warmup_epochs: float,
+    restart_epochs: Any,
+    num_epochs: int,
 ) -> float | None:
-    """Raise unless the learning-rate schedule's settings fit together; return
-    ``restart_epochs`` as a float (None unless the schedule is "cosine_restarts")."""
-    if lr_schedule not in ("step", "cosine", "cosine_restarts"):
-        raise ValueError(
-            f'lr_schedule must be "step", "cosine" or "cosine_restarts", got {lr_schedule!r}'
-        )
-    if lr_schedule == "step" and warmup_epochs:
-        raise ValueError('warmup_epochs needs lr_schedule="cosine" (or "cosine_restarts")')
-    if lr_schedule != "step" and lr_decay != 1.0:
-        raise ValueError('lr_decay applies to lr_schedule="step"; cosine decays on its own')
-    if lr_schedule == "cosine_restarts":
-        if restart_epochs is None:
-            raise ValueError(
-                'lr_schedule="cosine_restarts" needs restart_epochs, the epochs between restarts'
-            )
-        return positive_float(restart_epochs, "restart_epochs")
+    """Raise unless the learning-rate schedule's settings fit together, by the run's rules
+    (:func:`twolayer._constraints.schedule_problems`); return ``restart_epochs`` as a
+    float (None unless the schedule is "cosine_restarts")."""
+    check("lr_schedule", lr_schedule, SCHEDULES)
     if restart_epochs is not None:
-        raise ValueError('restart_epochs needs lr_schedule="cosine_restarts"')
-    return None
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        restart_epochs = positive_float(restart_epochs, "restart_epochs")
+    problems = schedule_problems(lr_schedule, lr_decay, warmup_epochs, restart_epochs, num_epochs)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return restart_epochs
 
 
 def param_configs(optim_config: dict, params: dict[str, np.ndarray]) -> dict[str, dict]:

@@ -22,6 +22,19 @@ from typing import Any
 
 import numpy as np
 
+from twolayer._constraints import (
+    FRACTION,
+    LEARNING_RATE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SCHEDULES,
+    Check,
+    Constraint,
+    Interval,
+    Options,
+    problem,
+    schedule_problems,
+)
 from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
 from twolayer.datasets.tta import TTA_VIEWS
 from twolayer.model import TwoLayerNet
@@ -136,11 +149,13 @@ class RunConfig:
         errors = []
         for name, hint in _HINTS.items():
             value, error = _typed(getattr(self, name), hint)
-            if error is None:
-                object.__setattr__(self, name, value)  # e.g. an int lr read from JSON -> float
-                error = _check_value(name, value)
             if error is not None:
                 errors.append(f"{name} {error}")
+                continue
+            object.__setattr__(self, name, value)  # e.g. an int lr read from JSON -> float
+            error = _check_value(name, value)
+            if error is not None:
+                errors.append(error)
         if not errors:
             errors = _check_run(self)
         if errors:
@@ -197,7 +212,7 @@ def _typed(value: Any, hint: Any) -> tuple[Any, str | None]:
     return value, None
 
 
-def _augment_ok(spec: str) -> bool:
+def _augment_ok(spec: Any) -> bool:
     try:
         augment_from_spec(spec)
     except ValueError:
@@ -205,49 +220,58 @@ def _augment_ok(spec: str) -> bool:
     return True
 
 
-#: Allowed values of each setting that has a restriction beyond its type.
-CHOICES: dict[str, tuple[Any, ...]] = {
-    "dataset": DATASETS,
-    "preprocess": ("zca", "mean", "standardize"),
-    "store_dtype": ("float16", "float32"),
-    "dtype": ("float32", "float64"),
-    "reg_as": ("loss", "weight_decay"),
-    "optimizer": tuple(sorted(UPDATE_RULES)),
-    "lr_schedule": ("cosine", "cosine_restarts", "step"),
-    "tta": tuple(TTA_VIEWS),
-}
-_RANGES: dict[str, tuple[typing.Callable[[Any], bool], str]] = {
+#: The one table of each setting's allowed values beyond its type (None, where a
+#: setting allows it, is always allowed); the Solver checks its arguments of the same
+#: meaning against the same objects (:mod:`twolayer._constraints`).
+CONSTRAINTS: dict[str, Constraint] = {
+    "dataset": Options(DATASETS),
+    "preprocess": Options(("zca", "mean", "standardize")),
+    "store_dtype": Options(("float16", "float32")),
+    "dtype": Options(("float32", "float64")),
+    "reg_as": Options(("loss", "weight_decay")),
+    "optimizer": Options(tuple(sorted(UPDATE_RULES))),
+    "lr_schedule": SCHEDULES,
+    "tta": Options(tuple(TTA_VIEWS)),
     **dict.fromkeys(
-        ("num_train", "num_val", "zca_epsilon", "num_per_class", "hidden", "lr", "lr_decay")
+        ("num_train", "num_val", "zca_epsilon", "num_per_class", "hidden", "lr_decay")
         + ("image_size", "restart_epochs")
         + ("epochs", "batch_size", "patience", "train_acc_samples", "ema_start_epoch"),
-        (lambda v: v > 0, "must be > 0"),
+        POSITIVE,
     ),
+    "lr": LEARNING_RATE,
     **dict.fromkeys(
-        ("noise", "reg", "warmup_epochs", "seed", "data_seed", "mixup_alpha"),
-        (lambda v: v >= 0, "must be >= 0"),
+        ("noise", "reg", "warmup_epochs", "seed", "data_seed", "mixup_alpha"), NON_NEGATIVE
     ),
-    "classes": (lambda v: v >= 2, "must be at least 2"),
-    "val_fraction": (lambda v: 0 < v < 1, "must lie in (0, 1)"),
-    **dict.fromkeys(
-        ("label_smoothing", "dropout", "input_dropout", "ema_decay"),
-        (lambda v: 0 <= v < 1, "must lie in [0, 1)"),
-    ),
-    "weight_scale": (
-        lambda v: v == "he" or (not isinstance(v, str) and v > 0),
-        'must be > 0 or "he"',
-    ),
-    "augment": (_augment_ok, f"must be {SPEC_FORMS}"),
+    "classes": Interval(2, None, "left"),
+    "val_fraction": Interval(0, 1, "neither"),
+    **dict.fromkeys(("label_smoothing", "dropout", "input_dropout", "ema_decay"), FRACTION),
+    "weight_scale": Check(lambda v: v == "he" or (not isinstance(v, str) and v > 0), '> 0 or "he"'),
+    "augment": Check(_augment_ok, SPEC_FORMS),
+}
+#: The allowed values of each setting that has a fixed set of them.
+CHOICES: dict[str, tuple[Any, ...]] = {
+    name: c.values for name, c in CONSTRAINTS.items() if isinstance(c, Options)
 }
 
 
 def _check_value(name: str, value: Any) -> str | None:
-    if value is None:
+    if value is None or name not in CONSTRAINTS:
         return None
-    if name in CHOICES and value not in CHOICES[name]:
-        return f"must be one of {', '.join(map(str, CHOICES[name]))}, got {value!r}"
-    ok, what = _RANGES.get(name, (lambda v: True, ""))
-    return None if ok(value) else f"{what}, got {value!r}"
+    return problem(name, value, CONSTRAINTS[name])
+
+
+def check_setting(name: str, value: Any) -> Any:
+    """``value`` as setting ``name`` takes it (an int where a float is asked becomes
+    one), or ValueError saying what is wrong, as :class:`RunConfig` checks it."""
+    if name not in _HINTS:
+        raise ValueError(f"unknown run setting {name!r}; known: {', '.join(_HINTS)}")
+    value, error = _typed(value, _HINTS[name])
+    if error is not None:
+        raise ValueError(f"{name} {error}")
+    error = _check_value(name, value)
+    if error is not None:
+        raise ValueError(error)
+    return value
 
 
 def _check_run(c: RunConfig) -> list[str]:
@@ -266,18 +290,9 @@ def _check_run(c: RunConfig) -> list[str]:
             for name, value in (("augment", c.augment), ("tta", c.tta))
             if value != "none"
         ]
-    if c.lr_schedule != "step" and c.lr_decay != 1.0:
-        errors.append(f"lr_decay {c.lr_decay} needs lr_schedule step; cosine decays on its own")
-    if c.warmup_epochs and (c.lr_schedule == "step" or c.warmup_epochs > c.epochs):
-        errors.append(
-            f"warmup_epochs {c.warmup_epochs} needs lr_schedule cosine (or cosine_restarts) "
-            "and <= epochs"
-        )
-    if (c.lr_schedule == "cosine_restarts") != (c.restart_epochs is not None):
-        errors.append(
-            f"lr_schedule {c.lr_schedule} with restart_epochs {c.restart_epochs}: "
-            "restart_epochs (the epochs between restarts) goes with cosine_restarts alone"
-        )
+    errors += schedule_problems(
+        c.lr_schedule, c.lr_decay, c.warmup_epochs, c.restart_epochs, c.epochs
+    )
     if c.ema_decay and c.ema_start_epoch > c.epochs:
         errors.append(
             f"ema_start_epoch {c.ema_start_epoch} is after the last epoch ({c.epochs}): "

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import numpy as np
 
 import twolayer
-from twolayer._io import atomic_write, reading
+from twolayer._io import atomic_write
+from twolayer.classifier import Classifier
 from twolayer.datasets.tta import TTA_VIEWS
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
@@ -80,27 +81,21 @@ def read_run(run_dir: str | os.PathLike) -> ExportedRun:
             f"the run in {run_dir} has not finished (its state: {status['state']}{done}), so "
             f"it has no final model to export; finish it first: twolayer train --resume {run_dir}"
         )
-    model = TwoLayerNet.load(path)
-    extra = TwoLayerNet.load_extra(path)
-    if "class_names" not in extra or "prep_mean" not in extra:
+    clf = Classifier.load(run_dir)
+    if clf.prep_ is None or config.dataset == "spiral":
         raise ValueError(
             f"{path} has no preprocessing or class names: a {config.dataset} run, which "
             "neither predict nor export takes"
         )
-    with reading(path, "model file"):
-        prep = Preprocessor.from_state(extra)
-        # Runs written before models recorded their input shape were all CIFAR-10's.
-        fallback = (3, 32, 32) if config.dataset == "cifar10" else extra["prep_mean"].shape
-        shape = tuple(int(n) for n in extra.get("input_shape", fallback))
-        names = extra.get("feature_names")
-        return ExportedRun(
-            model=model,
-            prep=prep,
-            classes=[str(c) for c in extra["class_names"]],
-            views=str(extra.get("tta", "none")),
-            input_shape=shape,
-            feature_names=None if names is None else [str(n) for n in names],
-        )
+    names = getattr(clf, "feature_names_in_", None)
+    return ExportedRun(
+        model=clf.model_,
+        prep=clf.prep_,
+        classes=[str(c) for c in clf.classes_],
+        views=str(config.tta),
+        input_shape=clf.input_shape_,
+        feature_names=None if names is None else [str(n) for n in names],
+    )
 
 
 class _Graph:

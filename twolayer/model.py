@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -235,8 +236,25 @@ class TwoLayerNet:
     def load(cls, path: str | os.PathLike) -> TwoLayerNet:
         """Rebuild a net written by :meth:`save` (no pickle is ever loaded).
 
-        Raises FileNotFoundError, or ValueError naming the file if it is damaged.
+        A model file of ``twolayer train`` also holds the preprocessing its inputs need,
+        which the net alone does not apply: that warns, naming
+        ``twolayer.Classifier.load(run_dir)``, which does. Raises FileNotFoundError, or
+        ValueError naming the file if it is damaged.
         """
+        model, extra = cls.load_with_extra(path)
+        if "prep_mean" in extra:
+            warnings.warn(
+                f"{path} holds the preprocessing of its inputs, which TwoLayerNet does not "
+                "apply: raw inputs give wrong predictions. Use "
+                "twolayer.Classifier.load(run_dir) to classify raw inputs",
+                UserWarning,
+                stacklevel=2,
+            )
+        return model
+
+    @classmethod
+    def load_with_extra(cls, path: str | os.PathLike) -> tuple[TwoLayerNet, dict[str, np.ndarray]]:
+        """The net written by :meth:`save` and its ``extra`` arrays, read at once."""
         arrays = read_npz(path, "model file")
         with reading(path, "model file"):
             config = json.loads(str(arrays["config_json"]))
@@ -248,10 +266,10 @@ class TwoLayerNet:
                         f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}"
                     )
                 model.params[k] = v
-        return model
+        extra = {k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")}
+        return model, extra
 
     @staticmethod
     def load_extra(path: str | os.PathLike) -> dict[str, np.ndarray]:
         """The ``extra`` arrays stored by :meth:`save`."""
-        arrays = read_npz(path, "model file")
-        return {k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")}
+        return TwoLayerNet.load_with_extra(path)[1]

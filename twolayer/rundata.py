@@ -13,14 +13,17 @@ data (``config.data``: an image folder, a CSV or an npz) is loaded by
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from twolayer.config import OWN_DATA, RunConfig
+from twolayer.config import DATASET_FIELDS, OWN_DATA, RunConfig, preset
 from twolayer.datasets import (
     CLASSES,
+    detect_format,
     download_cifar10,
     load_cifar10,
     load_dataset,
@@ -29,6 +32,10 @@ from twolayer.datasets import (
 )
 from twolayer.fast.prepcache import preprocess_splits
 from twolayer.preprocess import Preprocessor
+
+BUILT_IN = ("spiral", "cifar10")  # data sources named by a word; any other is a path
+_ALL_DATA_FIELDS = {"dataset", "data", *(f for fields in DATASET_FIELDS.values() for f in fields)}
+_HINTS_ORDER = tuple(f.name for f in dataclasses.fields(RunConfig))
 
 #: Most features ZCA whitening takes: its D x D covariance in float64 is 134 MB here
 #: (32 x 32 RGB images have 3,072).
@@ -69,10 +76,10 @@ def load_data(
     raw = train_val_split(X_train, y_train, config.num_train, config.num_val)
     if test:
         raw["X_test"], raw["y_test"] = X_test, y_test
-    return _preprocess(config, raw, prep, {"class_names": list(CLASSES)}, cache)
+    return preprocess_data(config, raw, prep, {"class_names": list(CLASSES)}, cache)
 
 
-def _preprocess(
+def preprocess_data(
     config: RunConfig,
     raw: dict[str, Any],
     prep: Preprocessor | None,
@@ -150,4 +157,50 @@ def _own_data(
     if not test:
         raw.pop("X_test", None)
     info = {k: raw[k] for k in ("class_names", "feature_names", "skipped") if k in raw}
-    return _preprocess(config, raw, prep, info, cache)
+    return preprocess_data(config, raw, prep, info, cache)
+
+
+# -- which run a data source, or arrays, make ----------------------------------------------
+
+
+def source_config(source: str | os.PathLike, preset_name: str = "default") -> RunConfig:
+    """The preset run of a data source: "spiral", "cifar10", or the path of an image
+    folder, a .csv or an .npz (kept as an absolute path, so the run reruns from anywhere)."""
+    source = os.fspath(source)
+    if source in BUILT_IN:
+        return preset(source, preset_name)
+    if not os.path.exists(source):
+        raise ValueError(
+            f"{source}: no such file or folder; the data is spiral, cifar10, or the path of "
+            "a folder of images, a .csv or an .npz"
+        )
+    return preset(detect_format(source), preset_name).replace(data=os.path.abspath(source))
+
+
+def array_config(images: bool) -> RunConfig:
+    """The run `twolayer train` makes of arrays: the npz preset, or for images the image
+    folder's recipe (ZCA, flips and shifts, test-time views)."""
+    base = preset("npz")
+    if not images:
+        return base
+    recipe = preset("images")
+    npz_fields = DATASET_FIELDS["npz"]
+    return base.replace(
+        **{
+            name: getattr(recipe, name)
+            for name in _HINTS_ORDER
+            if name not in _ALL_DATA_FIELDS or name in npz_fields
+        }
+    )
+
+
+def channels_last(X: np.ndarray) -> bool:
+    """Whether images X (N, a, b, c) hold their channels last: c is 1, 3 or 4, else a is."""
+    if X.shape[-1] in (1, 3, 4):
+        return True
+    if X.shape[1] in (1, 3, 4):
+        return False
+    raise ValueError(
+        f"cannot tell the channel axis of images of shape {X.shape}: give (N, H, W, C) or "
+        "(N, C, H, W) with C = 1, 3 or 4"
+    )

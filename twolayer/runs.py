@@ -268,8 +268,12 @@ def check_run_dir(path: str | os.PathLike) -> Path:
 
 def save_history(run_dir: str | os.PathLike, solver: Any) -> tuple[Path, Path]:
     """Write the solver's curves to ``history.json`` and per-epoch rows to ``history.csv``."""
+    return write_history(run_dir, history_from_solver(solver))
+
+
+def write_history(run_dir: str | os.PathLike, history: dict[str, Any]) -> tuple[Path, Path]:
+    """Write a history dict to ``history.json`` and its per-epoch rows to ``history.csv``."""
     run_dir = Path(run_dir)
-    history = history_from_solver(solver)
     table = epoch_table(history)
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")

@@ -164,10 +164,11 @@ class Solver(SolverState, Evaluation):
         self.lr_decay = positive_float(s["lr_decay"], "lr_decay")
         self.batch_size = check_positive_int(s["batch_size"], "batch_size")
         self.num_epochs = check_positive_int(s["num_epochs"], "num_epochs")
-        self.warmup_epochs = check_warmup(s["warmup_epochs"], self.num_epochs)
+        self.warmup_epochs = check_warmup(s["warmup_epochs"])
         self.restart_epochs = check_schedule(
-            self.lr_schedule, self.lr_decay, self.warmup_epochs, s["restart_epochs"]
-        )
+            self.lr_schedule, self.lr_decay, self.warmup_epochs, s["restart_epochs"],
+            self.num_epochs,
+        )  # fmt: skip
         self.num_train_samples = positive_int_or_none(s["num_train_samples"], "num_train_samples")
         self.num_val_samples = positive_int_or_none(s["num_val_samples"], "num_val_samples")
         self.eval_batch_size = check_positive_int(s["eval_batch_size"], "eval_batch_size")
@@ -182,7 +183,7 @@ class Solver(SolverState, Evaluation):
         self.verbose = bool(s["verbose"])
         self.progress = bool(s["progress"])  # a bar only when verbose too
         self.on_epoch_end = callable_or_none(s["on_epoch_end"], "on_epoch_end", "(solver)")
-        self.ema_decay = positive_or_off(s["ema_decay"], "ema_decay", below=1.0)
+        self.ema_decay = positive_or_off(s["ema_decay"], "ema_decay")
         self.ema_start_epoch = check_positive_int(s["ema_start_epoch"], "ema_start_epoch")
         self.mixup_alpha = positive_or_off(s["mixup_alpha"], "mixup_alpha")
 

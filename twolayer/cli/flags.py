@@ -4,8 +4,10 @@
     changes = config_changes(parser.parse_args(argv))   # only the flags given
     config = preset("spiral").replace(**changes)
 
-A flag is named after its setting (``lr_schedule`` is ``--lr-schedule``). Its help
-shows each preset's value, so one parser serves every dataset.
+A flag is named after its setting (``lr_schedule`` is ``--lr-schedule``), and has no
+other name. Its type only parses the text; the value is checked once, by RunConfig.
+Its help shows the allowed values and each preset's value, so one parser serves
+every dataset.
 """
 
 from __future__ import annotations
@@ -14,90 +16,83 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from twolayer.cli.args import (
-    nonnegative_float,
-    nonnegative_int,
-    positive_float,
-    positive_int,
-    probability,
-)
 from twolayer.config import CHOICES, DATASET_FIELDS, OWN_DATA, PRESETS, SWITCHES, flag
-from twolayer.datasets.augment import SPEC_FORMS, augment_from_spec
+from twolayer.datasets.augment import SPEC_FORMS
 
 
-def weight_scale(text: str) -> float | str:
-    """argparse type: "he", or a finite number > 0."""
-    return "he" if text == "he" else positive_float(text)
+def _parse(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """argparse type: ``text`` read as ``what``; the range is RunConfig's to check."""
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
 
 
-def augment_spec(text: str) -> str:
-    """argparse type: an augmentation spec such as "flip+translate2" (or "none")."""
-    try:
-        augment_from_spec(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
+whole = _parse(int, "a whole number")
+number = _parse(float, "a number")
+weight_scale = _parse(lambda text: "he" if text == "he" else float(text), 'a number or "he"')
+count_or_all = _parse(lambda text: None if text == "all" else int(text), 'a whole number or "all"')
 
 
-def count_or_all(text: str) -> int | None:
-    """argparse type: a whole number > 0, or "all" (None)."""
-    return None if text == "all" else positive_int(text)
-
-
-#: Setting -> (argparse type, help), in the order of the groups below. Settings with
-#: CHOICES get them as argparse choices instead of a type.
+#: Setting -> (argparse type, help), in the order of the groups below. The types only
+#: parse: every value is checked once, by RunConfig (twolayer.config.CONSTRAINTS).
 _FLAGS: dict[str, tuple[Callable[[str], Any] | None, str]] = {
-    "hidden": (positive_int, "hidden units"),
+    "hidden": (whole, "hidden units"),
     "weight_scale": (weight_scale, 'initial weight std, or "he" for sqrt(2/fan_in)'),
     "dtype": (None, "compute dtype"),
-    "label_smoothing": (nonnegative_float, "share of the target spread over all classes"),
-    "dropout": (probability, "inverted dropout: chance of dropping each hidden unit in training"),
-    "input_dropout": (probability, "inverted dropout: chance of dropping each input feature"),
-    "reg": (nonnegative_float, "L2 strength"),
+    "label_smoothing": (number, "share of the target spread over all classes"),
+    "dropout": (number, "inverted dropout: chance of dropping each hidden unit in training"),
+    "input_dropout": (number, "inverted dropout: chance of dropping each input feature"),
+    "reg": (number, "L2 strength"),
     "reg_as": (None, "L2 as a loss term, or as weight decay in the update (same weights)"),
     "optimizer": (None, "update rule"),
-    "lr": (positive_float, "initial learning rate"),
+    "lr": (number, "initial learning rate"),
     "lr_schedule": (
         None,
         "cosine decay to 0, cosine_restarts (a cosine decay every --restart-epochs), or step "
         "(constant unless --lr-decay)",
     ),
-    "lr_decay": (positive_float, "per-epoch factor for --lr-schedule step"),
-    "warmup_epochs": (nonnegative_float, "linear warm-up from 0 (cosine schedules)"),
+    "lr_decay": (number, "per-epoch factor for --lr-schedule step"),
+    "warmup_epochs": (number, "linear warm-up from 0 (cosine schedules)"),
     "restart_epochs": (
-        positive_float,
+        number,
         "epochs between the warm restarts of --lr-schedule cosine_restarts",
     ),
-    "epochs": (positive_int, "passes over the training data"),
-    "batch_size": (positive_int, "minibatch size"),
-    "augment": (augment_spec, SPEC_FORMS),
+    "epochs": (whole, "passes over the training data"),
+    "batch_size": (whole, "minibatch size"),
+    "augment": (str, SPEC_FORMS),
     "mixup_alpha": (
-        nonnegative_float,
+        number,
         "mixup: blend each batch with a shuffled copy of itself, weights from "
         "Beta(alpha, alpha), e.g. 0.2 (0: off)",
     ),
     "ema_decay": (
-        probability,
+        number,
         "weight averaging: evaluate and keep an exponential moving average of the weights, "
         "updated after each step with this decay, e.g. 0.999 (0: off)",
     ),
-    "ema_start_epoch": (positive_int, "the epoch whose first step starts the weight average"),
-    "patience": (positive_int, "stop after this many epochs without a better val accuracy"),
+    "ema_start_epoch": (whole, "the epoch whose first step starts the weight average"),
+    "patience": (whole, "stop after this many epochs without a better val accuracy"),
     "train_acc_samples": (count_or_all, 'training examples for the train accuracy, or "all"'),
     "tta": (None, "test-time augmentation: views averaged at evaluation"),
-    "seed": (nonnegative_int, "seeds the weights and batches (and the spiral's points)"),
+    "seed": (whole, "seeds the weights and batches (and the spiral's points)"),
     "data_dir": (str, "folder holding cifar-10-batches-py/"),
-    "num_train": (positive_int, "training images, the first of the 50,000"),
-    "num_val": (positive_int, "validation images, the last of the 50,000 (CS231n's split)"),
+    "num_train": (whole, "training images, the first of the 50,000"),
+    "num_val": (whole, "validation images, the last of the 50,000 (CS231n's split)"),
     "preprocess": (None, "ZCA whitening, mean subtraction only, or per-feature standardizing"),
-    "zca_epsilon": (positive_float, "ZCA damping, on pixels scaled to [0, 1]"),
+    "zca_epsilon": (number, "ZCA damping, on pixels scaled to [0, 1]"),
     "store_dtype": (None, "dtype the processed images are held in (float16 halves the memory)"),
-    "num_per_class": (positive_int, "points per arm"),
-    "classes": (positive_int, "spiral arms (classes)"),
-    "noise": (nonnegative_float, "angle noise (rad)"),
-    "val_fraction": (positive_float, "share held out for validation"),
-    "data_seed": (nonnegative_int, "seeds the spiral's points, or the validation split"),
-    "image_size": (positive_int, "side S: each image's centre square is resized to S x S"),
+    "num_per_class": (whole, "points per arm"),
+    "classes": (whole, "spiral arms (classes)"),
+    "noise": (number, "angle noise (rad)"),
+    "val_fraction": (number, "share held out for validation"),
+    "data_seed": (whole, "seeds the spiral's points, or the validation split"),
+    "image_size": (whole, "side S: each image's centre square is resized to S x S"),
     "grayscale": (None, "decode images to one gray channel instead of RGB"),
     "skip_bad": (None, "leave out (and count) unreadable images instead of stopping"),
     "label_column": (str, "the CSV column holding the labels"),
@@ -130,8 +125,6 @@ _DATA_FIELDS = {f for fields in DATASET_FIELDS.values() for f in fields}
 #: What a setting's None means, for the help.
 _NONE_MEANS = {"patience": "never", "train_acc_samples": "all", "data_seed": "--seed",
                "label_column": "label, else the last"}  # fmt: skip
-#: Other names a flag answers to (the spiral's train script called the schedule --schedule).
-_ALIASES = {"lr_schedule": ("--schedule",)}
 
 
 def _defaults(name: str) -> str:
@@ -167,6 +160,8 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
         for name in names:
             convert, text = _FLAGS[name]
             choices = CHOICES.get(name)
+            if choices:
+                text = f"{text}: {', '.join(map(str, choices))}"
             if name in SWITCHES:
                 group.add_argument(
                     flag(name),
@@ -178,12 +173,10 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
                 continue
             group.add_argument(
                 flag(name),
-                *_ALIASES.get(name, ()),
                 dest=name,
                 type=convert,
-                choices=choices,
                 default=argparse.SUPPRESS,
-                metavar=None if choices else name.upper(),
+                metavar=name.upper(),
                 help=f"{text} ({_defaults(name)})",
             )
 

@@ -7,7 +7,7 @@ examples:
   twolayer export runs/cifar10-20261125-160000 --onnx model.onnx
   twolayer plot runs/spiral-*  --out spiral-runs.png
   twolayer report runs/spiral-A runs/spiral-B --out compare.html
-  twolayer tune --dataset spiral --trials 20 --out searches/spiral
+  twolayer tune spiral --trials 20 --out searches/spiral
   twolayer bench --all
   twolayer cache list
 

@@ -21,22 +21,17 @@ import csv
 import io
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_write_text, read_npz, reading
+from twolayer._io import atomic_write_text, read_npz
+from twolayer.classifier import Classifier
 from twolayer.cli.args import add_command, positive_int
-from twolayer.cli.results import class_proba
 from twolayer.datasets import decode_images, detect_format
 from twolayer.datasets.folder import image_paths
 from twolayer.datasets.tabular import read_csv
-from twolayer.model import TwoLayerNet
-from twolayer.preprocess import Preprocessor
-from twolayer.runs import check_run_dir, load_run_config, partial_note
-
-CIFAR10_INPUT = (3, 32, 32)  # runs saved before models recorded their input shape
+from twolayer.runs import check_run_dir, partial_note
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -58,55 +53,19 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="CSV", help="also write each input's class probabilities here")
 
 
-@dataclass(frozen=True)
-class Classifier:
-    """A trained run's model with all it needs to classify new inputs."""
-
-    model: TwoLayerNet
-    prep: Preprocessor
-    classes: list[str]
-    views: str  # test-time augmentation
-    input_shape: tuple[int, ...]  # one processed example: (C, H, W) images, (D,) rows
-    image_size: int
-    grayscale: bool
-    feature_names: list[str] | None
-    label_column: str | None
-
-    @property
-    def images(self) -> bool:
-        return len(self.input_shape) == 3
-
-
 def load_classifier(run_dir: Path) -> Classifier:
     """The classifier of a run directory (any run but the spiral's)."""
-    config = load_run_config(run_dir)
-    path = run_dir / "model.npz"
-    if not path.is_file():
-        raise ValueError(f"{run_dir} has no model.npz; did its training finish?")
-    model = TwoLayerNet.load(path)
-    extra = TwoLayerNet.load_extra(path)
-    if "class_names" not in extra or "prep_mean" not in extra:
+    clf = Classifier.load(run_dir)
+    if clf.prep_ is None:
         raise ValueError(
-            f"{path} has no preprocessing or class names: a {config.dataset} run, which "
-            "predict does not classify"
+            f"{run_dir / 'model.npz'} has no preprocessing or class names: a "
+            f"{clf.config_.dataset} run, which predict does not classify"
         )
-    old = CIFAR10_INPUT if config.dataset == "cifar10" else extra["prep_mean"].shape
-    shape = tuple(int(n) for n in extra.get("input_shape", old))
-    with reading(path, "model file"):
-        prep = Preprocessor.from_state(extra)
-    return Classifier(
-        model=model,
-        prep=prep,
-        classes=[str(c) for c in extra["class_names"]],
-        views=str(extra.get("tta", "none")),
-        input_shape=shape,
-        image_size=config.image_size or shape[-1],
-        grayscale=bool(config.grayscale),
-        feature_names=[str(n) for n in extra["feature_names"]]
-        if "feature_names" in extra
-        else None,
-        label_column=config.label_column,
-    )
+    return clf
+
+
+def _images(clf: Classifier) -> bool:
+    return len(clf.input_shape_) == 3
 
 
 def _npz_inputs(path: str, clf: Classifier) -> tuple[list[str], np.ndarray]:
@@ -115,8 +74,9 @@ def _npz_inputs(path: str, clf: Classifier) -> tuple[list[str], np.ndarray]:
         raise ValueError(f"{path} holds {sorted(arrays)}: the inputs must be an array 'X'")
     X = arrays["X"]
     # Images as the run read them, (N, H, W, C); rows of any shape with the right size.
-    want = (*clf.input_shape[1:], clf.input_shape[0]) if clf.images else clf.input_shape
-    fits = X.shape[1:] == want if clf.images else math.prod(X.shape[1:]) == math.prod(want)
+    shape = clf.input_shape_
+    want = (*shape[1:], shape[0]) if _images(clf) else shape
+    fits = X.shape[1:] == want if _images(clf) else math.prod(X.shape[1:]) == math.prod(want)
     if X.ndim < 2 or not fits or X.dtype.kind not in "biuf":
         raise ValueError(
             f"{path}: X is {X.dtype} {X.shape}, but the run was trained on numeric rows "
@@ -134,11 +94,13 @@ def read_inputs(inputs: list[str], clf: Classifier) -> tuple[list[str], np.ndarr
         if kind == "npz":
             more, X = _npz_inputs(item, clf)
         elif kind == "csv":
-            if clf.images:
+            if _images(clf):
                 raise ValueError(f"{item}: this run classifies images, not CSV rows")
-            table = read_csv(item, clf.label_column, clf.feature_names, need_labels=False)
+            names = getattr(clf, "feature_names_in_", None)
+            names = None if names is None else [str(n) for n in names]
+            table = read_csv(item, clf.config_.label_column, names, need_labels=False)
             more, X = [f"{item} row {i + 1}" for i in range(len(table.X))], table.X
-        elif not clf.images:
+        elif not _images(clf):
             raise ValueError(f"{item}: this run classifies table rows: give a .csv or an .npz")
         else:
             more = image_paths(Path(item)) if Path(item).is_dir() else [item]
@@ -148,14 +110,16 @@ def read_inputs(inputs: list[str], clf: Classifier) -> tuple[list[str], np.ndarr
             X = None
         segments.append((more, X))
     if files:
-        decoded, _ = decode_images(files, clf.image_size, clf.grayscale, progress=False)
+        size = clf.config_.image_size or clf.input_shape_[-1]
+        gray = bool(clf.config_.grayscale)
+        decoded, _ = decode_images(files, size, gray, progress=False)
     names: list[str] = []
     arrays: list[np.ndarray] = []
     for more, X in segments:
         if X is None:
             X, decoded = decoded[: len(more)], decoded[len(more) :]
         names += more
-        arrays.append(X.reshape(len(X), -1) if not clf.images else X)
+        arrays.append(X.reshape(len(X), -1) if not _images(clf) else X)
     return names, np.concatenate(arrays)
 
 
@@ -176,13 +140,12 @@ def run_predict(args: argparse.Namespace) -> int:
         print(note, file=sys.stderr)
     clf = load_classifier(run_dir)
     names, raw = read_inputs(args.inputs, clf)
-    X = clf.prep.transform(raw, np.float32, channels_last=clf.images)
-    X = X.reshape(len(X), *clf.input_shape)
-    probs = class_proba(clf.model, X, clf.views)  # as the run's test accuracy was taken
-    top = min(args.top_k, len(clf.classes))
+    probs = clf.predict_proba(raw)  # the run's preprocessing and test-time views
+    classes = [str(c) for c in clf.classes_]
+    top = min(args.top_k, len(classes))
     for name, p in zip(names, probs, strict=True):
         best = np.argsort(p)[::-1][:top]
-        print(f"{name}: " + ", ".join(f"{clf.classes[k]} {p[k]:.3f}" for k in best))
+        print(f"{name}: " + ", ".join(f"{classes[k]} {p[k]:.3f}" for k in best))
     if args.out:
-        atomic_write_text(args.out, probabilities_csv(names, probs, clf.classes))
+        atomic_write_text(args.out, probabilities_csv(names, probs, classes))
     return 0

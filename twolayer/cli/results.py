@@ -15,12 +15,13 @@ from typing import Any
 
 import numpy as np
 
+from twolayer.classifier import class_proba
 from twolayer.config import RunConfig
-from twolayer.datasets import tta_proba
 from twolayer.datasets.tta import TTA_VIEWS
 from twolayer.history import epoch_table, history_from_solver
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
+from twolayer.runfiles import save_model
 from twolayer.solver import Solver
 
 MAX_EPOCH_LINES = 10  # per-epoch lines printed for rows of numbers, spread over the run
@@ -84,11 +85,6 @@ def print_epochs(history: dict, num_epochs: int, say: Callable[[str], None]) -> 
         )
 
 
-def class_proba(model: TwoLayerNet, X: np.ndarray, views: str) -> np.ndarray:
-    """Class probabilities (N, C) of X, averaged over the test-time ``views`` of images."""
-    return model.predict_proba(X) if views == "none" else tta_proba(model.predict_proba, X, views)
-
-
 def finish_classifier(
     run_dir: Path,
     config: RunConfig,
@@ -106,16 +102,10 @@ def finish_classifier(
     from twolayer.report import RunResults, write_report
 
     classes = data["class_names"]
-    extra = {"input_shape": np.array(data["X_train"].shape[1:])}
-    if "feature_names" in data:
-        extra["feature_names"] = np.array(data["feature_names"])
-    model.save(
-        run_dir / "model.npz",
-        **prep.state(),
-        class_names=np.array(classes),
-        tta=np.array(config.tta),
-        **extra,
-    )
+    save_model(
+        run_dir / "model.npz", model, prep, classes, config.tta, data["X_train"].shape[1:],
+        data.get("feature_names"),
+    )  # fmt: skip
 
     history = history_from_solver(solver)
     pngs = save_run_plots(run_dir, history)

@@ -76,38 +76,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from twolayer._io import atomic_savez, read_npz, reading
-from twolayer._memory import check_fits, training_bytes
+from twolayer.classifier import Classifier
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.flags import add_config_flags, config_changes
 from twolayer.cli.results import finish_classifier, finish_spiral, print_epochs
-from twolayer.config import DATASETS, OWN_DATA, PRESETS, RunConfig, build, num_classes, preset
-from twolayer.datasets import detect_format
+from twolayer.config import DATASETS, PRESETS, RunConfig
 from twolayer.fast.threads import limit_threads
 from twolayer.history import history_from_solver
-from twolayer.preprocess import Preprocessor
-from twolayer.rundata import load_data
+from twolayer.rundata import source_config
 from twolayer.runs import (
-    CHECKPOINT,
     CONFIG_FILE,
     check_run_dir,
     claim_run_dir,
-    latest_checkpoint,
     load_run_config,
     resume_run_dir,
-    save_history,
-    save_run_config,
-    save_status,
 )
-from twolayer.solver import DivergenceError, Solver
-
-PREP_FILE = "preprocess.npz"
-#: Settings that may change when a run is resumed: where the data is (not what it is),
-#: and how many epochs it runs for (to train it further).
-RESUMABLE = ("data_dir", "data", "epochs")
-BUILT_IN = ("spiral", "cifar10")  # the datasets named on the command line; others are paths
+from twolayer.training import (
+    RESUMABLE,
+    check_memory,
+    finish_run,
+    is_images,
+    load_run_data,
+    start_run,
+    train_run,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -175,15 +167,12 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path | None]:
     """The run's settings (flags over a preset, a saved config or the resumed run's),
     and the directory of the run to resume, if any."""
     changes = config_changes(args)
-    dataset = args.dataset
-    if dataset is not None and dataset not in BUILT_IN:
-        if not os.path.exists(dataset):
-            raise ValueError(
-                f"{dataset}: no such file or folder; DATA is spiral, cifar10, or the path of "
-                "a folder of images, a .csv or an .npz"
-            )
-        changes["data"] = os.path.abspath(dataset)  # the run can be rerun from anywhere
-        dataset = detect_format(dataset)
+    dataset, source = args.dataset, None
+    if dataset is not None:
+        source = source_config(dataset, args.preset or "default")
+        dataset = source.dataset
+        if source.data is not None:
+            changes["data"] = source.data  # absolute: the run can be rerun from anywhere
     resume_dir = None
     if args.resume and (args.config or args.preset):
         raise ValueError("--resume continues a run with its own settings: drop --config/--preset")
@@ -208,65 +197,14 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path | None]:
             "say what to train: twolayer train {spiral,cifar10,PATH}, or --config/--resume"
         )
     else:
-        base = preset(dataset, args.preset or "default")
+        base = source
     if dataset is not None and dataset != base.dataset:
-        source = args.config or args.resume
-        raise ValueError(f"{source} is a {base.dataset} run, not {dataset}: leave that out")
+        saved = args.config or args.resume
+        raise ValueError(f"{saved} is a {base.dataset} run, not {dataset}: leave that out")
     config = base.replace(**changes)
     if config.data_dir is not None:  # so that a resume from anywhere finds the data
         config = config.replace(data_dir=os.path.abspath(config.data_dir))
     return config, resume_dir
-
-
-def load_run_data(
-    config: RunConfig, args: argparse.Namespace, resume_dir: Path | None
-) -> tuple[dict[str, Any], Preprocessor | None]:
-    """The run's data; a resumed run keeps the preprocessing it was fitted with."""
-    prep = None
-    if resume_dir is not None and config.dataset != "spiral":
-        path = resume_dir / PREP_FILE
-        state = read_npz(path, "preprocessing file")
-        with reading(path, "preprocessing file"):
-            prep = Preprocessor.from_state(state)
-    return load_data(
-        config,
-        prep=prep,
-        # A resumed run's data was there when it started: if it is gone, the user says
-        # where it is now (--data-dir), rather than a download filling the old place.
-        download=not args.no_download and (resume_dir is None or "data_dir" in vars(args)),
-        skip_md5=args.skip_md5,
-        progress=not args.quiet,
-        cache=not args.no_cache,
-    )
-
-
-def is_images(data: dict[str, Any]) -> bool:
-    """Whether the processed data holds images (N, C, H, W) rather than rows of numbers."""
-    return data["X_train"].ndim == 4
-
-
-def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
-    """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
-    progress, keeps the newest checkpoint and rewrites the live report after every
-    epoch; on rows of numbers (the spiral, tables) they take milliseconds, so it is
-    silent (a digest is printed afterwards), rewrites the live report at most every
-    ROWS_LIVE_SECONDS, and writes a checkpoint only when interrupted. Checkpoints go
-    into the run directory; the live files (history.json/csv, report.html) let a
-    browser tab follow the run, and a killed run keep its curves."""
-    from twolayer.report import ROWS_LIVE_SECONDS, live_report_callback  # loads matplotlib
-
-    name = os.fspath(run_dir / CHECKPOINT)
-    if not images:
-        live = live_report_callback(run_dir, min_seconds=ROWS_LIVE_SECONDS)
-        return {"verbose": False, "checkpoint_name": name, "keep_checkpoints": 0,
-                "on_epoch_end": live}  # fmt: skip
-    return {
-        "checkpoint_name": name,
-        "keep_checkpoints": 1,
-        "print_every": 20,
-        "verbose": not quiet,
-        "on_epoch_end": live_report_callback(run_dir),
-    }
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -286,7 +224,16 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
     say = (lambda *a, **k: None) if args.quiet else print
     start = time.perf_counter()
     try:
-        data, prep = load_run_data(config, args, run_dir if resuming else None)
+        data, prep = load_run_data(
+            config,
+            run_dir if resuming else None,
+            # A resumed run's data was there when it started: if it is gone, the user says
+            # where it is now (--data-dir), rather than a download filling the old place.
+            download=not args.no_download and (not resuming or "data_dir" in vars(args)),
+            skip_md5=args.skip_md5,
+            progress=not args.quiet,
+            cache=not args.no_cache,
+        )
     except FileNotFoundError as e:
         if not resuming or config.dataset == "spiral":
             raise
@@ -296,26 +243,11 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         say_data(config, data, say)
         say(f"preprocessed ({config.preprocess}) in {time.perf_counter() - start:.1f} s")
     check_memory(config, data)
-    checkpoint = None
-    if resuming:
-        checkpoint = latest_checkpoint(run_dir)
-        say(f"resuming from {checkpoint}")
-    images = is_images(data)
-    model, solver = build(
-        config, data, checkpoint=checkpoint, **solver_extras(images, run_dir, args.quiet)
-    )
-    if resuming:
-        check_unfinished(solver, run_dir)
-    elif prep is not None:
-        atomic_savez(run_dir / PREP_FILE, prep.state())
-    # Before training, so that even a failed run says what it was; a resumed one, how
-    # it goes on (more epochs, the data's new place).
-    examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
-    info = {"model": model.config(), "examples": examples}
-    if config.dataset in OWN_DATA:
-        info.update(class_names=data["class_names"], decode_cache=not args.no_cache)
-        info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})
-    save_run_config(run_dir, config, **info)
+    clf = Classifier.from_config(config)
+    solver = start_run(
+        clf, run_dir, config, data, prep, resuming=resuming, quiet=args.quiet,
+        decode_cache=not args.no_cache, say=say,
+    )  # fmt: skip
     if config.dataset == "spiral":
         say(
             f"spiral: {len(data['y_train'])} train / {len(data['y_val'])} val points, "
@@ -325,72 +257,33 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         )
 
     train_start = time.perf_counter()
-    progress = {"epochs": config.epochs}
-    save_status(run_dir, "running", epoch=solver.epoch, **progress)
-    try:
-        # A diverging run is reported as one error; NumPy's overflow warnings on the way
-        # there would only bury it.
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            solver.train()
-    except DivergenceError:
-        save_history(run_dir, solver)
-        save_status(run_dir, "diverged", epoch=solver.epoch, **progress)
-        raise
-    save_history(run_dir, solver)
+    train_run(run_dir, solver)
     if solver.interrupted:
         from twolayer.report import write_report
 
         resume = f"twolayer train --resume {run_dir}"
         stopped = f"interrupted after epoch {solver.epoch} of {config.epochs}"
-        save_status(run_dir, "interrupted", epoch=solver.epoch, **progress)
         write_report(
             run_dir, history=history_from_solver(solver),
             status=f"{stopped.capitalize()}; resume with {resume}",
         )  # fmt: skip
         print(f"{stopped}; resume with: {resume}")
         return 130
+    clf.end_fit(solver)
+    model = clf.model_
     if config.dataset == "spiral":
         seconds = time.perf_counter() - train_start
         pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
     else:
-        if not images:
-            print_epochs(history_from_solver(solver), config.epochs, say)
+        if not is_images(data):
+            print_epochs(clf.history_, config.epochs, say)
         pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
-    (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
-    save_status(run_dir, "finished", epoch=solver.epoch, **progress)
+    finish_run(run_dir, solver)
     if args.show:
         from twolayer.plots import show_pngs  # matplotlib loads slowly: only when needed
 
         show_pngs(pngs)
     return 0
-
-
-def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
-    """Refuse, with an estimate, a net too large for the memory left beside the data."""
-    needed = training_bytes(
-        int(np.prod(np.shape(data["X_train"])[1:])),
-        config.hidden,
-        num_classes(data),
-        config.batch_size,
-        optimizer=config.optimizer,
-        dtype=config.dtype,
-        averaged=bool(config.ema_decay),
-    )
-    check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
-
-
-def check_unfinished(solver: Solver, run_dir: Path) -> None:
-    """Refuse to resume a run that has nothing left to do."""
-    if solver.stopped_early:
-        raise ValueError(
-            f"{run_dir} stopped early (no better val accuracy for {solver.patience} epochs); "
-            "start a new run to train on"
-        )
-    if solver.epoch >= solver.num_epochs:
-        raise ValueError(
-            f"{run_dir} has finished its {solver.num_epochs} epochs; to train it further, "
-            f"resume with more: --epochs {solver.num_epochs + 10}"
-        )
 
 
 def say_data(config: RunConfig, data: dict[str, Any], say: Callable[[str], None]) -> None:

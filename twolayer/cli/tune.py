@@ -11,33 +11,44 @@ the search's data; with --threads 1, as trials run, to the same bits),
 best_command.txt (the same run as a `twolayer train` command), lr_reg.png and
 top_trials.png.
 
-CIFAR-10 trials prepare the images as `twolayer train cifar10` does, on the
-first --num-train of them; they subtract the mean only unless --preprocess zca
-(whitening, the train command's default, costs each worker an eigendecomposition
-up front and usually wants a different learning rate: tune with the one you train with).
+DATA is what `twolayer train` takes: spiral, cifar10, or the PATH of a folder of
+images, a .csv or an .npz. Every trial trains on the same split (held out with the
+search's --seed). CIFAR-10 trials prepare the images as `twolayer train cifar10` does,
+on the first --num-train of them; CIFAR-10 and image folders are searched mean-
+subtracted unless --preprocess zca (whitening, the train command's default, costs each
+worker an eigendecomposition up front and usually wants a different learning rate:
+tune with the one you train with); tables are standardized.
 
 examples:
-  twolayer tune --dataset spiral --trials 20 --out searches/spiral
-  twolayer tune --dataset cifar10 --data-dir data --trials 12 --num-train 5000 \\
+  twolayer tune spiral --trials 20 --out searches/spiral
+  twolayer tune iris.csv --label-column species --trials 20 --out searches/iris
+  twolayer tune photos/ --image-size 32 --trials 12 --epochs 5 --out searches/photos
+  twolayer tune cifar10 --data-dir data --trials 12 --num-train 5000 \\
       --lr 1e-4:1e-2 --reg 1e-5:1e-1 --hidden 100,200 --epochs 5 --out searches/cifar
-  twolayer tune --dataset cifar10 --scheduler tcp://10.0.0.5:8786 ...   # on Dask
+  twolayer tune cifar10 --scheduler tcp://10.0.0.5:8786 ...   # on Dask
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from twolayer._io import read_json
 from twolayer._memory import check_fits, training_bytes
-from twolayer.cli.args import add_command, nonnegative_int, positive_float, positive_int
+from twolayer.cli.args import add_command, nonnegative_int, positive_int
+from twolayer.cli.flags import number, whole
+from twolayer.config import num_classes
 from twolayer.fast.threads import available_cores
+from twolayer.rundata import load_data, source_config
 from twolayer.runs import check_history
 from twolayer.search.space import (
+    DATA_DEFAULTS,
     DEFAULT_SPACES,
     PARAMS,
+    base_config,
     build_space,
     grid_axes,
     load_space_file,
@@ -50,11 +61,22 @@ from twolayer.search.trials import write_best as write_best_trial
 
 LR_REG_PNG, TOP_TRIALS_PNG = "lr_reg.png", "top_trials.png"
 TOP_CURVES = 5  # trials drawn in top_trials.png
-CIFAR10_FLAGS = ("num_train", "num_val", "preprocess", "zca_epsilon")
+#: The data settings a search takes as flags (each for the datasets of DATA_DEFAULTS
+#: that have it).
+DATA_FLAGS = {
+    "num_train": (whole, "cifar10: training images"),
+    "num_val": (whole, "cifar10: validation images"),
+    "preprocess": (str, "mean, zca (cifar10, images, npz of images) or standardize (tables)"),
+    "zca_epsilon": (number, "ZCA damping"),
+    "image_size": (whole, "images: side S of the centre square, resized"),
+    "label_column": (str, "csv: the column holding the labels"),
+    "val_fraction": (number, "share held out for validation"),
+}
 #: More trials than this is likely a mistake (a grid of many settings): --yes runs it.
 CONFIRM_TRIALS = 10_000
 #: Input size and classes of each dataset's examples, for the memory check.
 SHAPES = {"spiral": lambda data: (2, data["classes"]), "cifar10": lambda data: (3 * 32 * 32, 10)}
+BUILT_IN = ("spiral", "cifar10")
 
 
 def _dimension_type(name: str):
@@ -72,7 +94,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "tune", run_tune, "search hyperparameters with many short trials", __doc__
     )
     search = parser.add_argument_group("search")
-    search.add_argument("--dataset", choices=sorted(DEFAULT_SPACES), default="spiral")
+    parser.add_argument(
+        "dataset",
+        nargs="?",
+        default="spiral",
+        metavar="DATA",
+        help="what to learn, as for `twolayer train`: spiral, cifar10, or the PATH of a folder "
+        "of images, a .csv or an .npz",
+    )
     search.add_argument(
         "--out", required=True, metavar="SEARCH_DIR", help="search directory (rerun to resume)"
     )
@@ -98,9 +127,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             f"--{name.replace('_', '-')}",
             dest=name,
             type=_dimension_type(name),
-            metavar="LOW:HIGH|A,B" if PARAMS[name][1] else "A,B",
+            metavar="LOW:HIGH|A,B" if PARAMS[name] else "A,B",
             help=f"spiral: {_show(DEFAULT_SPACES['spiral'][name])}; "
-            f"cifar10: {_show(DEFAULT_SPACES['cifar10'][name])}",
+            f"cifar10, images: {_show(DEFAULT_SPACES['cifar10'][name])}; "
+            f"csv, npz: {_show(DEFAULT_SPACES['csv'][name])}",
         )
 
     where = parser.add_argument_group("where trials run")
@@ -112,14 +142,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         '(pip install "twolayer[dask]")',
     )
 
-    data = parser.add_argument_group("data")
+    data = parser.add_argument_group("data (default: the dataset's search settings)")
     data.add_argument("--data-dir", default="data", help="cifar10: folder with cifar-10-batches-py")
-    data.add_argument("--num-train", type=positive_int, help="cifar10: training images (10000)")
-    data.add_argument("--num-val", type=positive_int, help="cifar10: validation images (1000)")
+    for name, (convert, text) in DATA_FLAGS.items():
+        data.add_argument(f"--{name.replace('_', '-')}", dest=name, type=convert, help=text)
     data.add_argument(
-        "--preprocess", choices=("mean", "zca"), help="cifar10: mean subtraction (default) or ZCA"
+        "--grayscale",
+        action=argparse.BooleanOptionalAction,
+        help="images: decode to one gray channel instead of RGB",
     )
-    data.add_argument("--zca-epsilon", type=positive_float, help="cifar10: ZCA damping (0.1)")
 
 
 def _show(dim: dict) -> str:
@@ -131,16 +162,12 @@ def run_tune(args: argparse.Namespace) -> int:
         raise ValueError("--workers sizes the local pool; a --scheduler's cluster has its own")
     if args.search == "grid" and args.trials is not None:
         raise ValueError("--trials is for random search; a grid runs all of its points")
-    data = {k: getattr(args, k) for k in CIFAR10_FLAGS if getattr(args, k) is not None}
-    if data and args.dataset != "cifar10":
-        flags = ", ".join("--" + k.replace("_", "-") for k in data)
-        raise ValueError(f"{flags}: only for --dataset cifar10")
-
+    dataset, data = data_source(args)
     file_space = load_space_file(args.space) if args.space else {}
     flag_space = {name: getattr(args, name) for name in PARAMS if getattr(args, name) is not None}
     spec = make_spec(
-        args.dataset,
-        build_space(args.dataset, file_space, flag_space),
+        dataset,
+        build_space(dataset, file_space, flag_space),
         search=args.search,
         trials=(args.trials or 20) if args.search == "random" else None,
         grid_points=args.grid_points,
@@ -149,7 +176,7 @@ def run_tune(args: argparse.Namespace) -> int:
     )
     check_size(spec, args.yes)
     if args.scheduler is None:  # a cluster's memory is its own
-        check_trial_memory(spec, args.workers or available_cores())
+        check_trial_memory(spec, args.workers or available_cores(), args.data_dir)
     rows = run_search(
         spec, args.out, data_dir=args.data_dir, workers=args.workers, scheduler=args.scheduler
     )
@@ -176,6 +203,22 @@ def run_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def data_source(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The dataset DATA names and the data settings given as flags (a path as ``data``)."""
+    names = [*DATA_FLAGS, "grayscale"]
+    data = {k: getattr(args, k) for k in names if getattr(args, k) is not None}
+    dataset = args.dataset
+    if dataset not in BUILT_IN:
+        config = source_config(dataset)  # a ValueError names a missing path
+        dataset, data["data"] = config.dataset, config.data
+    unknown = sorted(set(data) - set(DATA_DEFAULTS[dataset]))
+    if unknown:
+        flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+        takers = [d for d, keys in DATA_DEFAULTS.items() if set(unknown) <= set(keys)]
+        raise ValueError(f"{flags}: not for {dataset} data (for {', '.join(takers) or 'none'})")
+    return dataset, data
+
+
 def check_size(spec: dict, confirmed: bool) -> None:
     """Refuse a search of more than CONFIRM_TRIALS trials unless ``confirmed`` (--yes)."""
     n, _ = trial_maker(spec)
@@ -189,14 +232,21 @@ def check_size(spec: dict, confirmed: bool) -> None:
     raise ValueError(f"{what}, or pass --yes to run all {n:,} trials")
 
 
-def check_trial_memory(spec: dict, workers: int) -> None:
-    """Refuse a space whose largest net, in each of ``workers`` processes, would not fit."""
+def check_trial_memory(spec: dict, workers: int, data_dir: str = "data") -> None:
+    """Refuse a space whose largest net, in each of ``workers`` processes, would not fit.
+
+    The user's data is loaded here first, as a trial will (a bad file fails now, in
+    one line), for its input size and classes."""
 
     def largest(name: str) -> Any:
         dim = spec["space"][name]
         return dim["log"][1] if "log" in dim else max(dim["choices"])
 
-    input_dim, classes = SHAPES[spec["dataset"]](spec["data"])
+    if spec["dataset"] in SHAPES:
+        input_dim, classes = SHAPES[spec["dataset"]](spec["data"])
+    else:
+        data = load_data(base_config(spec, data_dir), test=False)[0]
+        input_dim, classes = math.prod(data["X_train"].shape[1:]), num_classes(data)
     needed = training_bytes(input_dim, largest("hidden"), classes, largest("batch_size"))
     check_fits(
         needed,

@@ -31,71 +31,42 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.config import CHOICES, RunConfig, config_argv, preset
-from twolayer.datasets.augment import augment_from_spec
+from twolayer.config import OWN_DATA, RunConfig, check_setting, config_argv, preset
 
 Dimension = dict[str, list[Any]]
 Space = dict[str, Dimension]
 Trial = dict[str, Any]
 
 
-def _positive(convert: Callable[[str], Any], what: str) -> Callable[[Any], Any]:
-    def parse(value: Any) -> Any:
-        if isinstance(value, bool):
-            raise ValueError(f"must be {what}, got {value!r}")
-        try:
-            number = convert(value)
-        except (TypeError, ValueError):
-            raise ValueError(f"must be {what}, got {value!r}") from None
-        # A float like 64.5 passed for an int setting must not be rounded silently.
-        if not math.isfinite(number) or number <= 0 or float(number) != float(value):
-            raise ValueError(f"must be {what}, got {value!r}")
-        return number
-
-    return parse
-
-
-def _one_of(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def parse(value: Any) -> str:
-        if value not in options:
-            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
-        return value
-
-    return parse
+#: Tunable settings (RunConfig's names) -> whether a log range is allowed (numbers).
+#: Each value is checked by RunConfig's table (:func:`twolayer.config.check_setting`).
+PARAMS: dict[str, bool] = {
+    "lr": True,
+    "reg": True,
+    "hidden": True,
+    "batch_size": True,
+    "epochs": True,
+    "optimizer": False,
+    "lr_schedule": False,
+    "augment": False,
+    "weight_scale": False,
+    "label_smoothing": False,
+}
+#: Values a search allows beyond the table's: not cosine_restarts, whose period is a
+#: setting a trial does not vary.
+SEARCHED_SCHEDULES = ("cosine", "step")
 
 
-def _augment(value: Any) -> str:
-    augment_from_spec(value)  # raises for a bad spec
+def _parse(name: str, value: Any) -> Any:
+    """One value of search setting ``name``, checked as the run's setting."""
+    value = check_setting(name, value)
+    if name == "lr_schedule" and value not in SEARCHED_SCHEDULES:
+        raise ValueError(f"a search's lr_schedule is cosine or step, got {value!r}")
     return value
 
 
-def _smoothing(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"must be a number in [0, 1), got {value!r}")
-    return float(value)
-
-
-def _weight_scale(value: Any) -> float | str:
-    return "he" if value == "he" else _positive(float, 'a number > 0 or "he"')(value)
-
-
-#: Tunable settings -> (parser of one value, numeric: whether a log range is allowed).
-PARAMS: dict[str, tuple[Callable[[Any], Any], bool]] = {
-    "lr": (_positive(float, "a number > 0"), True),
-    "reg": (_positive(float, "a number > 0"), True),
-    "hidden": (_positive(int, "a whole number > 0"), True),
-    "batch_size": (_positive(int, "a whole number > 0"), True),
-    "epochs": (_positive(int, "a whole number > 0"), True),
-    "optimizer": (_one_of(CHOICES["optimizer"]), False),
-    # Not cosine_restarts: its period is a setting a trial does not vary.
-    "schedule": (_one_of(("cosine", "step")), False),
-    "augment": (_augment, False),
-    "weight_scale": (_weight_scale, False),
-    "label_smoothing": (_smoothing, False),
-}
-
 #: The space searched when neither a flag nor a space file says otherwise.
-DEFAULT_SPACES: dict[str, Space] = {
+_SPACES: dict[str, Space] = {
     "spiral": {
         "lr": {"log": [1e-3, 1e-1]},
         "reg": {"log": [1e-6, 1e-2]},
@@ -103,7 +74,7 @@ DEFAULT_SPACES: dict[str, Space] = {
         "batch_size": {"choices": [16]},
         "epochs": {"choices": [30]},
         "optimizer": {"choices": ["adam"]},
-        "schedule": {"choices": ["cosine"]},
+        "lr_schedule": {"choices": ["cosine"]},
         "augment": {"choices": ["none"]},
         "weight_scale": {"choices": ["he"]},
         "label_smoothing": {"choices": [0.0]},
@@ -115,11 +86,28 @@ DEFAULT_SPACES: dict[str, Space] = {
         "batch_size": {"choices": [200]},
         "epochs": {"choices": [5]},
         "optimizer": {"choices": ["adam"]},
-        "schedule": {"choices": ["cosine"]},
+        "lr_schedule": {"choices": ["cosine"]},
         "augment": {"choices": ["none"]},
         "weight_scale": {"choices": ["he"]},
         "label_smoothing": {"choices": [0.0]},
     },
+}
+_SPACES["table"] = {
+    **_SPACES["spiral"],
+    "lr": {"log": [1e-4, 1e-2]},
+    "reg": {"log": [1e-5, 1e-2]},
+    "hidden": {"choices": [64, 256]},
+    "batch_size": {"choices": [32]},
+    "epochs": {"choices": [30]},
+}
+#: The space searched when neither a flag nor a space file says otherwise, per dataset:
+#: the user's images as CIFAR-10, CSV and npz files as tables.
+DEFAULT_SPACES: dict[str, Space] = {
+    "spiral": _SPACES["spiral"],
+    "cifar10": _SPACES["cifar10"],
+    "images": _SPACES["cifar10"],
+    "csv": _SPACES["table"],
+    "npz": _SPACES["table"],
 }
 
 
@@ -135,7 +123,7 @@ def _scalar(text: str) -> Any:
 
 def parse_value(name: str, text: str) -> Any:
     """One value of setting ``name`` from its text (as in trials.csv), validated."""
-    return PARAMS[name][0](_scalar(text))
+    return _parse(name, _scalar(text))
 
 
 def make_dimension(name: str, value: Any) -> Dimension:
@@ -146,7 +134,8 @@ def make_dimension(name: str, value: Any) -> Dimension:
     """
     if name not in PARAMS:
         raise ValueError(f"unknown search setting {name!r}; known: {', '.join(PARAMS)}")
-    parse, numeric = PARAMS[name]
+    numeric = PARAMS[name]
+    parse = partial(_parse, name)
     if isinstance(value, str):
         value = value.strip()
         if ":" in value:
@@ -164,6 +153,8 @@ def make_dimension(name: str, value: Any) -> Dimension:
             if not numeric:
                 raise ValueError("takes choices (a,b,c), not a range")
             lo, hi = (parse(v) for v in value["log"])
+            if lo <= 0:
+                raise ValueError(f"a log range starts above 0, got {lo}:{hi}")
             if lo > hi:
                 raise ValueError(f"range {lo}:{hi} is empty; write it low:high")
             return {"log": [lo, hi]}
@@ -265,11 +256,17 @@ def _grid_trial(axes: list[list[Any]], seed: int, index: int) -> Trial:
     return trial
 
 
-#: Data settings per dataset, and their defaults (``data_dir`` is where, not what, so
-#: it is passed beside the spec and may change between resumptions).
+#: Data settings per dataset, and their defaults (CIFAR-10's ``data_dir`` is where, not
+#: what, so it is passed beside the spec and may change between resumptions; the
+#: path of the user's data, ``data``, is in the spec). Images are searched mean-
+#: subtracted unless ``preprocess`` says zca, as CIFAR-10 is.
 DATA_DEFAULTS: dict[str, dict[str, Any]] = {
     "spiral": {"num_per_class": 100, "classes": 3, "noise": 0.2, "val_fraction": 0.2},
     "cifar10": {"num_train": 10_000, "num_val": 1_000, "preprocess": "mean", "zca_epsilon": 0.1},
+    "images": {"data": None, "image_size": 32, "grayscale": False, "skip_bad": False}
+    | {"val_fraction": 0.1, "preprocess": "mean", "zca_epsilon": 0.1},
+    "csv": {"data": None, "label_column": None, "val_fraction": 0.2, "preprocess": "standardize"},
+    "npz": {"data": None, "val_fraction": 0.2, "preprocess": "standardize", "zca_epsilon": 0.1},
 }
 CIFAR10_TRAIN_IMAGES = 50_000
 
@@ -301,10 +298,15 @@ def make_spec(
     if unknown:
         raise ValueError(f"unknown data setting(s) for {dataset}: {', '.join(unknown)}")
     data = {**DATA_DEFAULTS[dataset], **(data or {})}
+    data = {name: check_setting(name, value) for name, value in data.items()}
+    if dataset in OWN_DATA and data["data"] is None:
+        raise ValueError(f"a search on {dataset} data needs its path (data)")
     if dataset == "cifar10":
         _check_cifar10(data)
-    if dataset == "spiral" and space["augment"] != {"choices": ["none"]}:
-        raise ValueError("the spiral is searched with augment none only: its points are not images")
+    if dataset in ("spiral", "csv") and space["augment"] != {"choices": ["none"]}:
+        raise ValueError(
+            f"{dataset} data is searched with augment none only: its rows are not images"
+        )
     spec = {
         "dataset": dataset,
         "search": search,
@@ -324,7 +326,7 @@ def _check_cifar10(data: dict[str, Any]) -> None:
             f"{CIFAR10_TRAIN_IMAGES} CIFAR-10 training images"
         )
     if data["preprocess"] not in ("mean", "zca"):
-        raise ValueError(f'preprocess must be "mean" or "zca", got {data["preprocess"]!r}')
+        raise ValueError(f"preprocess must be mean or zca, got {data['preprocess']!r}")
 
 
 def trial_maker(spec: dict[str, Any]) -> tuple[int, Callable[[int], Trial]]:
@@ -345,27 +347,26 @@ def generate_trials(spec: dict[str, Any]) -> list[Trial]:
     return [make(index) for index in range(n)]
 
 
-#: Trial settings that RunConfig names differently.
-_CONFIG_NAMES = {"schedule": "lr_schedule"}
-
-
 def base_config(spec: dict[str, Any], data_dir: str | os.PathLike = "data") -> RunConfig:
     """The run every trial of ``spec`` starts from: its dataset's default run on the
-    search's data (spiral points drawn from the search seed; CIFAR-10 images from
-    ``data_dir``, held in float32), with L2 as a loss term."""
+    search's data (spiral points and the validation split drawn from the search seed;
+    CIFAR-10 images from ``data_dir``; images held in float32), with L2 as a loss term."""
     data = dict(spec["data"])
-    if spec["dataset"] == "spiral":
-        data["data_seed"] = spec["seed"]
-    else:
-        data.update(data_dir=os.fspath(data_dir), store_dtype="float32")
-    return preset(spec["dataset"]).replace(**data, reg_as="loss")
+    dataset = spec["dataset"]
+    if dataset in ("spiral", *OWN_DATA):
+        data["data_seed"] = spec["seed"]  # one split for every trial
+    if dataset == "cifar10":
+        data["data_dir"] = os.fspath(data_dir)
+    if dataset in ("cifar10", "images", "npz"):
+        data["store_dtype"] = "float32"
+    return preset(dataset).replace(**data, reg_as="loss")
 
 
 def trial_config(
     spec: dict[str, Any], trial: Trial, data_dir: str | os.PathLike = "data"
 ) -> RunConfig:
     """The run of one trial: :func:`base_config` with the trial's settings and seed."""
-    settings = {_CONFIG_NAMES.get(k, k): trial[k] for k in PARAMS}
+    settings = {k: trial[k] for k in PARAMS}
     return base_config(spec, data_dir).replace(**settings, seed=trial["seed"])
 
 
@@ -378,12 +379,13 @@ def train_command(spec: dict[str, Any], row: dict, data_dir: str | os.PathLike =
     config = trial_config(spec, row, data_dir)
     default = preset(spec["dataset"])
     varied = [k for k, dim in spec["space"].items() if "log" in dim or len(dim["choices"]) > 1]
-    always = {*(_CONFIG_NAMES.get(k, k) for k in varied), *spec["data"], "data_dir"}
+    always = {*varied, *spec["data"], "data_dir"} - {"data"}  # the path is DATA
     names = [
         f.name
         for f in dataclasses.fields(RunConfig)
-        if f.name not in ("dataset", "seed")
+        if f.name not in ("dataset", "data", "seed")
         and (f.name in always or getattr(config, f.name) != getattr(default, f.name))
     ]
-    argv = ["twolayer", "train", spec["dataset"], *config_argv(config, [*names, "seed"])]
+    source = spec["data"]["data"] if spec["dataset"] in OWN_DATA else spec["dataset"]
+    argv = ["twolayer", "train", source, *config_argv(config, [*names, "seed"])]
     return shlex.join(argv)

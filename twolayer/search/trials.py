@@ -11,13 +11,14 @@
 A search directory holds ``search.json`` (the spec; resuming with another one is
 refused), ``trials.csv`` (one row per finished trial, appended and fsynced as each
 finishes) and ``trials/<index>.json`` (each trial's training curves, as in
-:mod:`twolayer.runs`). A trial is a RunConfig (:func:`trial_config`), trained
-through :func:`twolayer.config.build`. Trials run on any ``concurrent.futures.Executor``:
-by default a local pool of spawned processes with one BLAS thread each, or, given a
-scheduler address, an existing Dask cluster (the ``dask`` extra, imported only then);
-see :mod:`twolayer.search.executors`. Workers only compute and return results; the process that
-runs the search writes every file, so cluster workers need no shared filesystem —
-only the data, for CIFAR-10.
+:mod:`twolayer.runs`). A trial is a RunConfig (:func:`trial_config`), trained as
+`twolayer train` trains it (:meth:`twolayer.Classifier.begin_fit`), on the user's data
+too. Trials run on any ``concurrent.futures.Executor``: by default a local pool of
+spawned processes with one BLAS thread each, or, given a scheduler address, an
+existing Dask cluster (the ``dask`` extra, imported only then); see
+:mod:`twolayer.search.executors`. Workers only compute and return results; the
+process that runs the search writes every file, so cluster workers need no shared
+filesystem — only the data, for CIFAR-10 and the user's files.
 
 This module never imports matplotlib or dask unless asked to.
 """
@@ -42,7 +43,8 @@ from tqdm.std import tqdm  # not tqdm.auto, which warns in a notebook without ip
 
 from twolayer._io import atomic_write, atomic_write_json, atomic_write_text, read_json, sweep_stale
 from twolayer._lock import LOCK_FILE, lock_folder
-from twolayer.config import DATASET_FIELDS, RunConfig, build
+from twolayer.classifier import Classifier
+from twolayer.config import DATASET_FIELDS, RunConfig
 from twolayer.fast.threads import available_cores
 from twolayer.history import epoch_table, history_from_solver
 from twolayer.rundata import load_data
@@ -85,6 +87,12 @@ def open_search_dir(out: str | os.PathLike, spec: dict[str, Any]) -> Path:
     path = out / SEARCH_JSON
     if path.is_file():
         saved = read_json(path, "search spec")
+        if "schedule" in saved.get("space", {}):
+            raise ValueError(
+                f"{out} holds a search made by twolayer 0.3, whose trials named the schedule "
+                "'schedule' (now lr_schedule, as the run setting): its trials.csv is kept, "
+                "but it cannot be resumed; start the search again in a new --out"
+            )
         ignore = {"trials"} if spec["search"] == "random" else set()
         keys = (set(spec) | set(saved)) - ignore
         differ = sorted(k for k in keys if saved.get(k) != spec.get(k))
@@ -136,7 +144,9 @@ def run_trial(spec: dict[str, Any], trial: Trial, data_dir: str = "data") -> dic
     try:
         # Diverging runs overflow; their warnings would only garble the progress bar.
         with np.errstate(all="ignore"):  # thread-local, unlike the warnings filters
-            _, solver = build(trial_config(spec, trial, data_dir), data, verbose=False)
+            config = trial_config(spec, trial, data_dir)
+            clf = Classifier.from_config(config)
+            solver = clf.begin_fit(config, data, None, verbose=False)  # the data comes processed
             solver.train()
     except DivergenceError as e:
         status, error = "diverged", str(e)

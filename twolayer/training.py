@@ -1,0 +1,182 @@
+"""A training run in its run directory: what `twolayer train` does between parsing and printing.
+
+    clf = Classifier.from_config(config)
+    with claim_run_dir(config.dataset, "runs/mine") as run_dir:
+        data, prep = load_run_data(config)
+        check_memory(config, data)
+        solver = start_run(clf, run_dir, config, data, prep)   # config.json, preprocess.npz
+        train_run(run_dir, solver)                              # status.json, history
+        clf.end_fit(solver)
+
+A resumed run (``resume_dir``, ``resuming``) keeps the preprocessing it was fitted
+with and continues from its newest checkpoint, so that it ends as the uninterrupted
+run would have, bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twolayer._io import atomic_savez, read_npz, reading
+from twolayer._memory import check_fits, training_bytes
+from twolayer.classifier import Classifier
+from twolayer.config import OWN_DATA, RunConfig, num_classes
+from twolayer.preprocess import Preprocessor
+from twolayer.rundata import load_data
+from twolayer.runfiles import PREP_FILE
+from twolayer.runs import (
+    CHECKPOINT,
+    latest_checkpoint,
+    save_history,
+    save_run_config,
+    save_status,
+)
+from twolayer.solver import DivergenceError, Solver
+
+#: Settings that may change when a run is resumed: where the data is (not what it is),
+#: and how many epochs it runs for (to train it further).
+RESUMABLE = ("data_dir", "data", "epochs")
+
+
+def load_run_data(
+    config: RunConfig,
+    resume_dir: Path | None = None,
+    *,
+    download: bool = False,
+    skip_md5: bool = False,
+    progress: bool = False,
+    cache: bool = True,
+) -> tuple[dict[str, Any], Preprocessor | None]:
+    """The run's data (:func:`twolayer.rundata.load_data`); a resumed run (``resume_dir``)
+    keeps the preprocessing it was fitted with."""
+    prep = None
+    if resume_dir is not None and config.dataset != "spiral":
+        path = resume_dir / PREP_FILE
+        state = read_npz(path, "preprocessing file")
+        with reading(path, "preprocessing file"):
+            prep = Preprocessor.from_state(state)
+    return load_data(
+        config, prep=prep, download=download, skip_md5=skip_md5, progress=progress, cache=cache
+    )
+
+
+def is_images(data: dict[str, Any]) -> bool:
+    """Whether the processed data holds images (N, C, H, W) rather than rows of numbers."""
+    return data["X_train"].ndim == 4
+
+
+def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
+    """Refuse, with an estimate, a net too large for the memory left beside the data."""
+    needed = training_bytes(
+        int(np.prod(np.shape(data["X_train"])[1:])),
+        config.hidden,
+        num_classes(data),
+        config.batch_size,
+        optimizer=config.optimizer,
+        dtype=config.dtype,
+        averaged=bool(config.ema_decay),
+    )
+    check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
+
+
+def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
+    """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
+    progress, keeps the newest checkpoint and rewrites the live report after every
+    epoch; on rows of numbers (the spiral, tables) they take milliseconds, so it is
+    silent (a digest is printed afterwards), rewrites the live report at most every
+    ROWS_LIVE_SECONDS, and writes a checkpoint only when interrupted. Checkpoints go
+    into the run directory; the live files (history.json/csv, report.html) let a
+    browser tab follow the run, and a killed run keep its curves."""
+    from twolayer.report import ROWS_LIVE_SECONDS, live_report_callback  # loads matplotlib
+
+    name = os.fspath(run_dir / CHECKPOINT)
+    if not images:
+        live = live_report_callback(run_dir, min_seconds=ROWS_LIVE_SECONDS)
+        return {"verbose": False, "checkpoint_name": name, "keep_checkpoints": 0,
+                "on_epoch_end": live}  # fmt: skip
+    return {
+        "checkpoint_name": name,
+        "keep_checkpoints": 1,
+        "print_every": 20,
+        "verbose": not quiet,
+        "on_epoch_end": live_report_callback(run_dir),
+    }
+
+
+def check_unfinished(solver: Solver, run_dir: Path) -> None:
+    """Refuse to resume a run that has nothing left to do."""
+    if solver.stopped_early:
+        raise ValueError(
+            f"{run_dir} stopped early (no better val accuracy for {solver.patience} epochs); "
+            "start a new run to train on"
+        )
+    if solver.epoch >= solver.num_epochs:
+        raise ValueError(
+            f"{run_dir} has finished its {solver.num_epochs} epochs; to train it further, "
+            f"resume with more: --epochs {solver.num_epochs + 10}"
+        )
+
+
+def start_run(
+    clf: Classifier,
+    run_dir: Path,
+    config: RunConfig,
+    data: dict[str, Any],
+    prep: Preprocessor | None,
+    *,
+    resuming: bool = False,
+    quiet: bool = True,
+    decode_cache: bool = True,
+    say: Callable[[str], None] = lambda line: None,
+) -> Solver:
+    """The run's Solver, from ``clf.begin_fit`` (resumed: from the newest checkpoint), with
+    the run's settings written first (config.json; a new run's preprocess.npz), so that
+    even a failed run says what it was, and a resumed one how it goes on."""
+    checkpoint = None
+    if resuming:
+        checkpoint = latest_checkpoint(run_dir)
+        say(f"resuming from {checkpoint}")
+    extras = solver_extras(is_images(data), run_dir, quiet)
+    solver = clf.begin_fit(config, data, prep, checkpoint=checkpoint, **extras)
+    if resuming:
+        check_unfinished(solver, run_dir)
+    elif prep is not None:
+        atomic_savez(run_dir / PREP_FILE, prep.state())
+    examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
+    info = {"model": clf.model_.config(), "examples": examples}
+    if config.dataset in OWN_DATA:
+        info.update(class_names=data["class_names"], decode_cache=decode_cache)
+        info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})
+    save_run_config(run_dir, config, **info)
+    return solver
+
+
+def train_run(run_dir: Path, solver: Solver) -> None:
+    """Train ``solver`` to its end (or to Ctrl-C: ``solver.interrupted``), keeping
+    status.json and the history in ``run_dir`` up to date; DivergenceError is raised
+    after both are written."""
+    progress = {"epochs": solver.num_epochs}
+    save_status(run_dir, "running", epoch=solver.epoch, **progress)
+    try:
+        # A diverging run is reported as one error; NumPy's overflow warnings on the way
+        # there would only bury it.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            solver.train()
+    except DivergenceError:
+        save_history(run_dir, solver)
+        save_status(run_dir, "diverged", epoch=solver.epoch, **progress)
+        raise
+    save_history(run_dir, solver)
+    if solver.interrupted:
+        save_status(run_dir, "interrupted", epoch=solver.epoch, **progress)
+
+
+def finish_run(run_dir: Path, solver: Solver) -> None:
+    """Mark the run finished (its files all written): status.json, no stale interrupt checkpoint."""
+    (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
+    save_status(run_dir, "finished", epoch=solver.epoch, epochs=solver.num_epochs)
