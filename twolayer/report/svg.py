@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from twolayer.report.png import png_data_uri
 
@@ -112,8 +113,8 @@ class Chart:
 
     def line(
         self,
-        x: Sequence[float],
-        y: Sequence[float],
+        x: ArrayLike,
+        y: ArrayLike,
         color: str,
         *,
         label: str | None = None,
@@ -129,9 +130,9 @@ class Chart:
 
     def band(
         self,
-        x: Sequence[float],
-        lo: Sequence[float],
-        hi: Sequence[float],
+        x: ArrayLike,
+        lo: ArrayLike,
+        hi: ArrayLike,
         color: str,
         *,
         label: str | None = None,
@@ -145,8 +146,8 @@ class Chart:
 
     def points(
         self,
-        x: Sequence[float],
-        y: Sequence[float],
+        x: ArrayLike,
+        y: ArrayLike,
         colors: str | Sequence[str],
         *,
         label: str | None = None,
