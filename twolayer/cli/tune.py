@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ LR_REG_PNG, TOP_TRIALS_PNG = "lr_reg.png", "top_trials.png"
 TOP_CURVES = 5  # trials drawn in top_trials.png
 #: The data settings a search takes as flags (each for the datasets of DATA_DEFAULTS
 #: that have it).
-DATA_FLAGS = {
+DATA_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "num_train": (whole, "cifar10: training images"),
     "num_val": (whole, "cifar10: validation images"),
     "preprocess": (str, "mean, zca (cifar10, images, npz of images) or standardize (tables)"),
