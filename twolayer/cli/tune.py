@@ -80,7 +80,7 @@ SHAPES = {"spiral": lambda data: (2, data["classes"]), "cifar10": lambda data: (
 BUILT_IN = ("spiral", "cifar10")
 
 
-def _dimension_type(name: str):
+def _dimension_type(name: str) -> Callable[[str], dict]:
     def parse(text: str) -> dict:
         try:
             return make_dimension(name, text)
