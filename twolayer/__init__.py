@@ -43,7 +43,7 @@ from twolayer.solver import DivergenceError, Solver
 apply_idle_timeout()  # does nothing when OpenBLAS read the variable as it loaded
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type:
     # The classifier brings the run layer (datasets, Pillow, run directories): loaded
     # when first asked for, so that `import twolayer` stays the lesson's.
     if name == "Classifier":

@@ -94,7 +94,7 @@ def make_owned_dir(parent: str | os.PathLike, stem: str) -> Path:
         return path
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(f)`` on a temporary binary file, then rename it to ``path``.
 
     An OSError names ``path``, not the temporary file.
@@ -126,7 +126,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> 
 
 def atomic_savez(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> Path:
     """Write ``arrays`` to an uncompressed ``.npz`` at ``path`` atomically."""
-    return atomic_write(path, lambda f: np.savez(f, **arrays))
+    # savez takes the arrays as keywords: mypy cannot tell that none is named allow_pickle
+    return atomic_write(path, lambda f: np.savez(f, **arrays))  # type: ignore[arg-type]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -133,7 +133,7 @@ def initial_learning_rate(optim_config: dict[str, float], rule: Callable) -> flo
     builtin = {
         f: name for rules in (fast.UPDATE_RULES, optim.UPDATE_RULES) for name, f in rules.items()
     }
-    default = optim.DEFAULTS.get(builtin.get(rule), {}).get("learning_rate")
+    default = optim.DEFAULTS.get(builtin.get(rule, ""), {}).get("learning_rate")
     lr = optim_config.get("learning_rate", default)
     if lr is None:
         raise ValueError('a custom update_rule needs optim_config["learning_rate"]')

@@ -14,7 +14,7 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -22,6 +22,9 @@ from twolayer import checkpoint
 from twolayer._io import reading
 from twolayer._settings import SOLVER_DEFAULTS, check_optim_config, param_configs
 from twolayer.history import HISTORY_KEYS
+
+if TYPE_CHECKING:
+    from twolayer.averaging import WeightAverage
 
 S = TypeVar("S", bound="SolverState")
 
@@ -31,6 +34,25 @@ STATE_KEYS = ("settings", "custom", "data", "params", "best_params", "optim", "h
 
 class SolverState:
     """The state methods of :class:`twolayer.solver.Solver`, which this is mixed into."""
+
+    # The Solver's attributes and methods that these read, for the type checker.
+    model: Any
+    X_train: np.ndarray
+    X_val: np.ndarray
+    optim_config: dict[str, Any]
+    optim_configs: dict[str, dict[str, Any]]
+    weight_average: WeightAverage
+    learning_rate: float
+    rng: np.random.Generator
+    patience: int | None
+    checkpoint_name: str | None
+    keep_checkpoints: int | None
+    _last_params: dict[str, np.ndarray] | None
+
+    if TYPE_CHECKING:
+
+        def __init__(self, model: Any, data: dict[str, np.ndarray], **kwargs: Any) -> None: ...
+        def _set_lr(self, lr: float) -> None: ...
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue this run exactly: NumPy arrays and JSON values.
@@ -196,7 +218,7 @@ def data_shape(X_train: np.ndarray, X_val: np.ndarray) -> dict[str, Any]:
 
 def optim_state(name: str, config: dict[str, Any]) -> dict[str, Any]:
     """A copy of param ``name``'s optimizer config, as arrays and JSON scalars."""
-    state = {}
+    state: dict[str, Any] = {}
     for key, value in config.items():
         if key.startswith("_"):  # a custom rule's caches (the built-in rules keep none)
             continue

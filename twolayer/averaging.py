@@ -88,5 +88,7 @@ class WeightAverage:
 
     def load(self, averages: dict[str, np.ndarray] | None) -> None:
         """Continue from :meth:`state`'s averages (kept only when averaging is on)."""
-        on = self.decay is not None and averages is not None
-        self.averages = {k: np.array(a) for k, a in averages.items()} if on else None
+        if self.decay is None or averages is None:
+            self.averages = None
+        else:
+            self.averages = {k: np.array(a) for k, a in averages.items()}

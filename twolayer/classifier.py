@@ -75,6 +75,9 @@ class Classifier(Estimator):
     ``feature_names_in_`` (a CSV's columns, when known).
     """
 
+    #: partial_fit's optimizer state between its calls (absent before the first).
+    _optimizer_state: dict[str, dict[str, Any]]
+
     def __init__(
         self,
         *,

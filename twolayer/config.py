@@ -301,7 +301,7 @@ def _check_run(c: RunConfig) -> list[str]:
     return errors
 
 
-_NO_DATA = dict.fromkeys(f for fields in DATASET_FIELDS.values() for f in fields)
+_NO_DATA: dict[str, Any] = dict.fromkeys(f for fields in DATASET_FIELDS.values() for f in fields)
 _SPIRAL = RunConfig(
     **{**_NO_DATA, "dataset": "spiral", "num_per_class": 100, "classes": 3, "noise": 0.2,
        "val_fraction": 0.2},

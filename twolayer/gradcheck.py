@@ -38,7 +38,9 @@ def rel_error(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
-def _plus_minus(f: Callable[[np.ndarray], object], x: np.ndarray, ix: tuple, h: float):
+def _plus_minus(
+    f: Callable[[np.ndarray], object], x: np.ndarray, ix: tuple, h: float
+) -> tuple[np.ndarray, np.ndarray]:
     """``f`` at x with ``x[ix]`` moved by +h and by -h (copied), leaving x as it was."""
     old = x[ix]
     x[ix] = old + h

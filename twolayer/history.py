@@ -14,6 +14,7 @@ does; None where the run took no epoch 0 (and in histories of twolayer 0.3).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,7 +49,7 @@ def history_from_solver(solver: Any) -> dict[str, Any]:
     return history
 
 
-def epoch_table(history: dict[str, Any]) -> dict[str, list[float]]:
+def epoch_table(history: Mapping[str, Any]) -> dict[str, list[float]]:
     """Per-epoch columns (:data:`CSV_COLUMNS`), from a history dict.
 
     ``train_loss`` is the mean of that epoch's iteration losses; ``lr`` is the rate

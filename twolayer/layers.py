@@ -10,7 +10,7 @@ All functions keep the dtype of their inputs (float32 or float64).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -30,6 +30,15 @@ def affine_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndar
     return out, (x, w, b)
 
 
+# Two signatures for the type checker: dx is an array unless compute_dx=False.
+@overload
+def affine_backward(
+    dout: np.ndarray, cache: AffineCache, *, compute_dx: Literal[True] = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+@overload
+def affine_backward(
+    dout: np.ndarray, cache: AffineCache, *, compute_dx: bool
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]: ...
 def affine_backward(
     dout: np.ndarray, cache: AffineCache, *, compute_dx: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:

@@ -10,8 +10,10 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import overload
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from twolayer._io import atomic_savez, read_npz, reading
 from twolayer._validate import (
@@ -71,7 +73,7 @@ class TwoLayerNet:
         weight_scale: float | str = 1e-3,
         reg: float = 0.0,
         *,
-        dtype: type | np.dtype = np.float32,
+        dtype: DTypeLike = np.float32,
         seed: int | None = None,
         label_smoothing: float = 0.0,
         dropout: float = 0.0,
@@ -108,7 +110,7 @@ class TwoLayerNet:
         D, H, C = self.input_dim, self.hidden_dim, self.num_classes
 
         def init(fan_in: int, fan_out: int) -> np.ndarray:
-            std = np.sqrt(2.0 / fan_in) if weight_scale == "he" else weight_scale
+            std = np.sqrt(2.0 / fan_in) if weight_scale == "he" else float(weight_scale)
             return (std * rng.standard_normal((fan_in, fan_out))).astype(dtype)
 
         self.params: dict[str, np.ndarray] = {
@@ -138,6 +140,15 @@ class TwoLayerNet:
         check_finite(X)
         return X
 
+    # Two signatures for the type checker: scores without y, (loss, grads) with it.
+    @overload
+    def loss(
+        self, X: np.ndarray, y: None = None, *, rng: np.random.Generator | None = None
+    ) -> np.ndarray: ...
+    @overload
+    def loss(
+        self, X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator | None = None
+    ) -> tuple[float, dict[str, np.ndarray]]: ...
     def loss(
         self, X: np.ndarray, y: np.ndarray | None = None, *, rng: np.random.Generator | None = None
     ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:

@@ -110,7 +110,7 @@ UPDATE_RULES: dict[str, UpdateRule] = {
 
 def _defaults(rule: UpdateRule) -> dict[str, float]:
     """The hyperparameters ``rule`` fills into an empty config (its state is no float)."""
-    _, config = rule(np.zeros(1), np.zeros(1))
+    _, config = rule(np.zeros(1), np.zeros(1), None)
     return {key: value for key, value in config.items() if isinstance(value, float)}
 
 

@@ -222,7 +222,7 @@ def show_pngs(paths: Sequence[str | os.PathLike]) -> bool:
     for path in paths:
         fig = plt.figure(num=Path(path).name)
         ax = fig.add_axes((0, 0, 1, 1))
-        ax.imshow(plt.imread(path))
+        ax.imshow(plt.imread(Path(path)))
         ax.axis("off")
     plt.show()
     return True

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from twolayer.fast.blocks import for_blocks
 from twolayer.fast.threads import blas_threads
@@ -148,7 +149,7 @@ class Preprocessor:
         return self
 
     def transform(
-        self, X: np.ndarray, dtype: type | np.dtype = np.float32, channels_last: bool = False
+        self, X: np.ndarray, dtype: DTypeLike = np.float32, channels_last: bool = False
     ) -> np.ndarray:
         """Processed images (N, C, H, W) in ``dtype`` (float16 halves the memory)."""
         if self.mean is None:
@@ -191,10 +192,12 @@ class Preprocessor:
 
     def state(self) -> dict[str, np.ndarray]:
         """Arrays to store beside a model (keys start with ``prep_``)."""
+        if self.mean is None:
+            raise RuntimeError("Preprocessor.state called before fit")
         state = {
             "prep_method": np.array(self.method),
-            "prep_epsilon": np.float64(self.epsilon),
-            "prep_scale": np.float64(self.scale),
+            "prep_epsilon": np.array(self.epsilon, dtype=np.float64),
+            "prep_scale": np.array(self.scale, dtype=np.float64),
             "prep_mean": self.mean,
         }
         if self.matrix is not None:

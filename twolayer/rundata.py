@@ -63,15 +63,19 @@ def load_data(
     """
     if config.dataset in OWN_DATA:
         return _own_data(config, prep, progress=progress, test=test, cache=cache)
+    # A dataset's own settings are never None (RunConfig checks it).
     if config.dataset == "spiral":
         seed = config.seed if config.data_seed is None else config.data_seed
-        data = spiral_splits(
-            config.num_per_class, config.classes, config.noise, config.val_fraction, seed
-        )
+        n, classes, noise = config.num_per_class, config.classes, config.noise
+        assert n is not None and classes is not None and noise is not None
+        assert config.val_fraction is not None
+        data = spiral_splits(n, classes, noise, config.val_fraction, seed)
         return data, None
+    assert config.data_dir is not None
     root = Path(config.data_dir)
     if download:
-        download_cifar10(root, **({"md5": None} if skip_md5 else {}), progress=progress)
+        md5: dict[str, Any] = {"md5": None} if skip_md5 else {}
+        download_cifar10(root, **md5, progress=progress)
     X_train, y_train, X_test, y_test = load_cifar10(root)
     raw = train_val_split(X_train, y_train, config.num_train, config.num_val)
     if test:
@@ -118,6 +122,7 @@ def preprocess_data(
             )
             processed = True
         else:
+            assert config.preprocess is not None  # every dataset with a prep sets it
             scale = 1 / 255 if X_train.dtype == np.uint8 else 1.0
             prep = Preprocessor(config.preprocess, config.zca_epsilon or 0.1, scale)
             prep.fit(X_train, channels_last=images)
@@ -138,6 +143,7 @@ def _own_data(
     """The user's folder, CSV or npz (``config.data``), split and preprocessed."""
     if config.data is None:
         raise ValueError(f"this {config.dataset} run names no data: give its PATH")
+    assert config.val_fraction is not None  # a setting of every dataset of the user's
     options: dict[str, Any] = {}
     if config.dataset == "images":
         options = {"image_size": config.image_size, "grayscale": config.grayscale,
@@ -156,7 +162,9 @@ def _own_data(
         )
     if not test:
         raw.pop("X_test", None)
-    info = {k: raw[k] for k in ("class_names", "feature_names", "skipped") if k in raw}
+    info: dict[str, Any] = {
+        k: raw[k] for k in ("class_names", "feature_names", "skipped") if k in raw
+    }
     return preprocess_data(config, raw, prep, info, cache)
 
 

@@ -95,7 +95,7 @@ def read_run(cls: Any, run_dir: str | os.PathLike) -> Any:
         clf.classes_ = np.asarray(extra["class_names"])
     else:
         clf.classes_ = np.arange(model.num_classes)
-    shape = extra.get("input_shape")
+    shape: np.ndarray | tuple[int, ...] | None = extra.get("input_shape")
     if shape is None:  # the spiral's rows; CIFAR-10 runs from before the shape was kept
         shape = (3, 32, 32) if config.dataset == "cifar10" else (model.input_dim,)
     clf.input_shape_ = tuple(int(n) for n in np.asarray(shape))

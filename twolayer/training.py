@@ -148,7 +148,7 @@ def start_run(
     elif prep is not None:
         atomic_savez(run_dir / PREP_FILE, prep.state())
     examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
-    info = {"model": clf.model_.config(), "examples": examples}
+    info: dict[str, Any] = {"model": clf.model_.config(), "examples": examples}
     if config.dataset in OWN_DATA:
         info.update(class_names=data["class_names"], decode_cache=decode_cache)
         info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})

@@ -219,7 +219,8 @@ def torch_optimizer(
     weights = [p for p in net.parameters() if p.ndim == 2]
     biases = [p for p in net.parameters() if p.ndim == 1]
     groups = [{"params": weights, "weight_decay": reg}, {"params": biases, "weight_decay": 0.0}]
-    hp, kwargs = DEFAULTS.get(rule, {}), {"lr": LEARNING_RATE}
+    hp = DEFAULTS.get(rule, {})
+    kwargs: dict[str, Any] = {"lr": LEARNING_RATE}
     if rule in ("sgd", "sgd_momentum"):
         cls = torch.optim.SGD
         kwargs["momentum"] = hp.get("momentum", 0.0)

@@ -22,7 +22,7 @@ import argparse
 import math
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from twolayer.solver import DivergenceError
 
@@ -35,9 +35,12 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130  # the shell's convention for SIGINT
 
 
+Number = TypeVar("Number", int, float)
+
+
 def _number(
-    text: str, convert: Callable[[str], float], ok: Callable[[float], bool], what: str
-) -> float:
+    text: str, convert: Callable[[str], Number], ok: Callable[[Number], bool], what: str
+) -> Number:
     try:
         value = convert(text)
     except ValueError:

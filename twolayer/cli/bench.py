@@ -40,6 +40,7 @@ import os
 import platform
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -183,7 +184,7 @@ def run_config(
 
     warm_pass = min(args.warmup, 1)  # a prediction pass is long: one warms it up
     # (name, one step, steps per timed repeat, untimed warmup steps) in round order.
-    specs = [
+    specs: list[tuple[str, Callable[[], object], int, int]] = [
         ("ours", solver.step, steps, args.warmup),
         ("ours_notebook", notebook.step, steps, args.warmup),
         ("matmul_bound", bound, steps, args.warmup),
@@ -221,7 +222,7 @@ def run_config(
             "repeats_ms_per_step": [1e3 * t for t in times[name]],
         }
 
-    stats = {
+    stats: dict[str, Any] = {
         name: train_stats(name)
         for name in (
             "ours",
@@ -231,7 +232,7 @@ def run_config(
             "torch_matmul_bound",
         )  # fmt: skip
     }
-    ours, bound = stats["ours"], stats["matmul_bound"]
+    ours, at_bound = stats["ours"], stats["matmul_bound"]
 
     def images_per_s(name: str) -> float | None:
         return X_eval.shape[0] / (bench.median_ms(times[name]) / 1e3) if name in times else None
@@ -251,9 +252,10 @@ def run_config(
         "steps_per_epoch": steps,
         **stats,
         "torch_implementations": {n: t.implementation for n, t in trainers.items()} or None,
-        "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
-        "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
-        "fraction_of_bound_notebook": bound["ms_per_step"] / stats["ours_notebook"]["ms_per_step"],
+        "ratio_ours_to_bound": ours["ms_per_step"] / at_bound["ms_per_step"],
+        "fraction_of_bound": at_bound["ms_per_step"] / ours["ms_per_step"],
+        "fraction_of_bound_notebook": at_bound["ms_per_step"]
+        / stats["ours_notebook"]["ms_per_step"],
         "ratio_ours_to_torch": vs_torch("torch"),
         "ratio_ours_to_torch_fused": vs_torch("torch_fused"),
         "predict": {

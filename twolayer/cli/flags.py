@@ -174,7 +174,7 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
             group.add_argument(
                 flag(name),
                 dest=name,
-                type=convert,
+                type=convert or str,  # None: the text as given
                 default=argparse.SUPPRESS,
                 metavar=name.upper(),
                 help=f"{text} ({_defaults(name)})",

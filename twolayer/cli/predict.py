@@ -96,9 +96,9 @@ def read_inputs(inputs: list[str], clf: Classifier) -> tuple[list[str], np.ndarr
         elif kind == "csv":
             if _images(clf):
                 raise ValueError(f"{item}: this run classifies images, not CSV rows")
-            names = getattr(clf, "feature_names_in_", None)
-            names = None if names is None else [str(n) for n in names]
-            table = read_csv(item, clf.config_.label_column, names, need_labels=False)
+            features = getattr(clf, "feature_names_in_", None)
+            features = None if features is None else [str(n) for n in features]
+            table = read_csv(item, clf.config_.label_column, features, need_labels=False)
             more, X = [f"{item} row {i + 1}" for i in range(len(table.X))], table.X
         elif not _images(clf):
             raise ValueError(f"{item}: this run classifies table rows: give a .csv or an .npz")

@@ -192,7 +192,7 @@ def resolve(args: argparse.Namespace) -> tuple[RunConfig, Path | None]:
         base = load_run_config(resume_dir / CONFIG_FILE)
     elif args.config:
         base = load_run_config(args.config)
-    elif dataset is None:
+    elif source is None:  # no DATA given
         raise ValueError(
             "say what to train: twolayer train {spiral,cifar10,PATH}, or --config/--resume"
         )
@@ -275,6 +275,7 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         seconds = time.perf_counter() - train_start
         pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
     else:
+        assert prep is not None  # every dataset but the spiral is preprocessed
         if not is_images(data):
             print_epochs(clf.history_, config.epochs, say)
         pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)

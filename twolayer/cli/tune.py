@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ LR_REG_PNG, TOP_TRIALS_PNG = "lr_reg.png", "top_trials.png"
 TOP_CURVES = 5  # trials drawn in top_trials.png
 #: The data settings a search takes as flags (each for the datasets of DATA_DEFAULTS
 #: that have it).
-DATA_FLAGS = {
+DATA_FLAGS: dict[str, tuple[Callable[[str], Any], str]] = {
     "num_train": (whole, "cifar10: training images"),
     "num_val": (whole, "cifar10: validation images"),
     "preprocess": (str, "mean, zca (cifar10, images, npz of images) or standardize (tables)"),
@@ -79,7 +80,7 @@ SHAPES = {"spiral": lambda data: (2, data["classes"]), "cifar10": lambda data: (
 BUILT_IN = ("spiral", "cifar10")
 
 
-def _dimension_type(name: str):
+def _dimension_type(name: str) -> Callable[[str], dict]:
     def parse(text: str) -> dict:
         try:
             return make_dimension(name, text)

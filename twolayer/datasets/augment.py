@@ -35,7 +35,7 @@ def _check_count(value: object, name: str) -> int:
     return int(value)
 
 
-def _check_std(std: object, name: str) -> float:
+def _check_std(std: Any, name: str) -> float:
     number = isinstance(std, (int, float, np.number)) and not isinstance(std, bool)
     if not (number and math.isfinite(std) and std >= 0):
         raise ValueError(f"{name} must be a finite number >= 0, got {std!r}")

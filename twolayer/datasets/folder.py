@@ -54,12 +54,12 @@ def split_folders(root: str | os.PathLike) -> dict[str, Path]:
     return {"train": root}
 
 
-def image_paths(folder: str | os.PathLike) -> list[str]:
+def image_paths(folder: str | os.PathLike[str]) -> list[str]:
     """Image files under ``folder`` (any depth, following links), sorted; hidden ones left out.
 
     Strings, not Paths: listing 60,000 files as Path objects takes seconds.
     """
-    found = []
+    found: list[str] = []
     for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         found.extend(os.path.join(dirpath, f) for f in filenames if is_image_file(f))

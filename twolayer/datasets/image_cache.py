@@ -28,10 +28,10 @@ from twolayer.datasets.images import decode_images
 _FORMAT = "twolayer decoded images v1"  # change when the decoding itself changes
 
 
-def cache_key(paths: Sequence[str | os.PathLike], image_size: int, grayscale: bool) -> str:
+def cache_key(paths: Sequence[str | os.PathLike[str]], image_size: int, grayscale: bool) -> str:
     """A hash of the files (absolute path, size, mtime) and the decode settings."""
     digest = hashlib.sha256(f"{_FORMAT}\n{image_size}\n{bool(grayscale)}\n".encode())
-    for path in map(os.fspath, paths):
+    for path in (os.fspath(p) for p in paths):
         st = os.stat(path)
         path = path if os.path.isabs(path) else os.path.abspath(path)
         line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n"

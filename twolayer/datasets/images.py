@@ -66,6 +66,7 @@ def decode_image(
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse both.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image: Image.Image  # Image.open's ImageFile, then the converted copies
             with Image.open(path) as image:
                 image.draft(mode, (image_size, image_size))  # JPEG: decode at 1/2..1/8 scale
                 if image.mode == "P" or image.mode.endswith("A"):

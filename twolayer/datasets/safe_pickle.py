@@ -20,7 +20,7 @@ import pickle
 import pickletools
 import struct
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -191,7 +191,9 @@ def check_structure(data: bytes, path: Path) -> None:
         raise ValueError(f"{path} is truncated or corrupt (not a well-formed pickle)") from None
 
 
-def _frombuffer(buf: bytes, dtype: np.dtype, shape: tuple, order: str) -> np.ndarray:
+def _frombuffer(
+    buf: bytes, dtype: np.dtype, shape: tuple, order: Literal["C", "F", "A"]
+) -> np.ndarray:
     # What numpy's own _frombuffer does for arrays pickled with protocol 5.
     return np.frombuffer(buf, dtype=dtype).reshape(shape, order=order)
 

@@ -172,6 +172,7 @@ def load_csv(
     """
     val_fraction = check_val_fraction(val_fraction)
     table = read_csv(path, label_column)
+    assert table.labels is not None and table.lines is not None  # read with its labels
     y, class_names = encode_labels(table.labels, f"the label column {table.label_column!r}")
     data: dict[str, Any] = train_val_split(
         table.X, y, val_fraction=val_fraction, stratify=True, seed=seed, rows=True
@@ -286,11 +287,11 @@ def load_npz(path: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0) 
             data[f"sources_{split}"] = [f"X_{split}[{i}]" for i in range(len(data[f"X_{split}"]))]
     if "X_val" not in data:
         X, y = data["X_train"], data["y_train"]
-        split = train_val_split(
+        parts = train_val_split(
             X, y, val_fraction=val_fraction, stratify=True, seed=seed, rows=True
         )
-        split.pop("rows_train")
-        data["sources_val"] = [f"X[{i}]" for i in split.pop("rows_val")]
-        data.update(split)
+        parts.pop("rows_train")
+        data["sources_val"] = [f"X[{i}]" for i in parts.pop("rows_val")]
+        data.update(parts)
     data["class_names"] = class_names
     return data

@@ -51,7 +51,7 @@ def tta_proba(
     chunks = []
     for start in range(0, X.shape[0], batch_size):
         batch = X[start : start + batch_size]
-        total = 0.0
+        total: float | np.ndarray = 0.0
         for flip, dy, dx in TTA_VIEWS[views]:
             view = batch[..., ::-1] if flip else batch
             total = total + predict_proba(shift(view, dy, dx) if dy or dx else view)

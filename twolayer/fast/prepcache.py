@@ -47,7 +47,7 @@ _PIECE = 1 << 24  # bytes per hashing task; hashlib releases the GIL, so pieces 
 
 
 def _piece_digest(piece: np.ndarray) -> bytes:
-    return hashlib.blake2b(piece, digest_size=32).digest()
+    return hashlib.blake2b(piece.data, digest_size=32).digest()
 
 
 def cache_key(
@@ -87,7 +87,9 @@ def _expected(
 ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """Shape and dtype of every array an entry for these images and settings must hold."""
     d = int(np.prod(images["X_train"].shape[1:]))
-    expected = {"prep_mean": ((d,), np.dtype(np.float32))}
+    expected: dict[str, tuple[tuple[int, ...], np.dtype]] = {
+        "prep_mean": ((d,), np.dtype(np.float32))
+    }
     if prep.method == "zca":
         expected["prep_matrix"] = ((d, d), np.dtype(np.float32))
     for name, X in images.items():

@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
@@ -97,7 +98,7 @@ def apply_idle_timeout() -> list[str]:
         return []
     changed = []
     for lib in ThreadpoolController().select(internal_api="openblas").lib_controllers:
-        dynlib = getattr(lib, "dynlib", None)
+        dynlib: Any = getattr(lib, "dynlib", None)
         if getattr(lib, "threading_layer", None) != "pthreads" or not all(
             hasattr(dynlib, name) for name in _OPENBLAS_SYMBOLS
         ):

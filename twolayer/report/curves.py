@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from matplotlib.colors import to_hex
+from numpy.typing import ArrayLike
 
 from twolayer.history import epoch_table
 from twolayer.report.pictures import class_colors, decision_regions
@@ -30,7 +31,7 @@ TRAIN_HEX, VAL_HEX, LR_HEX, BEST_HEX = (
 MAX_POINTS = 500  # points per drawn curve: about two per pixel of a chart's width
 
 
-def smooth(values: Sequence[float], window: int | None = None) -> np.ndarray:
+def smooth(values: ArrayLike, window: int | None = None) -> np.ndarray:
     """Trailing moving average; the first points average what exists so far.
 
     ``window`` defaults to 2% of the series, which keeps the trend but drops

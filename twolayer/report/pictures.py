@@ -15,12 +15,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
+from matplotlib.colors import TABLEAU_COLORS, to_rgb
 
 
 def class_colors(num_classes: int) -> list[tuple[float, float, float]]:
     """One colour per class (tab10, repeated past ten), as RGB in [0, 1]."""
-    tab10 = colormaps["tab10"].colors
+    tab10 = [to_rgb(c) for c in TABLEAU_COLORS.values()]  # the tab10 colormap's colours
     return [tab10[i % len(tab10)] for i in range(num_classes)]
 
 

@@ -147,6 +147,7 @@ class RunResults:
 
 
 def _counts(results: RunResults) -> np.ndarray:
+    assert results.y_true is not None and results.y_pred is not None  # the callers check
     k = results.num_classes()
     return np.bincount(results.y_true * k + results.y_pred, minlength=k * k).reshape(k, k)
 
@@ -273,7 +274,7 @@ def _picture(image: np.ndarray) -> np.ndarray:
 
 def wrong_section(results: RunResults, k: int = NUM_WRONG) -> str:
     """The ``k`` wrong predictions made with the highest probability, with both classes."""
-    if results.y_true is None or results.proba is None:
+    if results.y_true is None or results.y_pred is None or results.proba is None:
         return ""
     n = results.y_true.shape[0]
     confidence = results.proba[np.arange(n), results.y_pred]
@@ -313,7 +314,7 @@ def wrong_section(results: RunResults, k: int = NUM_WRONG) -> str:
 
 def boundary_section(results: RunResults) -> str:
     """The model's class regions over the plane, with the points coloured by class."""
-    if results.model is None:
+    if results.model is None or results.points is None:
         return ""
     X, y = (np.asarray(a) for a in results.points)
     names = results.names() if results.class_names is not None else None

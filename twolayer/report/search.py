@@ -66,13 +66,12 @@ def lr_reg_chart(rows: Sequence[Row]) -> Chart:
         f"Validation accuracy of {len(rows)} trials",
         "learning rate", "regularization", xlog=True, ylog=True, width=560, height=400,
     )  # fmt: skip
-    scale = accuracy_range(rows)
-    if scale is not None:
+    scale, best = accuracy_range(rows), best_result(rows)
+    if scale is not None and best is not None:  # both are there when a trial is ok
         (lo, hi), acc = scale, np.array([r["val_acc"] for r in ok])
         shade = (acc - lo) / (hi - lo) if hi > lo else np.full(acc.shape, 0.5)
         lrs, regs = [r["lr"] for r in ok], [r["reg"] for r in ok]
         chart.points(lrs, regs, _viridis(shade), radius=6, tips=[_tip(r) for r in ok])
-        best = best_result(rows)
         label = f"best (trial {best['index']})"
         chart.points([best["lr"]], [best["reg"]], BEST_HEX, label=label, radius=10, shape="ring")
     if bad:

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from twolayer.report.png import png_data_uri
 
 MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 62, 14, 46, 42
+#: Data coordinates to pixels along one axis.
+Scale = Callable[[ArrayLike], np.ndarray]
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
 
 
@@ -105,15 +109,15 @@ class Chart:
     items: list[tuple[str, dict]] = field(default_factory=list)
     legend: list[tuple[str, str, float]] = field(default_factory=list)
 
-    def _add(self, kind: str, label: str | None, legend_color: str, **payload) -> None:
+    def _add(self, kind: str, label: str | None, legend_color: str, **payload: Any) -> None:
         self.items.append((kind, {**payload, "label": label}))
         if label:
             self.legend.append((label, legend_color, payload.get("opacity", 1.0)))
 
     def line(
         self,
-        x: Sequence[float],
-        y: Sequence[float],
+        x: ArrayLike,
+        y: ArrayLike,
         color: str,
         *,
         label: str | None = None,
@@ -129,9 +133,9 @@ class Chart:
 
     def band(
         self,
-        x: Sequence[float],
-        lo: Sequence[float],
-        hi: Sequence[float],
+        x: ArrayLike,
+        lo: ArrayLike,
+        hi: ArrayLike,
         color: str,
         *,
         label: str | None = None,
@@ -145,8 +149,8 @@ class Chart:
 
     def points(
         self,
-        x: Sequence[float],
-        y: Sequence[float],
+        x: ArrayLike,
+        y: ArrayLike,
         colors: str | Sequence[str],
         *,
         label: str | None = None,
@@ -196,11 +200,11 @@ class Chart:
         left, top = MARGIN_LEFT, MARGIN_TOP
         right, bottom = self.width - MARGIN_RIGHT, self.height - MARGIN_BOTTOM
 
-        def scale(lo: float, hi: float, a: float, b: float, log: bool):
+        def scale(lo: float, hi: float, a: float, b: float, log: bool) -> Scale:
             if log:
                 lo, hi = math.log10(lo), math.log10(hi)
 
-            def f(v: np.ndarray) -> np.ndarray:
+            def f(v: ArrayLike) -> np.ndarray:
                 v = np.asarray(v, dtype=float)
                 if log:
                     with np.errstate(divide="ignore", invalid="ignore"):
@@ -235,7 +239,7 @@ class Chart:
         return text.replace("{clip}", f"clip{zlib.crc32(text.encode()):08x}")
 
 
-def _grid(ticks: list[float], p, a: float, b: float, *, vertical: bool) -> list[str]:
+def _grid(ticks: list[float], p: Scale, a: float, b: float, *, vertical: bool) -> list[str]:
     out = []
     for t in ticks:
         c = float(p(t))
@@ -286,7 +290,7 @@ def _tip(tips: Sequence[str] | None, i: int) -> str:
     return f"<title>{escape(tips[i])}</title>" if tips is not None else ""
 
 
-def _draw_line(item: dict, px, py) -> list[str]:
+def _draw_line(item: dict, px: Scale, py: Scale) -> list[str]:
     x, y = px(item["x"]), py(item["y"])
     out = [
         f'<path d="{_path(x, y)}" fill="none" stroke="{item["color"]}" '
@@ -303,7 +307,7 @@ def _draw_line(item: dict, px, py) -> list[str]:
     return out
 
 
-def _draw_band(item: dict, px, py) -> list[str]:
+def _draw_band(item: dict, px: Scale, py: Scale) -> list[str]:
     if not item["x"].size:
         return []
     x = px(item["x"])
@@ -311,7 +315,7 @@ def _draw_band(item: dict, px, py) -> list[str]:
     return [f'<path d="{d}Z" fill="{item["color"]}" fill-opacity="{item["opacity"]}"/>']
 
 
-def _draw_points(item: dict, px, py) -> list[str]:
+def _draw_points(item: dict, px: Scale, py: Scale) -> list[str]:
     x, y, r = px(item["x"]), py(item["y"]), item["radius"]
     out = []
     for i, (xi, yi, color) in enumerate(zip(x.tolist(), y.tolist(), item["colors"], strict=True)):
@@ -337,7 +341,7 @@ def _draw_points(item: dict, px, py) -> list[str]:
     return out
 
 
-def _draw_image(item: dict, px, py) -> list[str]:
+def _draw_image(item: dict, px: Scale, py: Scale) -> list[str]:
     (xa, xb), (ya, yb) = px(np.asarray(item["x"])), py(np.asarray(item["y"]))
     return [
         f'<image href="{png_data_uri(item["pixels"])}" x="{min(xa, xb):.1f}" y="{min(ya, yb):.1f}" '

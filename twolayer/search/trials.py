@@ -31,12 +31,12 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tqdm.std import tqdm  # not tqdm.auto, which warns in a notebook without ipywidgets
@@ -199,7 +199,7 @@ def load_results(out: str | os.PathLike, spec: dict[str, Any] | None = None) -> 
     path = Path(out) / TRIALS_CSV
     if not path.is_file():
         return []
-    n, make = trial_maker(spec) if spec is not None else (None, None)
+    maker = trial_maker(spec) if spec is not None else None
     rows: dict[int, dict] = {}
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         for raw in csv.DictReader(f):
@@ -217,7 +217,8 @@ def load_results(out: str | os.PathLike, spec: dict[str, Any] | None = None) -> 
                 continue  # a damaged line: that trial simply runs again
             if row["status"] not in STATUSES or row["index"] < 0:
                 continue
-            if n is not None:
+            if maker is not None:
+                n, make = maker
                 if row["index"] >= n:
                     continue  # beyond a shortened random search: kept in the file, not used
                 trial = make(row["index"])
@@ -241,7 +242,7 @@ def _append_row(path: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())  # a result survives even a power cut the moment it is logged
 
 
-def _best_acc(rows: Sequence[dict]) -> float:
+def _best_acc(rows: Iterable[dict]) -> float:
     return max((r["val_acc"] for r in rows if r["status"] == "ok"), default=math.nan)
 
 
@@ -337,7 +338,10 @@ def run_search(
 # -- reporting -----------------------------------------------------------------------------
 
 
-def best_result(rows: Sequence[dict]) -> dict | None:
+Row = TypeVar("Row", bound=Mapping[str, Any])
+
+
+def best_result(rows: Sequence[Row]) -> Row | None:
     """The "ok" row with the highest val_acc (the lowest index among ties), or None."""
     ok = [r for r in rows if r["status"] == "ok"]
     return max(ok, key=lambda r: (r["val_acc"], -r["index"]), default=None)
