@@ -12,7 +12,10 @@ A run directory belongs to one run: a new run refuses a folder that holds anythi
 (unless told to clear it first), and a lock keeps a second process out while a run
 trains or resumes in it (:mod:`twolayer._lock`), so its config, checkpoints and model
 always come from the same run. What processes killed mid-write left is swept when a
-run claims the folder.
+run claims the folder. Claiming writes the marker file ``.twolayer-run`` first: only
+a folder with that marker, holding nothing but what a run writes (:data:`RUN_FILES`),
+is ever cleared, so ``overwrite`` can never delete a project that happens to hold a
+``config.json``.
 
 A history is a plain dict (JSON-safe) with the solver's curves: ``loss_history``
 and ``lr_history`` (one value per iteration), ``train_acc_history``,
@@ -31,6 +34,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +59,16 @@ CHECKPOINT = "checkpoint"  # run_dir/checkpoint_epoch_<k>.npz, checkpoint_interr
 #: What status.json may say: the run trains (or was killed while it did), was stopped
 #: by Ctrl-C or SIGTERM and can resume, diverged, or finished.
 STATES = ("running", "interrupted", "diverged", "finished")
+#: Written first into every folder a run claims: the proof that it is a run directory.
+RUN_MARKER = ".twolayer-run"
+#: Every name a run writes into its folder (patterns as fnmatch reads them): clearing
+#: a run directory for a new run removes these and refuses a folder with anything else.
+RUN_FILES = (
+    RUN_MARKER, LOCK_FILE, ".*.tmp", CONFIG_FILE, STATUS_FILE, HISTORY_JSON, HISTORY_CSV,
+    "model.npz", "preprocess.npz", "results.json", "report.html", f"{CHECKPOINT}_*.npz",
+    "loss.png", "accuracy.png", "lr.png", "decision_boundary.png", "confusion.png",
+    "weights.png",
+)  # fmt: skip
 
 
 def new_run_dir(
@@ -90,6 +104,39 @@ def _contents(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.name != LOCK_FILE)
 
 
+def is_run_file(path: Path) -> bool:
+    """Whether ``path`` is a file a run writes into its folder (:data:`RUN_FILES`)."""
+    kept = path.is_file() or path.is_symlink() or path.name.endswith(".tmp")
+    return kept and any(fnmatch(path.name, pattern) for pattern in RUN_FILES)
+
+
+def check_clearable(path: Path, held: list[Path]) -> None:
+    """Raise ValueError unless ``path`` is provably a twolayer run directory: its marker,
+    and nothing in ``held`` that a run does not write."""
+    if not (path / RUN_MARKER).is_file():
+        raise ValueError(
+            f"{path} is not empty and not a run directory (it has no {RUN_MARKER}, the "
+            "marker every twolayer run writes first); --overwrite clears only run "
+            "directories: pick another --out, or empty the folder yourself"
+        )
+    foreign = [p.name + ("/" if p.is_dir() else "") for p in held if not is_run_file(p)]
+    if foreign:
+        names = ", ".join(foreign[:4]) + (", ..." if len(foreign) > 4 else "")
+        raise ValueError(
+            f"{path} holds {names}, which no run writes; --overwrite clears only what a run "
+            "wrote: move those away or pick another --out"
+        )
+
+
+def clear_run_dir(path: Path, held: list[Path]) -> None:
+    """Delete what a run wrote (``held``, checked by :func:`check_clearable`), marker last."""
+    for p in sorted(held, key=lambda p: p.name == RUN_MARKER):
+        if p.is_dir() and not p.is_symlink():  # a dead writer's temporary folder
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
+
+
 @contextmanager
 def claim_run_dir(
     dataset: str,
@@ -101,9 +148,10 @@ def claim_run_dir(
     """A run directory for a new run (as :func:`new_run_dir`), locked for the ``with`` block.
 
     An ``out`` that holds anything is refused, unless ``overwrite``, which clears it
-    first (only a run directory: one with a config.json). Raises FolderInUseError if
-    another process holds it. If the block fails before anything was written into a
-    folder made for it, the folder goes again.
+    first (only a run directory: see :func:`check_clearable`). The marker
+    :data:`RUN_MARKER` is written before the block runs. Raises FolderInUseError if
+    another process holds it. If the block fails before anything but the marker was
+    written into a folder made for it, the folder goes again.
     """
     # The folders this call creates (the run's, and parents such as runs/), to remove
     # again if the run fails before writing anything.
@@ -121,20 +169,14 @@ def claim_run_dir(
                     f"another --out, resume that run with --resume {path}, or add "
                     "--overwrite to delete what it holds first"
                 )
-            if held and not (path / CONFIG_FILE).is_file():
-                raise ValueError(
-                    f"{path} is not empty and not a run directory (no {CONFIG_FILE}); "
-                    "--overwrite clears only run directories: pick another --out"
-                )
-            for p in held:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
+            if held:
+                check_clearable(path, held)
+                clear_run_dir(path, held)
+            atomic_write_json(path / RUN_MARKER, {"twolayer": twolayer.__version__})
             yield path
         except BaseException:
             # Under the lock: a folder made for this run and still empty goes again.
-            if created and not _contents(path):
+            if created and all(p.name == RUN_MARKER for p in _contents(path)):
                 shutil.rmtree(path, ignore_errors=True)
                 for folder in missing:  # deepest first; only while empty
                     with suppress(OSError):
