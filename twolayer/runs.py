@@ -47,7 +47,7 @@ from twolayer._io import (
     reading,
     sweep_stale,
 )
-from twolayer._lock import LOCK_FILE, lock_folder
+from twolayer._lock import LOCK_FILE, RUN_MARKER, lock_folder
 from twolayer.config import RunConfig
 from twolayer.history import CSV_COLUMNS, HISTORY_KEYS, epoch_table, history_from_solver
 
@@ -59,8 +59,6 @@ CHECKPOINT = "checkpoint"  # run_dir/checkpoint_epoch_<k>.npz, checkpoint_interr
 #: What status.json may say: the run trains (or was killed while it did), was stopped
 #: by Ctrl-C or SIGTERM and can resume, diverged, or finished.
 STATES = ("running", "interrupted", "diverged", "finished")
-#: Written first into every folder a run claims: the proof that it is a run directory.
-RUN_MARKER = ".twolayer-run"
 #: Every name a run writes into its folder (patterns as fnmatch reads them): clearing
 #: a run directory for a new run removes these and refuses a folder with anything else.
 RUN_FILES = (

@@ -5,7 +5,8 @@ of unreadable files) named by a hash of the file list (absolute paths, sizes and
 modification times) and the decode settings (image size, grayscale). Changing,
 adding, removing or touching any image gives a new key, so a stale entry is never
 read; old entries stay until the folder is deleted. Entries are written atomically,
-so an interrupted run leaves no half-written file.
+so an interrupted run leaves no half-written file, and the temporary files of writers
+killed mid-write are swept before the next entry is written.
 
 The folder is ``$TWOLAYER_CACHE/images``, or ``~/.cache/twolayer/images`` when the
 variable is unset; it is safe to delete at any time.
@@ -15,23 +16,23 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from twolayer._io import atomic_savez, cache_dir, open_npz
+from twolayer._io import atomic_savez, cache_dir, open_npz, sweep_stale
 from twolayer.datasets.images import decode_images
 
-_FORMAT = "twolayer decoded images v1"  # change when the decoding itself changes
+_FORMAT = "twolayer decoded images v2"  # change when the decoding itself changes
 
 
 def cache_key(paths: Sequence[str | os.PathLike], image_size: int, grayscale: bool) -> str:
     """A hash of the files (absolute path, size, mtime) and the decode settings."""
     digest = hashlib.sha256(f"{_FORMAT}\n{image_size}\n{bool(grayscale)}\n".encode())
     for path in map(os.fspath, paths):
-        st = os.stat(path)
+        st = os.stat(path) if os.path.exists(path) else os.lstat(path)  # a broken link too
         path = path if os.path.isabs(path) else os.path.abspath(path)
         line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
@@ -84,10 +85,11 @@ def decode_cached(
         return hit
     images, bad = decode_images(paths, image_size, grayscale, skip_bad, workers, progress)
     try:
+        sweep_stale(entry.parent)  # what writers killed mid-write left
         atomic_savez(entry, {"images": images, "bad": bad})
     except OSError as e:
-        warnings.warn(
-            f"could not write the decode cache {entry} ({e}); decoding again next time",
-            stacklevel=2,
+        print(
+            f"warning: could not write the decode cache {entry} ({e}); decoding again next time",
+            file=sys.stderr,
         )
     return images, bad

@@ -3,6 +3,7 @@
 Every image becomes a square: the largest centred square is cropped (so nothing
 is stretched) and resized to ``image_size`` with Pillow's antialiased bicubic
 filter; a square image is only resized, one already that size is unchanged.
+A photo's EXIF orientation is applied first, so that it decodes upright.
 Colour images become RGB (N, S, S, 3), grayscale ones (N, S, S, 1); transparency
 is dropped; 16-bit and float grayscale pixels are scaled to 8 bits, not clipped.
 Large JPEGs are decoded at a reduced scale first (Pillow's ``draft``),
@@ -25,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
 from twolayer._validate import check_positive_int
@@ -62,12 +63,19 @@ def decode_image(
     naming the file if it cannot be decoded, and ``FileNotFoundError`` if it is gone.
     """
     mode = "L" if grayscale else "RGB"
+    if not os.path.isfile(path):
+        # A FIFO named .jpg would block the read forever; a broken link is not "missing".
+        if not os.path.lexists(path):
+            raise FileNotFoundError(f"image not found: {path}")
+        why = "a link to a missing file" if os.path.islink(path) else "not a regular file"
+        raise BadImageError(f"{path} is not a readable image (it is {why})")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse both.
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.draft(mode, (image_size, image_size))  # JPEG: decode at 1/2..1/8 scale
+                image = ImageOps.exif_transpose(image)  # photos upright, as viewers show them
                 if image.mode == "P" or image.mode.endswith("A"):
                     image = image.convert("RGBA")  # palette transparency, then drop alpha
                 elif image.mode in ("I", "F") or image.mode.startswith("I;16"):
