@@ -1,6 +1,7 @@
 """The data a RunConfig names, ready for :func:`twolayer.config.build`: the run layer's loading.
 
     data, prep = load_data(config)     # X_train, y_train, X_val, y_val (+ X_test, y_test)
+    data["fingerprint"]                # a hash of each split as loaded (twolayer.fingerprint)
 
 The spiral's points are drawn from ``data_seed`` (else ``seed``). CIFAR-10 images are
 split (the first ``num_train`` for training, the last ``num_val`` for validation),
@@ -28,6 +29,7 @@ from twolayer.datasets import (
     train_val_split,
 )
 from twolayer.fast.prepcache import preprocess_splits
+from twolayer.fingerprint import data_fingerprint
 from twolayer.preprocess import Preprocessor
 
 #: Most features ZCA whitening takes: its D x D covariance in float64 is 134 MB here
@@ -51,7 +53,9 @@ def load_data(
     ``download`` fetches a missing CIFAR-10 (``skip_md5`` accepts a tarball in
     ``data_dir`` that is not the official release); ``test`` adds ``X_test`` and
     ``y_test`` (the user's data: if it has a test set). CIFAR-10 and the user's data
-    also hold ``class_names``; ``cache`` uses the caches of decoded image folders and of
+    also hold ``class_names``; every run's data holds ``fingerprint``, the hashes of
+    its splits as loaded (:func:`twolayer.fingerprint.data_fingerprint`); ``cache``
+    uses the caches of decoded image folders and of
     preprocessed images (see :func:`twolayer._io.cache_dir`).
     """
     if config.dataset in OWN_DATA:
@@ -61,6 +65,7 @@ def load_data(
         data = spiral_splits(
             config.num_per_class, config.classes, config.noise, config.val_fraction, seed
         )
+        data["fingerprint"] = data_fingerprint(data)
         return data, None
     root = Path(config.data_dir)
     if download:
@@ -85,6 +90,7 @@ def _preprocess(
     to [0, 1]; other rows keep their shape, in ``store_dtype`` (float32 if unset).
     uint8 images of the test split (else validation) stay in ``data["pictures"]``.
     """
+    data["fingerprint"] = data_fingerprint({**raw, **data})  # before anything changes it
     X_train = raw["X_train"]
     images = X_train.ndim == 4
     store = config.store_dtype or "float32"

@@ -49,6 +49,7 @@ from twolayer._io import (
 )
 from twolayer._lock import LOCK_FILE, RUN_MARKER, lock_folder
 from twolayer.config import RunConfig
+from twolayer.fingerprint import changed_splits
 from twolayer.history import CSV_COLUMNS, HISTORY_KEYS, epoch_table, history_from_solver
 
 CONFIG_FILE = "config.json"
@@ -263,6 +264,38 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path:
     for message in damaged:
         print(f"warning: skipped a damaged checkpoint: {message}", file=sys.stderr)
     return max(steps, key=lambda p: steps[p])
+
+
+#: The key of config.json that records the run's data fingerprint.
+FINGERPRINT_KEY = "data_fingerprint"
+_PART_NAMES = {
+    "train": "training data", "val": "validation data", "test": "test data",
+    "classes": "class names",
+}  # fmt: skip
+
+
+def check_same_data(run_dir: str | os.PathLike, fingerprint: dict[str, str]) -> None:
+    """Refuse to resume ``run_dir`` on data other than its own: ValueError naming the splits
+    whose hash (``fingerprint``, :func:`twolayer.fingerprint.data_fingerprint`) changed.
+
+    A run from before fingerprints resumes, with a note on stderr saying it is unchecked.
+    """
+    recorded = load_config(run_dir).get(FINGERPRINT_KEY)
+    if not isinstance(recorded, dict):
+        print(
+            f"note: {run_dir} recorded no fingerprint of its data (an older twolayer made it): "
+            "resuming without checking that the data is the one it was trained on",
+            file=sys.stderr,
+        )
+        return
+    changed = changed_splits(recorded, fingerprint)
+    if changed:
+        parts = " and ".join(_PART_NAMES[k] for k in changed)
+        raise ValueError(
+            f"the {parts} differ from what {run_dir} was trained on (another hash): "
+            "resume it only on its own data; to train on this data, start a new run with "
+            f"--config {Path(run_dir) / CONFIG_FILE} --out NEW_DIR"
+        )
 
 
 def save_status(run_dir: str | os.PathLike, state: str, **info: Any) -> Path:

@@ -91,7 +91,9 @@ from twolayer.rundata import load_data
 from twolayer.runs import (
     CHECKPOINT,
     CONFIG_FILE,
+    FINGERPRINT_KEY,
     check_run_dir,
+    check_same_data,
     claim_run_dir,
     latest_checkpoint,
     load_run_config,
@@ -293,6 +295,8 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         say_data(config, data, say)
         say(f"preprocessed ({config.preprocess}) in {time.perf_counter() - start:.1f} s")
     check_memory(config, data)
+    if resuming:
+        check_same_data(run_dir, data["fingerprint"])
     checkpoint = None
     if resuming:
         checkpoint = latest_checkpoint(run_dir)
@@ -308,7 +312,7 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
     # Before training, so that even a failed run says what it was; a resumed one, how
     # it goes on (more epochs, the data's new place).
     examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
-    info = {"model": model.config(), "examples": examples}
+    info = {"model": model.config(), "examples": examples, FINGERPRINT_KEY: data["fingerprint"]}
     if config.dataset in OWN_DATA:
         info.update(class_names=data["class_names"], decode_cache=not args.no_cache)
         info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})
