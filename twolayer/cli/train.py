@@ -92,9 +92,12 @@ from twolayer.runs import (
     CHECKPOINT,
     CONFIG_FILE,
     FINGERPRINT_KEY,
+    check_resumable,
     check_run_dir,
     check_same_data,
     claim_run_dir,
+    epoch_status,
+    finishing,
     latest_checkpoint,
     load_run_config,
     resume_run_dir,
@@ -246,12 +249,13 @@ def is_images(data: dict[str, Any]) -> bool:
     return data["X_train"].ndim == 4
 
 
-def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
+def solver_extras(images: bool, run_dir: Path, quiet: bool, epochs: int) -> dict[str, Any]:
     """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
     progress, keeps the newest checkpoint and a live report; on rows of numbers (the
     spiral, tables) they take milliseconds, so it is silent (a digest is printed
     afterwards), writes the files once, at the end, and a checkpoint only when
-    interrupted. Checkpoints go into the run directory."""
+    interrupted. Checkpoints go into the run directory; on images status.json follows
+    the epochs too (of ``epochs``)."""
     name = os.fspath(run_dir / CHECKPOINT)
     if not images:
         return {"verbose": False, "checkpoint_name": name, "keep_checkpoints": 0}
@@ -264,7 +268,7 @@ def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
         "verbose": not quiet,
         # history.json/csv and report.html rewritten after every epoch: a browser tab
         # follows the run, and a killed run keeps its curves.
-        "on_epoch_end": live_report_callback(run_dir),
+        "on_epoch_end": epoch_status(run_dir, epochs, then=live_report_callback(run_dir)),
     }
 
 
@@ -303,10 +307,11 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         say(f"resuming from {checkpoint}")
     images = is_images(data)
     model, solver = build(
-        config, data, checkpoint=checkpoint, **solver_extras(images, run_dir, args.quiet)
-    )
+        config, data, checkpoint=checkpoint,
+        **solver_extras(images, run_dir, args.quiet, config.epochs),
+    )  # fmt: skip
     if resuming:
-        check_unfinished(solver, run_dir)
+        check_resumable(run_dir, solver)
     elif prep is not None:
         atomic_savez(run_dir / PREP_FILE, prep.state())
     # Before training, so that even a failed run says what it was; a resumed one, how
@@ -339,24 +344,19 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         raise
     save_history(run_dir, solver)
     if solver.interrupted:
-        from twolayer.report import write_report
-
-        resume = f"twolayer train --resume {run_dir}"
-        stopped = f"interrupted after epoch {solver.epoch} of {config.epochs}"
         save_status(run_dir, "interrupted", epoch=solver.epoch, **progress)
-        write_report(
-            run_dir, history=history_from_solver(solver),
-            status=f"{stopped.capitalize()}; resume with {resume}",
-        )  # fmt: skip
-        print(f"{stopped}; resume with: {resume}")
-        return 130
-    if config.dataset == "spiral":
-        seconds = time.perf_counter() - train_start
-        pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
-    else:
-        if not images:
-            print_epochs(history_from_solver(solver), config.epochs, say)
-        pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
+        return say_stopped(run_dir, solver, config.epochs)
+    try:
+        with finishing(run_dir, solver, config.epochs):
+            if config.dataset == "spiral":
+                seconds = time.perf_counter() - train_start
+                pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
+            else:
+                if not images:
+                    print_epochs(history_from_solver(solver), config.epochs, say)
+                pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
+    except KeyboardInterrupt:
+        return say_stopped(run_dir, solver, config.epochs, ", while finishing")
     (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
     save_status(run_dir, "finished", epoch=solver.epoch, **progress)
     if args.show:
@@ -380,18 +380,18 @@ def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
     check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
 
 
-def check_unfinished(solver: Solver, run_dir: Path) -> None:
-    """Refuse to resume a run that has nothing left to do."""
-    if solver.stopped_early:
-        raise ValueError(
-            f"{run_dir} stopped early (no better val accuracy for {solver.patience} epochs); "
-            "start a new run to train on"
-        )
-    if solver.epoch >= solver.num_epochs:
-        raise ValueError(
-            f"{run_dir} has finished its {solver.num_epochs} epochs; to train it further, "
-            f"resume with more: --epochs {solver.num_epochs + 10}"
-        )
+def say_stopped(run_dir: Path, solver: Solver, epochs: int, when: str = "") -> int:
+    """Say (and show in the report) where an interrupted run stopped and how to resume it."""
+    from twolayer.report import write_report
+
+    resume = f"twolayer train --resume {run_dir}"
+    stopped = f"interrupted after epoch {solver.epoch} of {epochs}{when}"
+    write_report(
+        run_dir, history=history_from_solver(solver),
+        status=f"{stopped.capitalize()}; resume with {resume}",
+    )  # fmt: skip
+    print(f"{stopped}; resume with: {resume}")
+    return 130
 
 
 def say_data(config: RunConfig, data: dict[str, Any], say: Callable[[str], None]) -> None:
