@@ -10,16 +10,15 @@ Large JPEGs are decoded at a reduced scale first (Pillow's ``draft``),
 which is much faster and loses nothing that the resize would keep.
 
 Opening a small file is mostly Python work that holds the GIL, so many files are
-decoded in worker processes, in chunks; a few are decoded in this process. Images
+decoded in worker processes, in chunks; a few are decoded in this process. The workers
+end with this process, even when it is killed (:mod:`twolayer._workers`). Images
 over Pillow's ``Image.MAX_IMAGE_PIXELS`` are refused as possible decompression
 bombs, never decoded.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
@@ -29,7 +28,9 @@ import numpy as np
 from PIL import Image, ImageOps
 from tqdm.auto import tqdm
 
+from twolayer._signals import sigterm_as_ctrl_c
 from twolayer._validate import check_positive_int
+from twolayer._workers import end_with_parent, spawn_context, stop_pool
 
 #: File name endings read as images (compared without case).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -135,11 +136,6 @@ def _decode_chunk(
     return out, bad
 
 
-def _quiet_worker() -> None:
-    # Ctrl-C reaches the whole process group; the parent alone reports it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def default_workers() -> int:
     """The cores this process may use."""
     try:
@@ -176,19 +172,22 @@ def decode_images(
             results = (_decode_chunk(names[s : s + _CHUNK], image_size, grayscale) for s in starts)
             _collect(zip(starts, results, strict=False), images, bad, skip_bad, bar)
         else:
-            # spawn: a fresh interpreter, not a fork of a process that runs BLAS threads.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, context, initializer=_quiet_worker) as pool:
-                try:
+            # The workers end with this process, however it ends; SIGTERM is Ctrl-C here.
+            pool = ProcessPoolExecutor(
+                workers, spawn_context(), initializer=end_with_parent, initargs=(os.getpid(),)
+            )
+            try:
+                with sigterm_as_ctrl_c():
                     futures = [
                         pool.submit(_decode_chunk, names[s : s + _CHUNK], image_size, grayscale)
                         for s in starts
                     ]
                     results = (f.result() for f in futures)
                     _collect(zip(starts, results, strict=True), images, bad, skip_bad, bar)
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            except BaseException:
+                stop_pool(pool)
+                raise
+            pool.shutdown()
     finally:
         bar.close()
     if bad:

@@ -17,11 +17,7 @@ crash) is run again alone; if it kills its process a second time its outcome is 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import (
@@ -36,10 +32,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from twolayer._workers import end_with_parent, spawn_context, stop_pool
 from twolayer.fast.threads import available_cores, child_env, limit_threads
 
-#: How often a pool worker checks that the process that started it is still there.
-PARENT_CHECK_S = 0.5
 #: A trial that was running each time its process died this many times is failed.
 MAX_KILLS = 2
 
@@ -51,26 +46,10 @@ class WorkerDeath:
     message: str
 
 
-def _exit_with(signum: int, frame: Any) -> None:
-    os._exit(128 + signum)
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    # A SIGKILLed parent cannot stop its workers; they notice that they were handed
-    # to another parent (os.getppid changes) and end themselves.
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(1)
-
-
 def _init_worker(parent: int) -> None:
-    # Ctrl-C goes to the whole process group; the parent handles it, and a worker's
-    # Solver must not turn it into an interrupt checkpoint of a half-trained trial.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # SIGTERM (the pool's terminate) ends a worker at once, which also keeps the
-    # Solver from taking it as an interrupt.
-    signal.signal(signal.SIGTERM, _exit_with)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    # SIGINT ignored, SIGTERM ends the worker at once (which also keeps its Solver from
+    # taking it as an interrupt), and the worker ends when its parent does.
+    end_with_parent(parent)
     limit_threads(1)  # the update rules too, not only BLAS (set by child_env)
 
 
@@ -80,18 +59,14 @@ def local_pool(workers: int) -> Iterator[Executor]:
     with child_env(1):
         pool = ProcessPoolExecutor(
             workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=spawn_context(),
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )
         try:
             yield pool
         except BaseException:
-            # Do not wait for running trials: they are lost anyway and rerun on resume.
-            # (ProcessPoolExecutor has no public way to stop running tasks before 3.14.)
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)  # quick: nothing is left running
+            stop_pool(pool)  # running trials are lost anyway, and rerun on resume
             raise
         pool.shutdown()
 
