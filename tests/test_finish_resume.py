@@ -58,6 +58,7 @@ def test_a_run_killed_while_saving_its_model_is_finished_by_resume(tmp_path, cap
     assert status(run)["state"] == "finished" and epochs_in(run) == 3
     assert TwoLayerNet.load(run / "model.npz").hidden_dim == 8
     assert not (run / "checkpoint_interrupted.npz").exists()
+    assert not (run / ".checkpoint_finishing.npz").exists()
 
     again = call(capsys, "train", "--resume", str(run))
     assert_clean_error(again)

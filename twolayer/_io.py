@@ -147,8 +147,9 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 # CRC when a member is read), pickled or malformed data (ValueError).
 NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 # What code interpreting a file's parsed content raises when the content is not what
-# it should be: a missing key, a value of the wrong type or shape.
-_CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+# it should be: a missing key, a value of the wrong type or shape, JSON nested too
+# deeply to parse.
+_CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError)
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
 _NPY_MAGIC = b"\x93NUMPY"
 

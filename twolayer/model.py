@@ -235,7 +235,8 @@ class TwoLayerNet:
     def load(cls, path: str | os.PathLike) -> TwoLayerNet:
         """Rebuild a net written by :meth:`save` (no pickle is ever loaded).
 
-        Raises FileNotFoundError, or ValueError naming the file if it is damaged.
+        Raises FileNotFoundError, or ValueError naming the file if it is damaged
+        (weights of the wrong shape or type, NaN or infinite ones included).
         """
         arrays = read_npz(path, "model file")
         with reading(path, "model file"):
@@ -247,6 +248,12 @@ class TwoLayerNet:
                     raise ValueError(
                         f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}"
                     )
+                # Weights that are not real floats, or not finite, would give NaN or
+                # complex "probabilities" without a word.
+                if v.dtype.kind != "f":
+                    raise ValueError(f"{path} is damaged: {k} holds {v.dtype}, not real numbers")
+                if not np.isfinite(v).all():
+                    raise ValueError(f"{path} is damaged: {k} holds NaN or infinite values")
                 model.params[k] = v
         return model
 

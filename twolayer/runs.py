@@ -58,16 +58,18 @@ HISTORY_JSON = "history.json"
 HISTORY_CSV = "history.csv"
 STATUS_FILE = "status.json"
 CHECKPOINT = "checkpoint"  # run_dir/checkpoint_epoch_<k>.npz, checkpoint_interrupted.npz
+#: The checkpoint that lets a run stopped after its last epoch be finished (:func:`finishing`).
+FINISHING_CHECKPOINT = f".{CHECKPOINT}_finishing.npz"
 #: What status.json may say: the run trains (or was killed while it did), was stopped
 #: by Ctrl-C or SIGTERM and can resume, diverged, or finished.
 STATES = ("running", "interrupted", "diverged", "finished")
 #: Every name a run writes into its folder (patterns as fnmatch reads them): clearing
 #: a run directory for a new run removes these and refuses a folder with anything else.
 RUN_FILES = (
-    RUN_MARKER, LOCK_FILE, ".*.tmp", CONFIG_FILE, STATUS_FILE, HISTORY_JSON, HISTORY_CSV,
-    "model.npz", "preprocess.npz", "results.json", "report.html", f"{CHECKPOINT}_*.npz",
-    "loss.png", "accuracy.png", "lr.png", "decision_boundary.png", "confusion.png",
-    "weights.png",
+    RUN_MARKER, LOCK_FILE, ".*.tmp", FINISHING_CHECKPOINT, CONFIG_FILE, STATUS_FILE,
+    HISTORY_JSON, HISTORY_CSV, "model.npz", "preprocess.npz", "results.json", "report.html",
+    f"{CHECKPOINT}_*.npz", "loss.png", "accuracy.png", "lr.png", "decision_boundary.png",
+    "confusion.png", "weights.png",
 )  # fmt: skip
 
 
@@ -245,7 +247,7 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path:
     A damaged checkpoint is skipped, with a warning, when another one is readable.
     """
     run_dir = Path(run_dir)
-    found = [run_dir / f"{CHECKPOINT}_interrupted.npz"]
+    found = [run_dir / f"{CHECKPOINT}_interrupted.npz", run_dir / FINISHING_CHECKPOINT]
     found += run_dir.glob(f"{CHECKPOINT}_epoch_*.npz")
     steps, damaged = {}, []
     for path in found:
@@ -333,15 +335,17 @@ def finishing(run_dir: str | os.PathLike, solver: Any, epochs: int) -> Iterator[
     """The phase after the last epoch (the final evaluation, test-time augmentation, the
     model file, plots and report), made resumable.
 
-    First a checkpoint of the trained state is written, unless the last epoch's is
-    there, and status.json says "running" with the last epoch and ``finishing``; so
+    First a checkpoint of the trained state is written (:data:`FINISHING_CHECKPOINT`,
+    removed again when the block ends normally), unless the last epoch's is there;
+    then status.json says "running" with the last epoch and ``finishing``; so
     a run killed in the block (even by SIGKILL) can be finished by ``--resume``.
     SIGTERM is Ctrl-C in the block; on either, status.json says "interrupted" and
     the KeyboardInterrupt goes on.
     """
     run_dir = Path(run_dir)
+    kept = run_dir / FINISHING_CHECKPOINT
     if not (run_dir / f"{CHECKPOINT}_epoch_{solver.epoch}.npz").is_file():
-        solver.save_checkpoint(run_dir / f"{CHECKPOINT}_interrupted.npz")
+        solver.save_checkpoint(kept)
     progress = {"epoch": solver.epoch, "epochs": epochs}
     save_status(run_dir, "running", finishing=True, **progress)
     try:
@@ -350,6 +354,7 @@ def finishing(run_dir: str | os.PathLike, solver: Any, epochs: int) -> Iterator[
     except KeyboardInterrupt:
         save_status(run_dir, "interrupted", finishing=True, **progress)
         raise
+    kept.unlink(missing_ok=True)
 
 
 def check_resumable(run_dir: str | os.PathLike, solver: Any) -> bool:

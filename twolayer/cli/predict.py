@@ -94,6 +94,9 @@ def load_classifier(run_dir: Path) -> Classifier:
     shape = tuple(int(n) for n in extra.get("input_shape", old))
     with reading(path, "model file"):
         prep = Preprocessor.from_state(extra)
+    if len(extra["class_names"]) != model.num_classes:
+        raise ValueError(f"{path} is damaged: {len(extra['class_names'])} class names for "
+                         f"{model.num_classes} classes")  # fmt: skip
     return Classifier(
         model=model,
         prep=prep,
