@@ -446,6 +446,21 @@ def check_history(history: dict[str, Any], path: str | os.PathLike) -> dict[str,
     per_epoch = history["iterations_per_epoch"]
     if not _is_number(per_epoch) or per_epoch != int(per_epoch) or per_epoch < 1:
         raise ValueError(f"{path} is damaged: iterations_per_epoch is {per_epoch!r}")
+    # One value per epoch in each per-epoch curve, one per step in the others.
+    epochs = len(history["val_acc_history"])
+    for key in ("train_acc_history", "val_loss_history", "epoch_time_history"):
+        if len(history[key]) != epochs:
+            raise ValueError(
+                f"{path} is damaged: {key} has {len(history[key])} values for {epochs} epochs"
+            )
+    if len(history["lr_history"]) != len(history["loss_history"]):
+        raise ValueError(
+            f"{path} is damaged: {len(history['lr_history'])} learning rates for "
+            f"{len(history['loss_history'])} steps"
+        )
+    for key in ("best_val_acc", "best_epoch"):
+        if key in history and not _is_number(history[key]):
+            raise ValueError(f"{path} is damaged: {key} is {history[key]!r}")
     return history
 
 

@@ -225,6 +225,12 @@ def _check_npz_features(arrays: dict[str, np.ndarray], path: Path) -> None:
                 f"{path}: {key} must be a numeric array (N, ...) of at least 2 dimensions, "
                 f"got {X.dtype} {X.shape}"
             )
+        if X.ndim == 4 and X.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"{path}: {key} holds images (N, H, W, C) of {X.shape[-1]} channels, but "
+                "images have 1 (grayscale) or 3 (RGB): keep those, or reshape X to rows "
+                "(N, H*W*C) to learn from them as numbers"
+            )
         if X.shape[1:] != arrays["X"].shape[1:]:
             raise ValueError(
                 f"{path}: rows of {key} have shape {X.shape[1:]} but rows of X "
