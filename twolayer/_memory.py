@@ -93,15 +93,22 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_fits(needed: int, what: str, share: int = 1, hint: str = "lower --hidden") -> None:
+def check_fits(
+    needed: int,
+    what: str,
+    share: int = 1,
+    hint: str = "lower --hidden",
+    parts: str = "weights, gradients, optimizer state, activations",
+) -> None:
     """Raise NotEnoughMemoryError if ``needed`` bytes, ``share`` times over (one per parallel
-    worker), exceed the available memory. ``what`` names the setting for the message."""
+    worker), exceed the available memory. ``what`` names the setting for the message,
+    ``parts`` what the memory is for."""
     available = available_bytes()
     total = needed * share
     if available is None or total <= available:
         return
     each = f" in each of {share} workers" if share > 1 else ""
     raise NotEnoughMemoryError(
-        f"{what} needs about {format_bytes(needed)} of memory{each} (weights, gradients, "
-        f"optimizer state, activations) but {format_bytes(available)} is available; {hint}"
+        f"{what} needs about {format_bytes(needed)} of memory{each} ({parts}) but "
+        f"{format_bytes(available)} is available; {hint}"
     )

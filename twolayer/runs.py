@@ -101,9 +101,9 @@ def new_run_dir(
 
 
 def _contents(path: Path) -> list[Path]:
-    """What a run directory holds: its lock file and what dead processes left aside."""
+    """What a run directory holds: its lock file, marker and what dead processes left aside."""
     sweep_stale(path)
-    return sorted(p for p in path.iterdir() if p.name != LOCK_FILE)
+    return sorted(p for p in path.iterdir() if p.name not in (LOCK_FILE, RUN_MARKER))
 
 
 def is_run_file(path: Path) -> bool:
@@ -131,8 +131,8 @@ def check_clearable(path: Path, held: list[Path]) -> None:
 
 
 def clear_run_dir(path: Path, held: list[Path]) -> None:
-    """Delete what a run wrote (``held``, checked by :func:`check_clearable`), marker last."""
-    for p in sorted(held, key=lambda p: p.name == RUN_MARKER):
+    """Delete what a run wrote (``held``, checked by :func:`check_clearable`)."""
+    for p in held:
         if p.is_dir() and not p.is_symlink():  # a dead writer's temporary folder
             shutil.rmtree(p)
         else:
@@ -178,7 +178,7 @@ def claim_run_dir(
             yield path
         except BaseException:
             # Under the lock: a folder made for this run and still empty goes again.
-            if created and all(p.name == RUN_MARKER for p in _contents(path)):
+            if created and not _contents(path):
                 shutil.rmtree(path, ignore_errors=True)
                 for folder in missing:  # deepest first; only while empty
                     with suppress(OSError):

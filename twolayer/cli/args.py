@@ -122,8 +122,9 @@ def run_main(
     """Run ``main(argv)`` and return its exit code, reporting user errors in one line.
 
     Exceptions in :data:`USER_ERRORS` print ``error: <message>`` on stderr and give
-    2; Ctrl-C prints one line and gives 130. Anything else is a bug and keeps its
-    traceback. A Python warning (a library's) is one ``warning:`` line, each once.
+    2, and so does a MemoryError; Ctrl-C prints one line and gives 130. Anything else
+    is a bug and keeps its traceback. A Python warning (a library's) is one
+    ``warning:`` line, each once.
     """
     try:
         with warnings.catch_warnings():
@@ -131,6 +132,9 @@ def run_main(
             return main(argv) or 0
     except USER_ERRORS as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError as e:  # what no estimate foresaw: still a request too large
+        print(f"error: not enough memory ({_one_line(e)}); use smaller sizes", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from twolayer._lock import LOCK_FILE, RUN_MARKER
+from twolayer._memory import check_fits
 from twolayer._validate import check_positive_int
 from twolayer.datasets.image_cache import decode_cached
 from twolayer.datasets.images import IMAGE_EXTENSIONS, is_image_file
@@ -231,6 +232,11 @@ def load_image_folder(
     listing = Listing(root)
     listed = {name: list_class_folder(folder, listing) for name, folder in folders.items()}
     listing.warn()
+    count = sum(len(paths) for paths, _ in listed.values())
+    # Each image decoded (uint8), then preprocessed (float32): refused before decoding.
+    check_fits(count * image_size**2 * (1 if grayscale else 3) * 5,
+               f"{count} images at image size {image_size}", hint="lower --image-size",
+               parts="the decoded and preprocessed images")  # fmt: skip
     _, class_names = encode_labels(listed["train"][1], f"the class folders of {root}")
     data: dict[str, Any] = {"class_names": class_names, "skipped": []}
     for name, (paths, labels) in listed.items():
