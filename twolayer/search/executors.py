@@ -23,12 +23,13 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     BrokenExecutor,
+    CancelledError,
     Executor,
     Future,
     ProcessPoolExecutor,
     wait,
 )
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,9 +95,7 @@ def run_trials(
             raise ChildProcessError("a worker process died; out of memory?")
         return
     if scheduler is not None:
-        with dask_client(scheduler) as client:
-            window = 2 * max(sum(client.nthreads().values()), 1)
-            yield from _run_window(client.get_executor(), fn, trials, window)
+        yield from _run_on_dask(fn, trials, scheduler)
         return
     yield from _run_on_local_pools(fn, trials, workers or available_cores())
 
@@ -129,6 +128,26 @@ def _run_on_local_pools(
                 )
             else:
                 suspects.append(trial)
+
+
+def _run_on_dask(
+    fn: Callable[[dict], Any], trials: Iterator[dict], scheduler: str
+) -> Generator[tuple[dict, Any], None, None]:
+    """The trials on the Dask cluster at ``scheduler``; losing it mid-search is one
+    ConnectionError (the outcomes already yielded stay recorded by the caller)."""
+    client = dask_client(scheduler)
+    try:
+        window = 2 * max(sum(client.nthreads().values()), 1)
+        yield from _run_window(client.get_executor(), fn, trials, window)
+    except (CancelledError, OSError) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ConnectionError(
+            f"lost the Dask scheduler at {scheduler} mid-search ({reason}); the trials that "
+            "finished are kept: start it again and rerun the same command to go on"
+        ) from None
+    finally:
+        with suppress(Exception):  # a scheduler that is gone cannot be told goodbye
+            client.close(timeout=5)
 
 
 def _drain(queue: deque[dict]) -> Iterator[dict]:
@@ -198,8 +217,18 @@ def _outcome(future: Future) -> Any:
 
 
 def dask_client(address: str) -> Any:
-    """A Dask client connected to the scheduler at ``address``."""
-    return require_dask(address).Client(address, timeout=20)
+    """A Dask client connected to the scheduler at ``address``; ValueError in one line
+    if it cannot connect (no scheduler there, or a tls:// or ucx:// address this
+    installation has no certificates or UCX for)."""
+    distributed = require_dask(address)
+    try:
+        return distributed.Client(address, timeout=20)
+    except Exception as e:  # Dask raises OSError, TimeoutError, TypeError, ValueError ...
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ValueError(
+            f"could not connect to the Dask scheduler at {address} ({reason}); check the "
+            "address (tcp://HOST:PORT), or its TLS or UCX setup in Dask's configuration"
+        ) from None
 
 
 def require_dask(address: str) -> Any:

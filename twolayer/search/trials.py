@@ -291,6 +291,7 @@ def run_search(
         for folder in (out, out / TRIALS_DIR):
             if folder.is_dir():
                 sweep_stale(folder)
+        fresh = not (out / SEARCH_JSON).is_file()
         open_search_dir(out, spec)
         _repair(out / TRIALS_CSV)
         rows = {r["index"]: r for r in load_results(out, spec)}
@@ -319,6 +320,10 @@ def run_search(
                 f"{e} The finished trials are saved in {out / TRIALS_CSV}: rerun the same "
                 "command to resume"
             ) from e
+        except BaseException:
+            if fresh and not rows:  # a start that failed must not block a corrected command
+                (out / SEARCH_JSON).unlink(missing_ok=True)
+            raise
         finally:
             bar.close()
     return [rows[i] for i in sorted(rows)]
