@@ -104,7 +104,7 @@ def _is_number(text: str) -> bool:
 def check_magnitude(X: np.ndarray, name: str) -> None:
     """Refuse features so large (beyond :data:`MAX_FEATURE`) that standardizing them
     overflows: finite values that would otherwise be reported as NaN or inf."""
-    if X.dtype.kind != "f" or np.finfo(X.dtype).max <= MAX_FEATURE:
+    if X.dtype.kind != "f" or float(np.finfo(X.dtype).max) <= MAX_FEATURE:
         return  # float32's largest value is far below it
     if X.size and np.abs(X).max() > MAX_FEATURE:
         where = np.unravel_index(np.argmax(np.abs(X)), X.shape)
