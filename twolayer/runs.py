@@ -31,7 +31,7 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
 from fnmatch import fnmatch
@@ -193,6 +193,37 @@ def resume_run_dir(path: str | os.PathLike) -> Iterator[Path]:
     with lock_folder(path, "run"):
         sweep_stale(path)
         yield path
+
+
+def check_out_file(
+    out: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike] = (),
+    suffixes: tuple[str, ...] = (),
+) -> Path:
+    """``out``, a file a command is to write, checked before any work: ValueError if it
+    is one of ``inputs`` (or inside one of them, a run directory), a file of a run
+    directory (its model.npz, config.json, ...: :data:`RUN_FILES`), not named with one
+    of ``suffixes`` (when given), or in a folder that does not exist (which is never
+    created: a mistyped path must not make folders, at / or elsewhere)."""
+    out = Path(out)
+    target = out.resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if target == source or source in target.parents:
+            raise ValueError(f"--out {out} would overwrite the input {given}: pick another name")
+    if (target.parent / RUN_MARKER).is_file() or (target.parent / CONFIG_FILE).is_file():
+        if any(fnmatch(out.name, pattern) for pattern in RUN_FILES):
+            raise ValueError(
+                f"--out {out} would replace the {out.name} of the run in {out.parent}: "
+                "pick another name"
+            )
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out} must end in {' or '.join(suffixes)}: that is what it writes")
+    if not target.parent.is_dir():
+        raise ValueError(f"--out {out}: the folder {out.parent} does not exist; create it first")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name")
+    return out
 
 
 def save_config(

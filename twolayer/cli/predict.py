@@ -34,7 +34,7 @@ from twolayer.datasets.folder import image_paths
 from twolayer.datasets.tabular import read_csv
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
-from twolayer.runs import check_run_dir, load_run_config, partial_note
+from twolayer.runs import check_out_file, check_run_dir, load_run_config, partial_note
 
 CIFAR10_INPUT = (3, 32, 32)  # runs saved before models recorded their input shape
 
@@ -174,6 +174,8 @@ def probabilities_csv(names: list[str], probs: np.ndarray, classes: list[str]) -
 
 def run_predict(args: argparse.Namespace) -> int:
     run_dir = check_run_dir(args.run_dir)
+    if args.out:
+        check_out_file(args.out, inputs=[run_dir / "model.npz", *args.inputs])
     note = partial_note(run_dir)
     if note is not None:
         print(note, file=sys.stderr)
