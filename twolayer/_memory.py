@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -112,3 +113,16 @@ def check_fits(
         f"{what} needs about {format_bytes(needed)} of memory{each} ({parts}) but "
         f"{format_bytes(available)} is available; {hint}"
     )
+
+
+def check_training_fits(
+    input_dim: int, hidden: int, classes: int, batch_size: int, **settings: Any
+) -> None:
+    """:func:`check_fits` for training a net (:func:`training_bytes`, ``settings`` as
+    there), blaming the batch size when its activations take most of it, else hidden."""
+    needed = training_bytes(input_dim, hidden, classes, batch_size, **settings)
+    rest = training_bytes(input_dim, hidden, classes, 0, **settings)
+    if needed - rest > rest:  # the training batch's activations take most of it
+        check_fits(needed, f"batch size {batch_size}", hint="lower --batch-size")
+    else:
+        check_fits(needed, f"hidden {hidden}", hint="lower --hidden (or --batch-size)")

@@ -278,6 +278,17 @@ def _check_run(c: RunConfig) -> list[str]:
             f"lr_schedule {c.lr_schedule} with restart_epochs {c.restart_epochs}: "
             "restart_epochs (the epochs between restarts) goes with cosine_restarts alone"
         )
+    if c.reg > MAX_REG:
+        errors.append(
+            f"reg {c.reg:g} is far too strong: an L2 term that large swamps or overflows the "
+            f"loss, whatever the learning rate; useful values are far below 1 (it takes at most "
+            f"{MAX_REG:g})"
+        )
+    if not c.ema_decay and c.ema_start_epoch != 1:
+        errors.append(
+            f"ema_start_epoch {c.ema_start_epoch} without ema_decay: no weights are averaged; "
+            "give ema_decay (e.g. 0.999) too, or drop ema_start_epoch"
+        )
     if c.ema_decay and c.ema_start_epoch > c.epochs:
         errors.append(
             f"ema_start_epoch {c.ema_start_epoch} is after the last epoch ({c.epochs}): "
@@ -286,6 +297,8 @@ def _check_run(c: RunConfig) -> list[str]:
     return errors
 
 
+#: The strongest L2 taken: beyond it the penalty alone decides (or overflows) the loss.
+MAX_REG = 1e3
 _NO_DATA = dict.fromkeys(f for fields in DATASET_FIELDS.values() for f in fields)
 _SPIRAL = RunConfig(
     **{**_NO_DATA, "dataset": "spiral", "num_per_class": 100, "classes": 3, "noise": 0.2,

@@ -78,7 +78,7 @@ from typing import Any
 import numpy as np
 
 from twolayer._io import atomic_savez, read_npz, reading
-from twolayer._memory import check_fits, training_bytes
+from twolayer._memory import check_training_fits
 from twolayer.cli.args import add_command, positive_int
 from twolayer.cli.flags import add_config_flags, config_changes
 from twolayer.cli.results import finish_classifier, finish_spiral, print_epochs
@@ -368,7 +368,7 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
 
 def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
     """Refuse, with an estimate, a net too large for the memory left beside the data."""
-    needed = training_bytes(
+    check_training_fits(
         int(np.prod(np.shape(data["X_train"])[1:])),
         config.hidden,
         num_classes(data),
@@ -377,7 +377,6 @@ def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
         dtype=config.dtype,
         averaged=bool(config.ema_decay),
     )
-    check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
 
 
 def say_stopped(run_dir: Path, solver: Solver, epochs: int, when: str = "") -> int:

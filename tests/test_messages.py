@@ -1,0 +1,31 @@
+"""Messages that name the real cause: the setting that is too large, a setting that does
+nothing, a finished run's counts."""
+
+from __future__ import annotations
+
+from script_helpers import assert_clean_error, call
+
+SPIRAL = ["train", "spiral", "--num-per-class", "20", "--epochs", "2", "--quiet"]
+
+
+def test_a_huge_batch_is_blamed_on_the_batch_size_and_a_huge_net_on_hidden(tmp_path, capsys):
+    batch = call(capsys, *SPIRAL, "--batch-size", "1000000000", "--out", str(tmp_path / "a"))
+    assert_clean_error(batch)
+    assert "batch size 1000000000 needs about" in batch.stderr
+    assert batch.stderr.strip().endswith("lower --batch-size")
+    net = call(capsys, *SPIRAL, "--hidden", "1000000000", "--out", str(tmp_path / "b"))
+    assert_clean_error(net)
+    assert "hidden 1000000000 needs about" in net.stderr and "lower --hidden" in net.stderr
+
+
+def test_an_absurd_reg_is_named_not_the_learning_rate(tmp_path, capsys):
+    result = call(capsys, *SPIRAL, "--reg", "1e300", "--out", str(tmp_path / "r"))
+    assert_clean_error(result)
+    assert "reg 1e+300 is far too strong" in result.stderr
+    assert "lower learning rate" not in result.stderr
+
+
+def test_ema_start_epoch_without_ema_decay_is_refused(tmp_path, capsys):
+    result = call(capsys, *SPIRAL, "--ema-start-epoch", "100", "--out", str(tmp_path / "e"))
+    assert_clean_error(result)
+    assert "ema_start_epoch 100 without ema_decay" in result.stderr
