@@ -3,9 +3,11 @@ leaves nothing that blocks the corrected command; odd settings files and variabl
 
 from __future__ import annotations
 
+import signal
 from concurrent.futures import CancelledError, Future
 
 import pytest
+from kill_helpers import kill, start_twolayer, wait_until
 from script_helpers import assert_clean_error, call
 
 from twolayer.search import executors
@@ -81,3 +83,13 @@ def test_a_cache_variable_naming_no_users_home_is_one_line(tmp_path, monkeypatch
     result = call(capsys, "train", "pets", "--out", "run")
     assert_clean_error(result)
     assert "TWOLAYER_CACHE='~nosuchuser_twolayer/x' cannot be used" in result.stderr
+
+
+def test_ctrl_c_of_a_search_prints_no_python_warnings(tmp_path):
+    hooks = tmp_path / "hooks"
+    child = start_twolayer("tune", *TINY, "--trials", "4", "--workers", "2", "--out", "s",
+                           cwd=tmp_path, hook_dir=hooks, block_trials=1)  # fmt: skip
+    assert wait_until(lambda: len(list(hooks.glob("trial-*"))) == 2)
+    stopped = kill(child, signal.SIGINT)
+    assert stopped.returncode == 130, stopped.stderr
+    assert "Warning" not in stopped.stderr and "leaked" not in stopped.stderr, stopped.stderr
