@@ -16,6 +16,7 @@ from kill_helpers import kill, start_twolayer, wait_for_file
 from script_helpers import assert_clean_error, call
 
 from twolayer import TwoLayerNet
+from twolayer.runs import partial_note
 
 SPIRAL = ["train", "spiral", "--num-per-class", "20", "--hidden", "8", "--batch-size", "16"]
 
@@ -97,6 +98,8 @@ def test_status_follows_the_epochs_of_an_image_run(cifar_root, tmp_path):
         "running",
         2,
     )
+    # The note on a killed run gives the epoch it reached, not the one it started at.
+    assert "after epoch 2 of 3" in partial_note(tmp_path / "run")
 
 
 def test_resume_with_fewer_epochs_than_done_names_both_counts(cifar_root, tmp_path, capsys):
