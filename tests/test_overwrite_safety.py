@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 from script_helpers import assert_clean_error, call
@@ -27,9 +29,12 @@ def test_overwrite_refuses_a_project_folder_that_holds_a_config_json(tmp_path, m
     refused = call(capsys, *SPIRAL, "--out", ".", "--overwrite")
     assert_clean_error(refused)
     assert "not a run directory" in refused.stderr and RUN_MARKER in refused.stderr
-    after = tree(tmp_path)
-    after.pop(".lock", None)  # the lock taken to look inside
-    assert after == before
+    (tmp_path / ".notes.tmp").write_text("an editor's file, not a run's temporary")
+    os.utime(tmp_path / ".notes.tmp", (time.time() - 7200,) * 2)  # old, as a stale one is
+    before[".notes.tmp"] = b"an editor's file, not a run's temporary"
+    refused = call(capsys, *SPIRAL, "--out", ".", "--overwrite")
+    assert_clean_error(refused)
+    assert tree(tmp_path) == before  # not even a lock file, and no temporary swept
 
 
 def test_overwrite_keeps_files_a_run_did_not_write(tmp_path, monkeypatch, capsys):

@@ -101,9 +101,26 @@ def new_run_dir(
 
 
 def _contents(path: Path) -> list[Path]:
-    """What a run directory holds: its lock file, marker and what dead processes left aside."""
-    sweep_stale(path)
+    """What a run directory holds: its lock file, marker and what dead processes left aside
+    (swept only in a folder with the marker: other folders' temporary files are not ours)."""
+    if (path / RUN_MARKER).is_file():
+        sweep_stale(path)
     return sorted(p for p in path.iterdir() if p.name not in (LOCK_FILE, RUN_MARKER))
+
+
+def _check_claimable(path: Path, overwrite: bool) -> list[Path]:
+    """What ``path`` holds, raising ValueError unless a new run may take it."""
+    held = _contents(path)
+    if held and not overwrite:
+        names = ", ".join(p.name for p in held[:4]) + (", ..." if len(held) > 4 else "")
+        raise ValueError(
+            f"{path} already holds {names}: a run directory is for one run. Pick "
+            f"another --out, resume that run with --resume {path}, or add "
+            "--overwrite to delete what it holds first"
+        )
+    if held:
+        check_clearable(path, held)
+    return held
 
 
 def is_run_file(path: Path) -> bool:
@@ -161,19 +178,12 @@ def claim_run_dir(
     missing = [d for d in (start, *start.parents) if not d.exists()]
     path = new_run_dir(dataset, out, root)
     created = out is None or bool(missing)
+    if not created:  # refused before the lock, so a folder that is no run gets no .lock
+        _check_claimable(path, overwrite)
     with lock_folder(path, "run"):
         try:
-            held = _contents(path)
-            if held and not overwrite:
-                names = ", ".join(p.name for p in held[:4]) + (", ..." if len(held) > 4 else "")
-                raise ValueError(
-                    f"{path} already holds {names}: a run directory is for one run. Pick "
-                    f"another --out, resume that run with --resume {path}, or add "
-                    "--overwrite to delete what it holds first"
-                )
-            if held:
-                check_clearable(path, held)
-                clear_run_dir(path, held)
+            held = _check_claimable(path, overwrite)  # again: under the lock, it is sure
+            clear_run_dir(path, held)
             atomic_write_json(path / RUN_MARKER, {"twolayer": twolayer.__version__})
             yield path
         except BaseException:
