@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import shutil
 import socket
 import threading
 import time
@@ -286,6 +287,7 @@ def run_search(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     with lock_folder(out, "search"):
         for folder in (out, out / TRIALS_DIR):
@@ -323,6 +325,8 @@ def run_search(
         except BaseException:
             if fresh and not rows:  # a start that failed must not block a corrected command
                 (out / SEARCH_JSON).unlink(missing_ok=True)
+                if made:  # under the lock, as a run directory made for nothing goes again
+                    shutil.rmtree(out, ignore_errors=True)
             raise
         finally:
             bar.close()
