@@ -121,7 +121,7 @@ class Listing:
                     else:
                         stack.append((name, target))
                 elif is_image_file(entry.name):
-                    kind = self._refused_file(name, entry, top)
+                    kind = self._refused_file(name, entry, real, top)
                     if kind:
                         self.left_out[kind].append(name)
                     else:
@@ -137,11 +137,13 @@ class Listing:
             return "elsewhere" if _inside(real, self.root) else "outside"
         return "run" if _is_twolayer_output(name) else None
 
-    def _refused_file(self, name: str, entry: os.DirEntry, top: str) -> str | None:
+    def _refused_file(self, name: str, entry: os.DirEntry, folder: str, top: str) -> str | None:
         # A broken link, or a FIFO or device named like an image, is listed: decoding
-        # says what is wrong with it (and --skip-bad leaves it out).
-        real = os.path.realpath(name)
-        if entry.is_symlink() and os.path.exists(name) and not _inside(real, top):
+        # says what is wrong with it (and --skip-bad leaves it out). Only links need
+        # resolving (slow, per path component): a file's real path is its folder's.
+        link = entry.is_symlink()
+        real = os.path.realpath(name) if link else os.path.join(folder, entry.name)
+        if link and os.path.exists(name) and not _inside(real, top):
             return "elsewhere" if _inside(real, self.root) else "outside"
         if real in self.files:
             return "duplicate"
