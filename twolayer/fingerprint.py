@@ -1,7 +1,7 @@
 """A data set's fingerprint: one hash per split, so that a resumed run can tell its own
 data from other data of the same size.
 
-    fp = data_fingerprint(data)          # {"train": "blake2b:...", "val": ..., "test": ...}
+    fp = data_fingerprint(data)          # {"train": "sha256:...", "val": ..., "test": ...}
     changed_splits(recorded, fp)         # ["train"] when the training data is not the same
 
 A split's hash covers its features X (N, ...) and labels y (N,): their dtypes, shapes
@@ -23,13 +23,13 @@ SPLITS = ("train", "val", "test")
 
 
 def array_digest(*arrays: np.ndarray) -> str:
-    """``blake2b:<hex>`` of the arrays' dtypes, shapes and bytes, in order."""
-    digest = hashlib.blake2b(digest_size=16)
+    """``sha256:<hex>`` of the arrays' dtypes, shapes and bytes, in order."""
+    digest = hashlib.sha256()
     for a in arrays:
         a = np.ascontiguousarray(a)
         digest.update(f"{a.dtype.str}{a.shape}".encode())
         digest.update(memoryview(a).cast("B"))
-    return f"blake2b:{digest.hexdigest()}"
+    return f"sha256:{digest.hexdigest()}"
 
 
 def data_fingerprint(data: Mapping[str, Any]) -> dict[str, str]:
@@ -38,7 +38,7 @@ def data_fingerprint(data: Mapping[str, Any]) -> dict[str, str]:
     fp = {s: array_digest(data[f"X_{s}"], data[f"y_{s}"]) for s in SPLITS if f"X_{s}" in data}
     if "class_names" in data:
         names = json.dumps([str(n) for n in data["class_names"]]).encode()
-        fp["classes"] = f"blake2b:{hashlib.blake2b(names, digest_size=16).hexdigest()}"
+        fp["classes"] = f"sha256:{hashlib.sha256(names).hexdigest()}"
     return fp
 
 
