@@ -16,7 +16,7 @@ from kill_helpers import finish, start_twolayer, wait_for_file
 from PIL import Image
 from script_helpers import assert_clean_error, call
 
-from twolayer.runs import FINGERPRINT_KEY
+from twolayer.resume import FINGERPRINT_KEY
 
 
 def write_csv(path: Path, flip: bool = False) -> Path:

@@ -87,17 +87,19 @@ from twolayer.datasets import detect_format
 from twolayer.fast.threads import limit_threads
 from twolayer.history import history_from_solver
 from twolayer.preprocess import Preprocessor
+from twolayer.resume import (
+    FINGERPRINT_KEY,
+    check_resumable,
+    check_same_data,
+    epoch_status,
+    finishing,
+)
 from twolayer.rundata import load_data
 from twolayer.runs import (
     CHECKPOINT,
     CONFIG_FILE,
-    FINGERPRINT_KEY,
-    check_resumable,
     check_run_dir,
-    check_same_data,
     claim_run_dir,
-    epoch_status,
-    finishing,
     latest_checkpoint,
     load_run_config,
     resume_run_dir,
