@@ -29,3 +29,13 @@ def test_ema_start_epoch_without_ema_decay_is_refused(tmp_path, capsys):
     result = call(capsys, *SPIRAL, "--ema-start-epoch", "100", "--out", str(tmp_path / "e"))
     assert_clean_error(result)
     assert "ema_start_epoch 100 without ema_decay" in result.stderr
+
+
+def test_settings_of_another_dataset_are_named_in_one_sentence(tmp_path, capsys):
+    result = call(capsys, *SPIRAL, "--num-train", "100", "--num-val", "10", "--image-size", "8")
+    assert_clean_error(result)
+    assert (
+        result.stderr.count("not a spiral setting") + result.stderr.count("not spiral settings")
+        == 1
+    ), result.stderr
+    assert "num_train, num_val and image_size are not spiral settings" in result.stderr

@@ -250,16 +250,30 @@ def _check_value(name: str, value: Any) -> str | None:
     return None if ok(value) else f"{what}, got {value!r}"
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _check_run(c: RunConfig) -> list[str]:
     """What no single setting shows: data settings of another dataset, schedules."""
     errors = []
     own = DATASET_FIELDS[c.dataset]
+    foreign = []  # said in one sentence, however many
     for name in ("data", *(f for fields in DATASET_FIELDS.values() for f in fields)):
         value = getattr(c, name)
         if name not in own and value is not None:
-            errors.append(f"{name} is not a {c.dataset} setting (leave it out), got {value!r}")
+            foreign.append((name, repr(value)))
         elif name in own and value is None and name not in NONE_ALLOWED:
             errors.append(f"{name} must be set for {c.dataset}")
+    if foreign:
+        names, values = (_and(list(v)) for v in zip(*foreign, strict=True))
+        are = (
+            f"is not a {c.dataset} setting"
+            if len(foreign) == 1
+            else f"are not {c.dataset} settings"
+        )
+        them = "it" if len(foreign) == 1 else "them"
+        errors.insert(0, f"{names} {are} (leave {them} out), got {values}")
     if c.dataset in ("spiral", "csv"):  # an npz's rows may be images: checked on loading
         errors += [
             f'{name} must be "none" for {c.dataset} data (its rows are not images), got {value!r}'
