@@ -3,6 +3,7 @@ nothing, a finished run's counts."""
 
 from __future__ import annotations
 
+import pytest
 from script_helpers import assert_clean_error, call
 
 SPIRAL = ["train", "spiral", "--num-per-class", "20", "--epochs", "2", "--quiet"]
@@ -39,3 +40,11 @@ def test_settings_of_another_dataset_are_named_in_one_sentence(tmp_path, capsys)
         == 1
     ), result.stderr
     assert "num_train, num_val and image_size are not spiral settings" in result.stderr
+
+
+def test_a_setting_of_several_other_datasets_is_named_once(capsys):
+    from twolayer.config import RunConfig, preset
+
+    with pytest.raises(ValueError) as refused:
+        RunConfig.from_dict({**preset("spiral").to_dict(), "data": "points.csv"})
+    assert str(refused.value).count("points.csv") == 1, refused.value

@@ -259,7 +259,8 @@ def _check_run(c: RunConfig) -> list[str]:
     errors = []
     own = DATASET_FIELDS[c.dataset]
     foreign = []  # said in one sentence, however many
-    for name in ("data", *(f for fields in DATASET_FIELDS.values() for f in fields)):
+    # Each name once: "data" is a field of several datasets.
+    for name in dict.fromkeys(("data", *(f for fields in DATASET_FIELDS.values() for f in fields))):
         value = getattr(c, name)
         if name not in own and value is not None:
             foreign.append((name, repr(value)))
