@@ -13,6 +13,8 @@ which inherit the environment and import this module to run a hooked trial, see 
                             it, creates HOOK_DIR/writing and waits to be killed, unrenamed
     HOOK_KILL_TRIALS        I,J: search trials I and J SIGKILL their worker process
     HOOK_BLOCK_TRIALS       1: every search trial creates HOOK_DIR/trial-<pid>, then waits
+    HOOK_BLOCK_DECODE       1: every chunk of images a decode worker takes creates
+                            HOOK_DIR/decoding-<pid>, then waits
 
 Nothing waits on a guessed time: each pause ends when the test says so, or is killed.
 """
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from twolayer import _io
+from twolayer.datasets import images
 from twolayer.search import trials
 from twolayer.solver import Solver
 
@@ -60,6 +63,13 @@ def run_trial(spec: dict, trial: dict, data_dir: str = "data") -> dict:
         time.sleep(WAIT_LIMIT_S)
         os._exit(99)
     return _run_trial(spec, trial, data_dir)
+
+
+def block_decode(*args: Any) -> Any:
+    """A decode worker's chunk that never ends (the worker waits to be ended)."""
+    _marker(f"decoding-{os.getpid()}").touch()
+    time.sleep(WAIT_LIMIT_S)
+    os._exit(99)
 
 
 def install() -> None:
@@ -101,6 +111,8 @@ def install() -> None:
             return _atomic_write(path, stalled)
 
         _io.atomic_write = atomic_write
+    if "HOOK_BLOCK_DECODE" in env:
+        images._decode_chunk = block_decode
     if "HOOK_KILL_TRIALS" in env or "HOOK_BLOCK_TRIALS" in env:
         trials.run_trial = run_trial
 

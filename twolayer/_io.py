@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import re
 import secrets
@@ -24,6 +25,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from twolayer._memory import available_bytes, format_bytes
 
 #: Age after which a temporary file or folder without a process id (written by an
 #: older version, or with another naming) counts as abandoned.
@@ -148,8 +151,9 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 # CRC when a member is read), pickled or malformed data (ValueError).
 NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 # What code interpreting a file's parsed content raises when the content is not what
-# it should be: a missing key, a value of the wrong type or shape.
-_CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError)
+# it should be: a missing key, a value of the wrong type or shape, JSON nested too
+# deeply to parse.
+_CONTENT_ERRORS = (KeyError, IndexError, TypeError, ValueError, AttributeError, RecursionError)
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first member, or an empty zip
 _NPY_MAGIC = b"\x93NUMPY"
 
@@ -171,9 +175,55 @@ def open_npz(path: str | os.PathLike, what: str) -> np.lib.npyio.NpzFile:
         why = "it is empty" if not magic else "it is not a zip archive"
         raise ValueError(f"{path} is not a readable .npz {what}: {why} (damaged, or foreign)")
     try:
-        return np.load(path, allow_pickle=False)
+        npz = np.load(path, allow_pickle=False)
+        sizes = _npz_sizes(npz)
     except NPZ_ERRORS as e:
         raise ValueError(f"{path} is not a readable .npz {what} ({e})") from None
+    try:
+        check_npz_sizes(sizes, path, what)
+    except ValueError:
+        npz.close()
+        raise
+    return npz
+
+
+def _npz_sizes(npz: np.lib.npyio.NpzFile) -> dict[str, tuple[tuple[int, ...], int, int]]:
+    """Each array's shape, bytes claimed by its header, and bytes its member holds."""
+    sizes = {}
+    assert npz.zip is not None  # open until the NpzFile is closed
+    for info in npz.zip.infolist():
+        if not info.filename.endswith(".npy"):
+            continue
+        with npz.zip.open(info) as member:
+            version = np.lib.format.read_magic(member)
+            read_header = getattr(np.lib.format, f"read_array_header_{version[0]}_{version[1]}")
+            shape, _, dtype = read_header(member)
+            held = info.file_size - member.tell()
+        if not dtype.hasobject:  # object arrays are refused by np.load, without pickle
+            sizes[info.filename[: -len(".npy")]] = (shape, math.prod(shape) * dtype.itemsize, held)
+    return sizes
+
+
+def check_npz_sizes(
+    sizes: Mapping[str, tuple[tuple[int, ...], int, int]], path: str | os.PathLike, what: str
+) -> None:
+    """Refuse, before anything is read, an ``.npz`` whose arrays would not fit in memory
+    (a compressed file can expand a thousandfold) or whose array headers claim more
+    elements than the file holds (a damaged or forged header)."""
+    for name, (shape, claimed, held) in sizes.items():
+        if claimed > held:
+            raise ValueError(
+                f"{path} is a damaged {what}: its array {name} claims shape {shape} "
+                f"({format_bytes(claimed)}) but holds {format_bytes(held)}"
+            )
+    total = sum(claimed for _, claimed, _ in sizes.values())
+    available = available_bytes()
+    if available is not None and total > available:
+        raise ValueError(
+            f"{path} expands to {format_bytes(total)} of arrays, more than the "
+            f"{format_bytes(available)} of memory available: too large to load (or a "
+            "decompression bomb)"
+        )
 
 
 def read_npz(path: str | os.PathLike, what: str) -> dict[str, np.ndarray]:

@@ -25,6 +25,8 @@ else:
     import fcntl
 
 LOCK_FILE = ".lock"
+#: Written first into every run directory (by twolayer.runs): the proof that a folder is one.
+RUN_MARKER = ".twolayer-run"
 
 
 class FolderInUseError(OSError):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -93,15 +94,35 @@ def format_bytes(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_fits(needed: int, what: str, share: int = 1, hint: str = "lower --hidden") -> None:
+def check_fits(
+    needed: int,
+    what: str,
+    share: int = 1,
+    hint: str = "lower --hidden",
+    parts: str = "weights, gradients, optimizer state, activations",
+) -> None:
     """Raise NotEnoughMemoryError if ``needed`` bytes, ``share`` times over (one per parallel
-    worker), exceed the available memory. ``what`` names the setting for the message."""
+    worker), exceed the available memory. ``what`` names the setting for the message,
+    ``parts`` what the memory is for."""
     available = available_bytes()
     total = needed * share
     if available is None or total <= available:
         return
     each = f" in each of {share} workers" if share > 1 else ""
     raise NotEnoughMemoryError(
-        f"{what} needs about {format_bytes(needed)} of memory{each} (weights, gradients, "
-        f"optimizer state, activations) but {format_bytes(available)} is available; {hint}"
+        f"{what} needs about {format_bytes(needed)} of memory{each} ({parts}) but "
+        f"{format_bytes(available)} is available; {hint}"
     )
+
+
+def check_training_fits(
+    input_dim: int, hidden: int, classes: int, batch_size: int, **settings: Any
+) -> None:
+    """:func:`check_fits` for training a net (:func:`training_bytes`, ``settings`` as
+    there), blaming the batch size when its activations take most of it, else hidden."""
+    needed = training_bytes(input_dim, hidden, classes, batch_size, **settings)
+    rest = training_bytes(input_dim, hidden, classes, 0, **settings)
+    if needed - rest > rest:  # the training batch's activations take most of it
+        check_fits(needed, f"batch size {batch_size}", hint="lower --batch-size")
+    else:
+        check_fits(needed, f"hidden {hidden}", hint="lower --hidden (or --batch-size)")

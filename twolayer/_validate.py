@@ -18,10 +18,12 @@ def check_finite(X: np.ndarray, name: str = "X") -> None:
     # reduction, which the exact test then clears). A BLAS dot product of the values
     # with themselves is faster than NumPy's pairwise sum.
     flat = X.reshape(-1) if X.flags.c_contiguous else None
-    if flat is not None and X.dtype in (np.float32, np.float64):
-        total = np.dot(flat, flat)
-    else:
-        total = X.sum()
+    with np.errstate(over="ignore", invalid="ignore"):  # overflow is handled just below
+        total = (
+            np.dot(flat, flat)
+            if flat is not None and X.dtype in (np.float32, np.float64)
+            else X.sum()
+        )
     if not np.isfinite(total) and not np.isfinite(X).all():
         bad = np.count_nonzero(~np.isfinite(X))
         raise ValueError(

@@ -56,7 +56,13 @@ def cache_dir() -> Path:
     """The root of twolayer's caches (decoded images, preprocessed arrays):
     ``$TWOLAYER_CACHE``, else ``$XDG_CACHE_HOME/twolayer``, else ``~/.cache/twolayer``."""
     if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
+        try:
+            return Path(os.environ[CACHE_ENV]).expanduser()
+        except RuntimeError as e:  # ~nosuchuser/x: no such user's home to expand to
+            raise ValueError(
+                f"{CACHE_ENV}={os.environ[CACHE_ENV]!r} cannot be used ({e}); set it to a folder "
+                "path, or unset it"
+            ) from None
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "twolayer"
 

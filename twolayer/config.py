@@ -220,6 +220,8 @@ def _augment_ok(spec: Any) -> bool:
     return True
 
 
+#: The strongest L2 taken.
+MAX_REG = 1e3
 #: The one table of each setting's allowed values beyond its type (None, where a
 #: setting allows it, is always allowed); the Solver checks its arguments of the same
 #: meaning against the same objects (:mod:`twolayer._constraints`).
@@ -239,9 +241,9 @@ CONSTRAINTS: dict[str, Constraint] = {
         POSITIVE,
     ),
     "lr": LEARNING_RATE,
-    **dict.fromkeys(
-        ("noise", "reg", "warmup_epochs", "seed", "data_seed", "mixup_alpha"), NON_NEGATIVE
-    ),
+    **dict.fromkeys(("noise", "warmup_epochs", "seed", "data_seed", "mixup_alpha"), NON_NEGATIVE),
+    # Beyond this the penalty alone decides (or overflows) the loss, whatever the rate.
+    "reg": Interval(0, MAX_REG, "both"),
     "classes": Interval(2, None, "left"),
     "val_fraction": Interval(0, 1, "neither"),
     **dict.fromkeys(("label_smoothing", "dropout", "input_dropout", "ema_decay"), FRACTION),
@@ -274,16 +276,31 @@ def check_setting(name: str, value: Any) -> Any:
     return value
 
 
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 def _check_run(c: RunConfig) -> list[str]:
     """What no single setting shows: data settings of another dataset, schedules."""
     errors = []
     own = DATASET_FIELDS[c.dataset]
-    for name in ("data", *(f for fields in DATASET_FIELDS.values() for f in fields)):
+    foreign = []  # said in one sentence, however many
+    # Each name once: "data" is a field of several datasets.
+    for name in dict.fromkeys(("data", *(f for fields in DATASET_FIELDS.values() for f in fields))):
         value = getattr(c, name)
         if name not in own and value is not None:
-            errors.append(f"{name} is not a {c.dataset} setting (leave it out), got {value!r}")
+            foreign.append((name, repr(value)))
         elif name in own and value is None and name not in NONE_ALLOWED:
             errors.append(f"{name} must be set for {c.dataset}")
+    if foreign:
+        names, values = (_and(list(v)) for v in zip(*foreign, strict=True))
+        are = (
+            f"is not a {c.dataset} setting"
+            if len(foreign) == 1
+            else f"are not {c.dataset} settings"
+        )
+        them = "it" if len(foreign) == 1 else "them"
+        errors.insert(0, f"{names} {are} (leave {them} out), got {values}")
     if c.dataset in ("spiral", "csv"):  # an npz's rows may be images: checked on loading
         errors += [
             f'{name} must be "none" for {c.dataset} data (its rows are not images), got {value!r}'
@@ -293,6 +310,11 @@ def _check_run(c: RunConfig) -> list[str]:
     errors += schedule_problems(
         c.lr_schedule, c.lr_decay, c.warmup_epochs, c.restart_epochs, c.epochs
     )
+    if not c.ema_decay and c.ema_start_epoch != 1:
+        errors.append(
+            f"ema_start_epoch {c.ema_start_epoch} without ema_decay: no weights are averaged; "
+            "give ema_decay (e.g. 0.999) too, or drop ema_start_epoch"
+        )
     if c.ema_decay and c.ema_start_epoch > c.epochs:
         errors.append(
             f"ema_start_epoch {c.ema_start_epoch} is after the last epoch ({c.epochs}): "

@@ -250,7 +250,8 @@ class TwoLayerNet:
         A model file of ``twolayer train`` also holds the preprocessing its inputs need,
         which the net alone does not apply: that warns, naming
         ``twolayer.Classifier.load(run_dir)``, which does. Raises FileNotFoundError, or
-        ValueError naming the file if it is damaged.
+        ValueError naming the file if it is damaged (weights of the wrong shape or type,
+        NaN or infinite ones included).
         """
         model, extra = cls.load_with_extra(path)
         if "prep_mean" in extra:
@@ -276,6 +277,12 @@ class TwoLayerNet:
                     raise ValueError(
                         f"{path}: {k} has shape {v.shape}, expected {model.params[k].shape}"
                     )
+                # Weights that are not real floats, or not finite, would give NaN or
+                # complex "probabilities" without a word.
+                if v.dtype.kind != "f":
+                    raise ValueError(f"{path} is damaged: {k} holds {v.dtype}, not real numbers")
+                if not np.isfinite(v).all():
+                    raise ValueError(f"{path} is damaged: {k} holds NaN or infinite values")
                 model.params[k] = v
         extra = {k[len("extra_") :]: v for k, v in arrays.items() if k.startswith("extra_")}
         return model, extra

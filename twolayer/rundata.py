@@ -1,6 +1,7 @@
 """The data a RunConfig names, ready for :func:`twolayer.config.build`: the run layer's loading.
 
     data, prep = load_data(config)     # X_train, y_train, X_val, y_val (+ X_test, y_test)
+    data["fingerprint"]                # a hash of each split as loaded (twolayer.fingerprint)
 
 The spiral's points are drawn from ``data_seed`` (else ``seed``). CIFAR-10 images are
 split (the first ``num_train`` for training, the last ``num_val`` for validation),
@@ -31,6 +32,7 @@ from twolayer.datasets import (
     train_val_split,
 )
 from twolayer.fast.prepcache import preprocess_splits
+from twolayer.fingerprint import data_fingerprint
 from twolayer.preprocess import Preprocessor
 
 BUILT_IN = ("spiral", "cifar10")  # data sources named by a word; any other is a path
@@ -58,8 +60,10 @@ def load_data(
     ``download`` fetches a missing CIFAR-10 (``skip_md5`` accepts a tarball in
     ``data_dir`` that is not the official release); ``test`` adds ``X_test`` and
     ``y_test`` (the user's data: if it has a test set). CIFAR-10 and the user's data
-    also hold ``class_names``; ``cache`` uses the caches of decoded image folders and of
-    preprocessed images (see :mod:`twolayer.cache`).
+    also hold ``class_names``; every run's data holds ``fingerprint``, the hashes of
+    its splits as loaded (:func:`twolayer.fingerprint.data_fingerprint`); ``cache``
+    uses the caches of decoded image folders and of preprocessed images (see
+    :mod:`twolayer.cache`).
     """
     if config.dataset in OWN_DATA:
         return _own_data(config, prep, progress=progress, test=test, cache=cache)
@@ -69,7 +73,8 @@ def load_data(
         n, classes, noise = config.num_per_class, config.classes, config.noise
         assert n is not None and classes is not None and noise is not None
         assert config.val_fraction is not None
-        data = spiral_splits(n, classes, noise, config.val_fraction, seed)
+        data: dict[str, Any] = spiral_splits(n, classes, noise, config.val_fraction, seed)
+        data["fingerprint"] = data_fingerprint(data)
         return data, None
     assert config.data_dir is not None
     root = Path(config.data_dir)
@@ -97,6 +102,7 @@ def preprocess_data(
     uint8 images of the test split (else validation) stay in ``data["pictures"]``, and
     where its rows are in the user's file (raw["sources_<split>"]) in ``data["sources"]``.
     """
+    data["fingerprint"] = data_fingerprint({**raw, **data})  # before anything changes it
     X_train = raw["X_train"]
     images = X_train.ndim == 4
     store = config.store_dtype or "float32"

@@ -92,6 +92,11 @@ def read_run(cls: Any, run_dir: str | os.PathLike) -> Any:
     clf.config_, clf.model_ = config, model
     clf.prep_ = Preprocessor.from_state(extra) if "prep_mean" in extra else None
     if "class_names" in extra:
+        if len(extra["class_names"]) != model.num_classes:
+            raise ValueError(
+                f"{path} is damaged: {len(extra['class_names'])} class names for "
+                f"{model.num_classes} classes"
+            )
         clf.classes_ = np.asarray(extra["class_names"])
     else:
         clf.classes_ = np.arange(model.num_classes)

@@ -12,7 +12,10 @@ A run directory belongs to one run: a new run refuses a folder that holds anythi
 (unless told to clear it first), and a lock keeps a second process out while a run
 trains or resumes in it (:mod:`twolayer._lock`), so its config, checkpoints and model
 always come from the same run. What processes killed mid-write left is swept when a
-run claims the folder.
+run claims the folder. Claiming writes the marker file ``.twolayer-run`` first: only
+a folder with that marker, holding nothing but what a run writes (:data:`RUN_FILES`),
+is ever cleared, so ``overwrite`` can never delete a project that happens to hold a
+``config.json``.
 
 A history is a plain dict (JSON-safe) with the solver's curves: ``loss_history``
 and ``lr_history`` (one value per iteration), ``train_acc_history``,
@@ -28,9 +31,10 @@ import io
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from datetime import datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +47,7 @@ from twolayer._io import (
     reading,
     sweep_stale,
 )
-from twolayer._lock import LOCK_FILE, lock_folder
+from twolayer._lock import LOCK_FILE, RUN_MARKER, lock_folder
 from twolayer.config import RunConfig
 from twolayer.history import CSV_COLUMNS, HISTORY_KEYS, epoch_table, history_from_solver
 
@@ -52,9 +56,19 @@ HISTORY_JSON = "history.json"
 HISTORY_CSV = "history.csv"
 STATUS_FILE = "status.json"
 CHECKPOINT = "checkpoint"  # run_dir/checkpoint_epoch_<k>.npz, checkpoint_interrupted.npz
+#: The checkpoint that lets a run stopped after its last epoch be finished (:func:`finishing`).
+FINISHING_CHECKPOINT = f".{CHECKPOINT}_finishing.npz"
 #: What status.json may say: the run trains (or was killed while it did), was stopped
 #: by Ctrl-C or SIGTERM and can resume, diverged, or finished.
 STATES = ("running", "interrupted", "diverged", "finished")
+#: Every name a run writes into its folder (patterns as fnmatch reads them): clearing
+#: a run directory for a new run removes these and refuses a folder with anything else.
+RUN_FILES = (
+    RUN_MARKER, LOCK_FILE, ".*.tmp", FINISHING_CHECKPOINT, CONFIG_FILE, STATUS_FILE,
+    HISTORY_JSON, HISTORY_CSV, "model.npz", "preprocess.npz", "results.json", "report.html",
+    f"{CHECKPOINT}_*.npz", "loss.png", "accuracy.png", "lr.png", "decision_boundary.png",
+    "confusion.png", "weights.png",
+)  # fmt: skip
 
 
 def new_run_dir(
@@ -85,9 +99,59 @@ def new_run_dir(
 
 
 def _contents(path: Path) -> list[Path]:
-    """What a run directory holds: its lock file and what dead processes left aside."""
-    sweep_stale(path)
-    return sorted(p for p in path.iterdir() if p.name != LOCK_FILE)
+    """What a run directory holds: its lock file, marker and what dead processes left aside
+    (swept only in a folder with the marker: other folders' temporary files are not ours)."""
+    if (path / RUN_MARKER).is_file():
+        sweep_stale(path)
+    return sorted(p for p in path.iterdir() if p.name not in (LOCK_FILE, RUN_MARKER))
+
+
+def _check_claimable(path: Path, overwrite: bool) -> list[Path]:
+    """What ``path`` holds, raising ValueError unless a new run may take it."""
+    held = _contents(path)
+    if held and not overwrite:
+        names = ", ".join(p.name for p in held[:4]) + (", ..." if len(held) > 4 else "")
+        raise ValueError(
+            f"{path} already holds {names}: a run directory is for one run. Pick "
+            f"another --out, resume that run with --resume {path}, or add "
+            "--overwrite to delete what it holds first"
+        )
+    if held:
+        check_clearable(path, held)
+    return held
+
+
+def is_run_file(path: Path) -> bool:
+    """Whether ``path`` is a file a run writes into its folder (:data:`RUN_FILES`)."""
+    kept = path.is_file() or path.is_symlink() or path.name.endswith(".tmp")
+    return kept and any(fnmatch(path.name, pattern) for pattern in RUN_FILES)
+
+
+def check_clearable(path: Path, held: list[Path]) -> None:
+    """Raise ValueError unless ``path`` is provably a twolayer run directory: its marker,
+    and nothing in ``held`` that a run does not write."""
+    if not (path / RUN_MARKER).is_file():
+        raise ValueError(
+            f"{path} is not empty and not a run directory (it has no {RUN_MARKER}, the "
+            "marker every twolayer run writes first); --overwrite clears only run "
+            "directories: pick another --out, or empty the folder yourself"
+        )
+    foreign = [p.name + ("/" if p.is_dir() else "") for p in held if not is_run_file(p)]
+    if foreign:
+        names = ", ".join(foreign[:4]) + (", ..." if len(foreign) > 4 else "")
+        raise ValueError(
+            f"{path} holds {names}, which no run writes; --overwrite clears only what a run "
+            "wrote: move those away or pick another --out"
+        )
+
+
+def clear_run_dir(path: Path, held: list[Path]) -> None:
+    """Delete what a run wrote (``held``, checked by :func:`check_clearable`)."""
+    for p in held:
+        if p.is_dir() and not p.is_symlink():  # a dead writer's temporary folder
+            shutil.rmtree(p)
+        else:
+            p.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -101,9 +165,10 @@ def claim_run_dir(
     """A run directory for a new run (as :func:`new_run_dir`), locked for the ``with`` block.
 
     An ``out`` that holds anything is refused, unless ``overwrite``, which clears it
-    first (only a run directory: one with a config.json). Raises FolderInUseError if
-    another process holds it. If the block fails before anything was written into a
-    folder made for it, the folder goes again.
+    first (only a run directory: see :func:`check_clearable`). The marker
+    :data:`RUN_MARKER` is written before the block runs. Raises FolderInUseError if
+    another process holds it. If the block fails before anything but the marker was
+    written into a folder made for it, the folder goes again.
     """
     # The folders this call creates (the run's, and parents such as runs/), to remove
     # again if the run fails before writing anything.
@@ -111,26 +176,13 @@ def claim_run_dir(
     missing = [d for d in (start, *start.parents) if not d.exists()]
     path = new_run_dir(dataset, out, root)
     created = out is None or bool(missing)
+    if not created:  # refused before the lock, so a folder that is no run gets no .lock
+        _check_claimable(path, overwrite)
     with lock_folder(path, "run"):
         try:
-            held = _contents(path)
-            if held and not overwrite:
-                names = ", ".join(p.name for p in held[:4]) + (", ..." if len(held) > 4 else "")
-                raise ValueError(
-                    f"{path} already holds {names}: a run directory is for one run. Pick "
-                    f"another --out, resume that run with --resume {path}, or add "
-                    "--overwrite to delete what it holds first"
-                )
-            if held and not (path / CONFIG_FILE).is_file():
-                raise ValueError(
-                    f"{path} is not empty and not a run directory (no {CONFIG_FILE}); "
-                    "--overwrite clears only run directories: pick another --out"
-                )
-            for p in held:
-                if p.is_dir() and not p.is_symlink():
-                    shutil.rmtree(p)
-                else:
-                    p.unlink()
+            held = _check_claimable(path, overwrite)  # again: under the lock, it is sure
+            clear_run_dir(path, held)
+            atomic_write_json(path / RUN_MARKER, {"twolayer": twolayer.__version__})
             yield path
         except BaseException:
             # Under the lock: a folder made for this run and still empty goes again.
@@ -149,6 +201,37 @@ def resume_run_dir(path: str | os.PathLike) -> Iterator[Path]:
     with lock_folder(path, "run"):
         sweep_stale(path)
         yield path
+
+
+def check_out_file(
+    out: str | os.PathLike,
+    inputs: Iterable[str | os.PathLike] = (),
+    suffixes: tuple[str, ...] = (),
+) -> Path:
+    """``out``, a file a command is to write, checked before any work: ValueError if it
+    is one of ``inputs`` (or inside one of them, a run directory), a file of a run
+    directory (its model.npz, config.json, ...: :data:`RUN_FILES`), not named with one
+    of ``suffixes`` (when given), or in a folder that does not exist (which is never
+    created: a mistyped path must not make folders, at / or elsewhere)."""
+    out = Path(out)
+    target = out.resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if target == source or source in target.parents:
+            raise ValueError(f"--out {out} would overwrite the input {given}: pick another name")
+    if (target.parent / RUN_MARKER).is_file() or (target.parent / CONFIG_FILE).is_file():
+        if any(fnmatch(out.name, pattern) for pattern in RUN_FILES):
+            raise ValueError(
+                f"--out {out} would replace the {out.name} of the run in {out.parent}: "
+                "pick another name"
+            )
+    if suffixes and out.suffix.lower() not in suffixes:
+        raise ValueError(f"--out {out} must end in {' or '.join(suffixes)}: that is what it writes")
+    if not target.parent.is_dir():
+        raise ValueError(f"--out {out}: the folder {out.parent} does not exist; create it first")
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name")
+    return out
 
 
 def save_config(
@@ -203,7 +286,7 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path:
     A damaged checkpoint is skipped, with a warning, when another one is readable.
     """
     run_dir = Path(run_dir)
-    found = [run_dir / f"{CHECKPOINT}_interrupted.npz"]
+    found = [run_dir / f"{CHECKPOINT}_interrupted.npz", run_dir / FINISHING_CHECKPOINT]
     found += run_dir.glob(f"{CHECKPOINT}_epoch_*.npz")
     steps, damaged = {}, []
     for path in found:
@@ -215,6 +298,12 @@ def latest_checkpoint(run_dir: str | os.PathLike) -> Path:
     if not steps:
         if damaged:
             raise ValueError(damaged[0])
+        if load_status(run_dir)["state"] == "finished":
+            raise ValueError(
+                f"{run_dir} has finished, and a run on rows of numbers keeps no checkpoint "
+                f"to train further from; to train longer, start it again: twolayer train "
+                f"--config {run_dir / CONFIG_FILE} --out NEW_DIR --epochs N"
+            )
         raise ValueError(
             f"{run_dir} has no checkpoint to resume from: the run stopped before writing one "
             f"(the spiral writes one only when interrupted). Start it again with: twolayer "
@@ -305,6 +394,21 @@ def check_history(history: dict[str, Any], path: str | os.PathLike) -> dict[str,
     per_epoch = history["iterations_per_epoch"]
     if not _is_number(per_epoch) or per_epoch != int(per_epoch) or per_epoch < 1:
         raise ValueError(f"{path} is damaged: iterations_per_epoch is {per_epoch!r}")
+    # One value per epoch in each per-epoch curve, one per step in the others.
+    epochs = len(history["val_acc_history"])
+    for key in ("train_acc_history", "val_loss_history", "epoch_time_history"):
+        if len(history[key]) != epochs:
+            raise ValueError(
+                f"{path} is damaged: {key} has {len(history[key])} values for {epochs} epochs"
+            )
+    if len(history["lr_history"]) != len(history["loss_history"]):
+        raise ValueError(
+            f"{path} is damaged: {len(history['lr_history'])} learning rates for "
+            f"{len(history['loss_history'])} steps"
+        )
+    for key in ("best_val_acc", "best_epoch"):
+        if key in history and not _is_number(history[key]):
+            raise ValueError(f"{path} is damaged: {key} is {history[key]!r}")
     return history
 
 

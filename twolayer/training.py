@@ -23,10 +23,16 @@ from typing import Any
 import numpy as np
 
 from twolayer._io import atomic_savez, read_npz, reading
-from twolayer._memory import check_fits, training_bytes
+from twolayer._memory import check_training_fits
 from twolayer.classifier import Classifier
 from twolayer.config import OWN_DATA, RunConfig, num_classes
 from twolayer.preprocess import Preprocessor
+from twolayer.resume import (
+    FINGERPRINT_KEY,
+    check_resumable,
+    check_same_data,
+    epoch_status,
+)
 from twolayer.rundata import load_data
 from twolayer.runfiles import PREP_FILE
 from twolayer.runs import (
@@ -72,7 +78,7 @@ def is_images(data: dict[str, Any]) -> bool:
 
 def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
     """Refuse, with an estimate, a net too large for the memory left beside the data."""
-    needed = training_bytes(
+    check_training_fits(
         int(np.prod(np.shape(data["X_train"])[1:])),
         config.hidden,
         num_classes(data),
@@ -81,17 +87,17 @@ def check_memory(config: RunConfig, data: dict[str, Any]) -> None:
         dtype=config.dtype,
         averaged=bool(config.ema_decay),
     )
-    check_fits(needed, f"hidden {config.hidden}", hint="lower --hidden (or --batch-size)")
 
 
-def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
+def solver_extras(images: bool, run_dir: Path, quiet: bool, epochs: int) -> dict[str, Any]:
     """How the Solver reports and checkpoints: epochs on images take seconds, so it shows
     progress, keeps the newest checkpoint and rewrites the live report after every
     epoch; on rows of numbers (the spiral, tables) they take milliseconds, so it is
     silent (a digest is printed afterwards), rewrites the live report at most every
     ROWS_LIVE_SECONDS, and writes a checkpoint only when interrupted. Checkpoints go
     into the run directory; the live files (history.json/csv, report.html) let a
-    browser tab follow the run, and a killed run keep its curves."""
+    browser tab follow the run, and a killed run keep its curves; on images status.json
+    follows the epochs too (of ``epochs``)."""
     from twolayer.report import ROWS_LIVE_SECONDS, live_report_callback  # loads matplotlib
 
     name = os.fspath(run_dir / CHECKPOINT)
@@ -104,22 +110,8 @@ def solver_extras(images: bool, run_dir: Path, quiet: bool) -> dict[str, Any]:
         "keep_checkpoints": 1,
         "print_every": 20,
         "verbose": not quiet,
-        "on_epoch_end": live_report_callback(run_dir),
+        "on_epoch_end": epoch_status(run_dir, epochs, then=live_report_callback(run_dir)),
     }
-
-
-def check_unfinished(solver: Solver, run_dir: Path) -> None:
-    """Refuse to resume a run that has nothing left to do."""
-    if solver.stopped_early:
-        raise ValueError(
-            f"{run_dir} stopped early (no better val accuracy for {solver.patience} epochs); "
-            "start a new run to train on"
-        )
-    if solver.epoch >= solver.num_epochs:
-        raise ValueError(
-            f"{run_dir} has finished its {solver.num_epochs} epochs; to train it further, "
-            f"resume with more: --epochs {solver.num_epochs + 10}"
-        )
 
 
 def start_run(
@@ -139,16 +131,19 @@ def start_run(
     even a failed run says what it was, and a resumed one how it goes on."""
     checkpoint = None
     if resuming:
+        check_same_data(run_dir, data["fingerprint"])
         checkpoint = latest_checkpoint(run_dir)
         say(f"resuming from {checkpoint}")
-    extras = solver_extras(is_images(data), run_dir, quiet)
+    extras = solver_extras(is_images(data), run_dir, quiet, config.epochs)
     solver = clf.begin_fit(config, data, prep, checkpoint=checkpoint, **extras)
     if resuming:
-        check_unfinished(solver, run_dir)
+        check_resumable(run_dir, solver)
     elif prep is not None:
         atomic_savez(run_dir / PREP_FILE, prep.state())
     examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
-    info: dict[str, Any] = {"model": clf.model_.config(), "examples": examples}
+    info: dict[str, Any] = {
+        "model": clf.model_.config(), "examples": examples, FINGERPRINT_KEY: data["fingerprint"]
+    }  # fmt: skip
     if config.dataset in OWN_DATA:
         info.update(class_names=data["class_names"], decode_cache=decode_cache)
         info.update({k: data[k] for k in ("feature_names", "skipped") if k in data})

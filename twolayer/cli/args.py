@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -123,17 +125,43 @@ def run_main(
     """Run ``main(argv)`` and return its exit code, reporting user errors in one line.
 
     Exceptions in :data:`USER_ERRORS` print ``error: <message>`` on stderr and give
-    2; Ctrl-C prints one line and gives 130. Anything else is a bug and keeps its
-    traceback.
+    2, and so does a MemoryError; Ctrl-C prints one line and gives 130. Anything else
+    is a bug and keeps its traceback. A Python warning (a library's) is one
+    ``warning:`` line, each once.
     """
     try:
-        return main(argv) or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _warning_lines()
+            return main(argv) or 0
     except USER_ERRORS as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except MemoryError as e:  # what no estimate foresaw: still a request too large
+        print(f"error: not enough memory ({_one_line(e)}); use smaller sizes", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+# Matplotlib warns once per character its font lacks (CJK class names): one line says it.
+_GLYPH = re.compile(r"Glyph \d+ .*missing from (current )?font")
+
+
+def _warning_lines() -> Callable[..., None]:
+    """A warnings.showwarning: ``warning: <message>`` on stderr, without the source
+    line, each message once."""
+    shown: set[str] = set()
+
+    def show(message: Warning | str, *args: Any, **kwargs: Any) -> None:
+        text = " ".join(str(message).split())
+        if _GLYPH.search(text):
+            text = "some names hold characters the plots' font lacks; they show as boxes"
+        if text not in shown:
+            shown.add(text)
+            print(f"warning: {text}", file=sys.stderr)
+
+    return show
 
 
 def _one_line(e: BaseException) -> str:

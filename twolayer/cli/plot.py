@@ -15,7 +15,7 @@ import argparse
 import sys
 
 from twolayer.cli.args import add_command
-from twolayer.runs import load_history, partial_note
+from twolayer.runs import check_out_file, load_history, partial_note
 
 DEFAULT_COMPARE = "compare.png"
 
@@ -37,6 +37,8 @@ def run_plot(args: argparse.Namespace) -> int:
         raise ValueError(
             "--out is for comparing several runs; one run's plots go into its directory"
         )
+    if args.out is not None:
+        check_out_file(args.out, inputs=args.run_dirs, suffixes=(".png",))
     # Load every history first, so a bad path fails before anything is written.
     histories = {run_dir: load_history(run_dir) for run_dir in args.run_dirs}
     for run_dir in histories:

@@ -31,7 +31,7 @@ from twolayer.cli.args import add_command, positive_int
 from twolayer.datasets import decode_images, detect_format
 from twolayer.datasets.folder import image_paths
 from twolayer.datasets.tabular import read_csv
-from twolayer.runs import check_run_dir, partial_note
+from twolayer.runs import check_out_file, check_run_dir, partial_note
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -135,6 +135,8 @@ def probabilities_csv(names: list[str], probs: np.ndarray, classes: list[str]) -
 
 def run_predict(args: argparse.Namespace) -> int:
     run_dir = check_run_dir(args.run_dir)
+    if args.out:
+        check_out_file(args.out, inputs=[run_dir / "model.npz", *args.inputs])
     note = partial_note(run_dir)
     if note is not None:
         print(note, file=sys.stderr)

@@ -17,7 +17,7 @@ import argparse
 from pathlib import Path
 
 from twolayer.cli.args import add_command
-from twolayer.runs import check_run_dir
+from twolayer.runs import check_out_file, check_run_dir
 from twolayer.search.trials import SEARCH_JSON
 
 DEFAULT_COMPARE = "compare.html"
@@ -41,6 +41,8 @@ def run_report(args: argparse.Namespace) -> int:
     # matplotlib (colours, images) loads only when a page is drawn, as in `plot`.
     from twolayer.report import compare_runs_html, write_search_report
 
+    if args.out:
+        check_out_file(args.out, inputs=args.dirs, suffixes=(".html", ".htm"))
     searches = [d for d in args.dirs if (Path(d) / SEARCH_JSON).is_file()]
     if searches:
         if len(args.dirs) > 1:

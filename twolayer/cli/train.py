@@ -83,6 +83,7 @@ from twolayer.cli.results import finish_classifier, finish_spiral, print_epochs
 from twolayer.config import DATASETS, PRESETS, RunConfig
 from twolayer.fast.threads import limit_threads
 from twolayer.history import history_from_solver
+from twolayer.resume import finishing
 from twolayer.rundata import source_config
 from twolayer.runs import (
     CONFIG_FILE,
@@ -91,6 +92,7 @@ from twolayer.runs import (
     load_run_config,
     resume_run_dir,
 )
+from twolayer.solver import Solver
 from twolayer.training import (
     RESUMABLE,
     check_memory,
@@ -259,32 +261,41 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
     train_start = time.perf_counter()
     train_run(run_dir, solver)
     if solver.interrupted:
-        from twolayer.report import write_report
-
-        resume = f"twolayer train --resume {run_dir}"
-        stopped = f"interrupted after epoch {solver.epoch} of {config.epochs}"
-        write_report(
-            run_dir, history=history_from_solver(solver),
-            status=f"{stopped.capitalize()}; resume with {resume}",
-        )  # fmt: skip
-        print(f"{stopped}; resume with: {resume}")
-        return 130
+        return say_stopped(run_dir, solver, config.epochs)
     clf.end_fit(solver)
     model = clf.model_
-    if config.dataset == "spiral":
-        seconds = time.perf_counter() - train_start
-        pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
-    else:
-        assert prep is not None  # every dataset but the spiral is preprocessed
-        if not is_images(data):
-            print_epochs(clf.history_, config.epochs, say)
-        pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
+    try:
+        with finishing(run_dir, solver, config.epochs):
+            if config.dataset == "spiral":
+                seconds = time.perf_counter() - train_start
+                pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
+            else:
+                assert prep is not None  # every dataset but the spiral is preprocessed
+                if not is_images(data):
+                    print_epochs(clf.history_, config.epochs, say)
+                pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
+    except KeyboardInterrupt:
+        return say_stopped(run_dir, solver, config.epochs, ", while finishing")
     finish_run(run_dir, solver)
     if args.show:
         from twolayer.plots import show_pngs  # matplotlib loads slowly: only when needed
 
         show_pngs(pngs)
     return 0
+
+
+def say_stopped(run_dir: Path, solver: Solver, epochs: int, when: str = "") -> int:
+    """Say (and show in the report) where an interrupted run stopped and how to resume it."""
+    from twolayer.report import write_report
+
+    resume = f"twolayer train --resume {run_dir}"
+    stopped = f"interrupted after epoch {solver.epoch} of {epochs}{when}"
+    write_report(
+        run_dir, history=history_from_solver(solver),
+        status=f"{stopped.capitalize()}; resume with {resume}",
+    )  # fmt: skip
+    print(f"{stopped}; resume with: {resume}")
+    return 130
 
 
 def say_data(config: RunConfig, data: dict[str, Any], say: Callable[[str], None]) -> None:

@@ -4,7 +4,8 @@ An entry is an uncompressed ``.npz`` (the images (M, S, S, C) uint8 and the indi
 of unreadable files) named by a hash of the file list (absolute paths, sizes and
 modification times) and the decode settings (image size, grayscale). Changing,
 adding, removing or touching any image gives a new key, so a stale entry is never
-read. Entries are written atomically, so an interrupted run leaves no half-written file.
+read. Entries are written atomically, so an interrupted run leaves no half-written file, and the
+temporary files of writers killed mid-write are swept when the next entry is stored.
 
 The folder is ``images/`` in the cache folder of :mod:`twolayer.cache`
 (``$TWOLAYER_CACHE``, default ``~/.cache/twolayer``), which caps the caches' size and
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-import warnings
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -25,14 +26,14 @@ from twolayer._io import open_npz
 from twolayer.cache import open_cache
 from twolayer.datasets.images import decode_images
 
-_FORMAT = "twolayer decoded images v1"  # change when the decoding itself changes
+_FORMAT = "twolayer decoded images v2"  # change when the decoding itself changes
 
 
 def cache_key(paths: Sequence[str | os.PathLike[str]], image_size: int, grayscale: bool) -> str:
     """A hash of the files (absolute path, size, mtime) and the decode settings."""
     digest = hashlib.sha256(f"{_FORMAT}\n{image_size}\n{bool(grayscale)}\n".encode())
     for path in (os.fspath(p) for p in paths):
-        st = os.stat(path)
+        st = os.stat(path) if os.path.exists(path) else os.lstat(path)  # a broken link too
         path = path if os.path.isabs(path) else os.path.abspath(path)
         line = f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
@@ -98,8 +99,8 @@ def decode_cached(
     try:
         disk.store(entry, {"images": images, "bad": bad}, _about(paths, image_size, channels))
     except OSError as e:
-        warnings.warn(
-            f"could not write the decode cache {entry} ({e}); decoding again next time",
-            stacklevel=2,
+        print(
+            f"warning: could not write the decode cache {entry} ({e}); decoding again next time",
+            file=sys.stderr,
         )
     return images, bad

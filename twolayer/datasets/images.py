@@ -3,32 +3,34 @@
 Every image becomes a square: the largest centred square is cropped (so nothing
 is stretched) and resized to ``image_size`` with Pillow's antialiased bicubic
 filter; a square image is only resized, one already that size is unchanged.
+A photo's EXIF orientation is applied first, so that it decodes upright.
 Colour images become RGB (N, S, S, 3), grayscale ones (N, S, S, 1); transparency
 is dropped; 16-bit and float grayscale pixels are scaled to 8 bits, not clipped.
 Large JPEGs are decoded at a reduced scale first (Pillow's ``draft``),
 which is much faster and loses nothing that the resize would keep.
 
 Opening a small file is mostly Python work that holds the GIL, so many files are
-decoded in worker processes, in chunks; a few are decoded in this process. Images
+decoded in worker processes, in chunks; a few are decoded in this process. The workers
+end with this process, even when it is killed (:mod:`twolayer._workers`). Images
 over Pillow's ``Image.MAX_IMAGE_PIXELS`` are refused as possible decompression
 bombs, never decoded.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
 import sys
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 from tqdm.std import tqdm  # not tqdm.auto, which warns in a notebook without ipywidgets
 
+from twolayer._signals import sigterm_as_ctrl_c
 from twolayer._validate import check_positive_int
+from twolayer._workers import end_with_parent, spawn_context, stop_pool
 
 #: File name endings read as images (compared without case).
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
@@ -62,6 +64,12 @@ def decode_image(
     naming the file if it cannot be decoded, and ``FileNotFoundError`` if it is gone.
     """
     mode = "L" if grayscale else "RGB"
+    if not os.path.isfile(path):
+        # A FIFO named .jpg would block the read forever; a broken link is not "missing".
+        if not os.path.lexists(path):
+            raise FileNotFoundError(f"image not found: {path}")
+        why = "a link to a missing file" if os.path.islink(path) else "not a regular file"
+        raise BadImageError(f"{path} is not a readable image (it is {why})")
     try:
         with warnings.catch_warnings():
             # Pillow only warns between MAX_IMAGE_PIXELS and twice that; refuse both.
@@ -69,6 +77,7 @@ def decode_image(
             image: Image.Image  # Image.open's ImageFile, then the converted copies
             with Image.open(path) as image:
                 image.draft(mode, (image_size, image_size))  # JPEG: decode at 1/2..1/8 scale
+                image = ImageOps.exif_transpose(image)  # photos upright, as viewers show them
                 if image.mode == "P" or image.mode.endswith("A"):
                     image = image.convert("RGBA")  # palette transparency, then drop alpha
                 elif image.mode in ("I", "F") or image.mode.startswith("I;16"):
@@ -128,11 +137,6 @@ def _decode_chunk(
     return out, bad
 
 
-def _quiet_worker() -> None:
-    # Ctrl-C reaches the whole process group; the parent alone reports it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def default_workers() -> int:
     """The cores this process may use."""
     try:
@@ -169,19 +173,22 @@ def decode_images(
             results = (_decode_chunk(names[s : s + _CHUNK], image_size, grayscale) for s in starts)
             _collect(zip(starts, results, strict=False), images, bad, skip_bad, bar)
         else:
-            # spawn: a fresh interpreter, not a fork of a process that runs BLAS threads.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(workers, context, initializer=_quiet_worker) as pool:
-                try:
+            # The workers end with this process, however it ends; SIGTERM is Ctrl-C here.
+            pool = ProcessPoolExecutor(
+                workers, spawn_context(), initializer=end_with_parent, initargs=(os.getpid(),)
+            )
+            try:
+                with sigterm_as_ctrl_c():
                     futures = [
                         pool.submit(_decode_chunk, names[s : s + _CHUNK], image_size, grayscale)
                         for s in starts
                     ]
                     results = (f.result() for f in futures)
                     _collect(zip(starts, results, strict=True), images, bad, skip_bad, bar)
-                except BaseException:
-                    pool.shutdown(wait=True, cancel_futures=True)
-                    raise
+            except BaseException:
+                stop_pool(pool)
+                raise
+            pool.shutdown()
     finally:
         bar.close()
     if bad:

@@ -20,14 +20,22 @@ from numpy.typing import ArrayLike
 
 
 def _as_label_array(values: ArrayLike, name: str) -> np.ndarray:
-    """``values`` as a 1-D array of numbers or strings (object arrays become strings)."""
+    """``values`` as a 1-D array of numbers or strings (object arrays become strings);
+    text that reads as numbers becomes those numbers, and whole numbers integers."""
     arr = np.asarray(values)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D (one label per row), got shape {arr.shape}")
     if arr.dtype.kind not in "biufUS":
         arr = arr.astype(str)
+    if arr.dtype.kind in "US":
+        try:  # numbers written as text are the numbers they write: "1" and "1.0" alike
+            arr = arr.astype(np.float64)
+        except ValueError:
+            return arr
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name} holds NaN or inf labels; drop or fix those rows")
+    if arr.dtype.kind == "f" and (arr == np.rint(arr)).all() and (np.abs(arr) < 2**53).all():
+        arr = arr.astype(np.int64)  # whole numbers as integers: class "1", not "1.0"
     return arr
 
 

@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from twolayer._memory import check_fits
 from twolayer._validate import check_positive_int
 
 
@@ -25,6 +26,10 @@ def _check_noise(noise: float) -> float:
 def _spiral(
     num_per_class: int, num_classes: int, noise: float, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
+    points = num_per_class * num_classes
+    # About a dozen float64 values per point at the peak: the arms, their split copies.
+    check_fits(points * 12 * 8, f"{points} spiral points", hint="lower --num-per-class",
+               parts="the points and their splits")  # fmt: skip
     # Arm k: radius 0 -> 1 while the angle runs over [4k, 4k + 4] radians, as in the notes.
     radius = np.tile(np.linspace(0.0, 1.0, num_per_class), num_classes)
     angle = np.linspace(

@@ -4,7 +4,9 @@ CSV: every column but the label column is a numeric feature; the label column is
 ``label_column``, by default the one named "label", else the last one. Labels may
 be any text or numbers (see :mod:`twolayer.datasets.labels`). A cell that is not a
 finite number, or a row with the wrong number of cells, is an error naming its
-line and column: missing values must be filled in or dropped first.
+line and column: missing values must be filled in or dropped first. A first line of
+numbers only is a data row, not a header: an error. Features beyond 1e150 in size
+(whose squares overflow when standardized) are refused, in CSV and npz alike.
 
 NPZ: ``X`` (N, ...) and ``y`` (N,), optionally ``X_val``/``y_val``,
 ``X_test``/``y_test`` and ``class_names`` (C,) text, in which case ``y`` holds
@@ -36,6 +38,8 @@ from twolayer.datasets.labels import (
 )
 
 DEFAULT_LABEL_COLUMN = "label"
+#: The largest feature magnitude taken: squares of larger ones overflow float64.
+MAX_FEATURE = 1e150
 NPZ_SPLITS = ("val", "test")  # optional (X_<split>, y_<split>) pairs beside X, y
 
 
@@ -77,12 +81,40 @@ def _read_rows(path: Path) -> tuple[list[str], list[list[str]], list[int]]:
         raise ValueError(f"{path} is not UTF-8 text ({e}); save it as UTF-8 CSV") from None
     if not header:
         raise ValueError(f"{path} is empty: a CSV needs a header line and data rows")
+    if all(_is_number(name) for name in header):
+        raise ValueError(
+            f"{path}: its first line ({','.join(header[:6])}{',...' if len(header) > 6 else ''}) "
+            "is all numbers, a data row rather than a header; add a first line naming the "
+            "columns (e.g. x1,x2,...,label)"
+        )
     duplicates = sorted({n for n in header if header.count(n) > 1})
     if duplicates:
         raise ValueError(f"{path}: the header names {duplicates} more than once; rename them")
     if not rows:
         raise ValueError(f"{path} has a header but no data rows")
     return header, rows, lines
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_magnitude(X: np.ndarray, name: str) -> None:
+    """Refuse features so large (beyond :data:`MAX_FEATURE`) that standardizing them
+    overflows: finite values that would otherwise be reported as NaN or inf."""
+    if X.dtype.kind != "f" or float(np.finfo(X.dtype).max) <= MAX_FEATURE:
+        return  # float32's largest value is far below it
+    if X.size and np.abs(X).max() > MAX_FEATURE:
+        where = np.unravel_index(np.argmax(np.abs(X)), X.shape)
+        raise ValueError(
+            f"{name} holds {X[where]:g} (at {tuple(int(i) for i in where)}), beyond "
+            f"{MAX_FEATURE:g} in size: too large to standardize without overflow; rescale "
+            "that feature (e.g. its logarithm, or other units)"
+        )
 
 
 def _to_numbers(cells: np.ndarray, names: list[str], lines: list[int], path: Path) -> np.ndarray:
@@ -92,6 +124,7 @@ def _to_numbers(cells: np.ndarray, names: list[str], lines: list[int], path: Pat
     except ValueError:
         X = None
     if X is not None and np.isfinite(X).all():
+        check_magnitude(X, f"{path}")
         return X
     for j, name in enumerate(names):  # find the first bad cell to name it
         for i, cell in enumerate(cells[:, j].tolist()):
@@ -232,6 +265,12 @@ def _check_npz_features(arrays: dict[str, np.ndarray], path: Path) -> None:
                 f"{path}: {key} must be a numeric array (N, ...) of at least 2 dimensions, "
                 f"got {X.dtype} {X.shape}"
             )
+        if X.ndim == 4 and X.shape[-1] not in (1, 3):
+            raise ValueError(
+                f"{path}: {key} holds images (N, H, W, C) of {X.shape[-1]} channels, but "
+                "images have 1 (grayscale) or 3 (RGB): keep those, or reshape X to rows "
+                "(N, H*W*C) to learn from them as numbers"
+            )
         if X.shape[1:] != arrays["X"].shape[1:]:
             raise ValueError(
                 f"{path}: rows of {key} have shape {X.shape[1:]} but rows of X "
@@ -243,6 +282,7 @@ def _check_npz_features(arrays: dict[str, np.ndarray], path: Path) -> None:
                 "they must match"
             )
         check_finite(X, f"{path}: {key}")
+        check_magnitude(X, f"{path}: {key}")
 
 
 def _npz_labels(arrays: dict[str, np.ndarray], path: Path) -> list[str]:

@@ -17,29 +17,25 @@ crash) is run again alone; if it kills its process a second time its outcome is 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import signal
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import (
     FIRST_COMPLETED,
     BrokenExecutor,
+    CancelledError,
     Executor,
     Future,
     ProcessPoolExecutor,
     wait,
 )
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
+from twolayer._workers import end_with_parent, spawn_context, stop_pool
 from twolayer.fast.threads import available_cores, child_env, limit_threads
 
-#: How often a pool worker checks that the process that started it is still there.
-PARENT_CHECK_S = 0.5
 #: A trial that was running each time its process died this many times is failed.
 MAX_KILLS = 2
 
@@ -51,26 +47,10 @@ class WorkerDeath:
     message: str
 
 
-def _exit_with(signum: int, frame: Any) -> None:
-    os._exit(128 + signum)
-
-
-def _exit_when_orphaned(parent: int) -> None:
-    # A SIGKILLed parent cannot stop its workers; they notice that they were handed
-    # to another parent (os.getppid changes) and end themselves.
-    while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_S)
-    os._exit(1)
-
-
 def _init_worker(parent: int) -> None:
-    # Ctrl-C goes to the whole process group; the parent handles it, and a worker's
-    # Solver must not turn it into an interrupt checkpoint of a half-trained trial.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # SIGTERM (the pool's terminate) ends a worker at once, which also keeps the
-    # Solver from taking it as an interrupt.
-    signal.signal(signal.SIGTERM, _exit_with)
-    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+    # SIGINT ignored, SIGTERM ends the worker at once (which also keeps its Solver from
+    # taking it as an interrupt), and the worker ends when its parent does.
+    end_with_parent(parent)
     limit_threads(1)  # the update rules too, not only BLAS (set by child_env)
 
 
@@ -80,18 +60,14 @@ def local_pool(workers: int) -> Iterator[Executor]:
     with child_env(1):
         pool = ProcessPoolExecutor(
             workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=spawn_context(),
             initializer=_init_worker,
             initargs=(os.getpid(),),
         )
         try:
             yield pool
         except BaseException:
-            # Do not wait for running trials: they are lost anyway and rerun on resume.
-            # (ProcessPoolExecutor has no public way to stop running tasks before 3.14.)
-            for process in list((getattr(pool, "_processes", None) or {}).values()):
-                process.terminate()
-            pool.shutdown(wait=True, cancel_futures=True)  # quick: nothing is left running
+            stop_pool(pool)  # running trials are lost anyway, and rerun on resume
             raise
         pool.shutdown()
 
@@ -119,9 +95,7 @@ def run_trials(
             raise ChildProcessError("a worker process died; out of memory?")
         return
     if scheduler is not None:
-        with dask_client(scheduler) as client:
-            window = 2 * max(sum(client.nthreads().values()), 1)
-            yield from _run_window(client.get_executor(), fn, trials, window)
+        yield from _run_on_dask(fn, trials, scheduler)
         return
     yield from _run_on_local_pools(fn, trials, workers or available_cores())
 
@@ -154,6 +128,26 @@ def _run_on_local_pools(
                 )
             else:
                 suspects.append(trial)
+
+
+def _run_on_dask(
+    fn: Callable[[dict], Any], trials: Iterator[dict], scheduler: str
+) -> Generator[tuple[dict, Any], None, None]:
+    """The trials on the Dask cluster at ``scheduler``; losing it mid-search is one
+    ConnectionError (the outcomes already yielded stay recorded by the caller)."""
+    client = dask_client(scheduler)
+    try:
+        window = 2 * max(sum(client.nthreads().values()), 1)
+        yield from _run_window(client.get_executor(), fn, trials, window)
+    except (CancelledError, OSError) as e:
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ConnectionError(
+            f"lost the Dask scheduler at {scheduler} mid-search ({reason}); the trials that "
+            "finished are kept: start it again and rerun the same command to go on"
+        ) from None
+    finally:
+        with suppress(Exception):  # a scheduler that is gone cannot be told goodbye
+            client.close(timeout=5)
 
 
 def _drain(queue: deque[dict]) -> Iterator[dict]:
@@ -223,8 +217,18 @@ def _outcome(future: Future) -> Any:
 
 
 def dask_client(address: str) -> Any:
-    """A Dask client connected to the scheduler at ``address``."""
-    return require_dask(address).Client(address, timeout=20)
+    """A Dask client connected to the scheduler at ``address``; ValueError in one line
+    if it cannot connect (no scheduler there, or a tls:// or ucx:// address this
+    installation has no certificates or UCX for)."""
+    distributed = require_dask(address)
+    try:
+        return distributed.Client(address, timeout=20)
+    except Exception as e:  # Dask raises OSError, TimeoutError, TypeError, ValueError ...
+        reason = " ".join(str(e).split()) or type(e).__name__
+        raise ValueError(
+            f"could not connect to the Dask scheduler at {address} ({reason}); check the "
+            "address (tcp://HOST:PORT), or its TLS or UCX setup in Dask's configuration"
+        ) from None
 
 
 def require_dask(address: str) -> Any:

@@ -177,12 +177,12 @@ def load_space_file(path: str | os.PathLike) -> Space:
             import tomli as tomllib
         try:
             raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
+        except (tomllib.TOMLDecodeError, RecursionError) as e:
             raise ValueError(f"{path} is not valid TOML ({e})") from None
     else:
         try:
             raw = json.loads(text)
-        except json.JSONDecodeError as e:
+        except (json.JSONDecodeError, RecursionError) as e:  # RecursionError: nested too deep
             raise ValueError(f"{path} is not valid JSON ({e})") from None
     if not isinstance(raw, dict):
         raise ValueError(f"{path} should hold an object mapping settings to ranges")

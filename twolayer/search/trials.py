@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import math
 import os
+import shutil
 import socket
 import threading
 import time
@@ -297,11 +298,13 @@ def run_search(
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} exists and is not a directory")
+    made = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     with lock_folder(out, "search"):
         for folder in (out, out / TRIALS_DIR):
             if folder.is_dir():
                 sweep_stale(folder)
+        fresh = not (out / SEARCH_JSON).is_file()
         open_search_dir(out, spec)
         _repair(out / TRIALS_CSV)
         rows = {r["index"]: r for r in load_results(out, spec)}
@@ -330,6 +333,12 @@ def run_search(
                 f"{e} The finished trials are saved in {out / TRIALS_CSV}: rerun the same "
                 "command to resume"
             ) from e
+        except BaseException:
+            if fresh and not rows:  # a start that failed must not block a corrected command
+                (out / SEARCH_JSON).unlink(missing_ok=True)
+                if made:  # under the lock, as a run directory made for nothing goes again
+                    shutil.rmtree(out, ignore_errors=True)
+            raise
         finally:
             bar.close()
     return [rows[i] for i in sorted(rows)]
