@@ -73,7 +73,8 @@ def save_model(
     extra = {"input_shape": np.array(input_shape)}
     if feature_names is not None:
         extra["feature_names"] = np.array(feature_names)
-    return model.save(path, **prep.state(), class_names=classes, tta=np.array(tta), **extra)
+    extra.update(prep.state(packed=True), class_names=classes, tta=np.array(tta))
+    return model.save(path, **extra)
 
 
 def write_run(clf: Any, run_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:

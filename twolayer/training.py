@@ -147,7 +147,7 @@ def start_run(
     if resuming:
         check_unfinished(solver, run_dir)
     elif prep is not None:
-        atomic_savez(run_dir / PREP_FILE, prep.state())
+        atomic_savez(run_dir / PREP_FILE, prep.state(packed=True))
     examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
     info = {"model": clf.model_.config(), "examples": examples}
     if config.dataset in OWN_DATA:
