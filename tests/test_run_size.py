@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 from script_helpers import call
+from solver_helpers import QUIET, assert_same_weights, blobs, net
+from test_checkpoint import assert_same_tree
 
 from twolayer import Classifier, Solver, TwoLayerNet, checkpoint
 from twolayer.cli.main import main
@@ -94,33 +96,15 @@ def test_a_finished_run_trains_further_from_its_final_state_as_from_its_checkpoi
         assert main(["train", "--resume", str(run), "--epochs", "4", "--quiet"]) == 0
         assert load_status(run)["state"] == "finished"
         assert len(load_history(run)["val_acc_history"]) == 4
-    a, b = weights(compact), weights(kept)
-    assert all(np.array_equal(a[k], b[k]) for k in a)  # the same run, either way
+    assert_same_weights(weights(compact), weights(kept))  # the same run, either way
     # Without the flag this time, the resumed run also ends with its final state only.
     assert not list(kept.glob("checkpoint*")) and (kept / FINAL_STATE).is_file()
 
 
 def blobs_solver() -> Solver:
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(60, 5)) + np.repeat(np.eye(3, 5) * 3, 20, axis=0)
-    y = np.repeat(np.arange(3), 20)
-    data = {"X_train": X[::2], "y_train": y[::2], "X_val": X[1::2], "y_val": y[1::2]}
-    model = TwoLayerNet(input_dim=5, hidden_dim=7, num_classes=3, seed=0)
-    solver = Solver(model, data, update_rule="adam", num_epochs=3, batch_size=10, seed=0,
-                    verbose=False)  # fmt: skip
+    solver = Solver(net(), blobs(), update_rule="adam", num_epochs=3, batch_size=20, **QUIET)
     solver.train()
     return solver
-
-
-def assert_same_tree(a, b, where="state"):
-    if isinstance(a, dict):
-        assert isinstance(b, dict) and a.keys() == b.keys(), where
-        for k in a:
-            assert_same_tree(a[k], b[k], f"{where}/{k}")
-    elif isinstance(a, np.ndarray):
-        assert a.dtype == b.dtype and np.array_equal(a, b), where
-    else:
-        assert a == b, where
 
 
 @pytest.mark.parametrize("last_is_best", [True, False])
@@ -172,8 +156,7 @@ def test_a_run_of_version_0_3_loads_predicts_exports_and_resumes(image_data, tmp
     assert said[0].stdout.replace(str(new), "") == said[1].stdout.replace(str(old), "")
     for run in (new, old):
         assert main(["train", "--resume", str(run), "--epochs", "3", "--quiet"]) == 0
-    a, b = weights(new), weights(old)
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    assert_same_weights(weights(new), weights(old))
     # Resumed and finished, the old run is in the new layout.
     members = npz_members(old)
     assert sorted(members) == ["final_state.npz", "model.npz"]
