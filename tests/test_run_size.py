@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from script_helpers import call
+from script_helpers import assert_clean_error, call
 from solver_helpers import QUIET, assert_same_weights, blobs, net
 from test_checkpoint import assert_same_tree
 
@@ -99,6 +99,18 @@ def test_a_finished_run_trains_further_from_its_final_state_as_from_its_checkpoi
     assert_same_weights(weights(compact), weights(kept))  # the same run, either way
     # Without the flag this time, the resumed run also ends with its final state only.
     assert not list(kept.glob("checkpoint*")) and (kept / FINAL_STATE).is_file()
+
+
+def test_a_finished_run_without_its_final_state_says_what_trains_it_longer(
+    image_data, tmp_path, capsys
+):
+    run = image_run(image_data, tmp_path / "run")
+    (run / FINAL_STATE).unlink()  # deleted by hand, or a run of Classifier.save
+    result = call(capsys, "train", "--resume", str(run), "--epochs", "4")
+    assert_clean_error(result)
+    assert "kept no state to train on from" in result.stderr
+    assert f"--config {run / 'config.json'} --epochs N" in result.stderr
+    assert "--keep-checkpoint" in call(capsys, "train", "--help").stdout
 
 
 def blobs_solver() -> Solver:

@@ -32,10 +32,12 @@ from twolayer.config import OWN_DATA, RunConfig, num_classes
 from twolayer.final_state import FINAL_STATE, load_final_state, save_final_state
 from twolayer.preprocess import Preprocessor
 from twolayer.rundata import load_data
-from twolayer.runfiles import PREP_FILE, load_preprocessing
+from twolayer.runfiles import MODEL_FILE, PREP_FILE, load_preprocessing
 from twolayer.runs import (
     CHECKPOINT,
+    CONFIG_FILE,
     latest_checkpoint,
+    load_status,
     save_history,
     save_run_config,
     save_status,
@@ -180,8 +182,15 @@ def train_run(run_dir: Path, solver: Solver) -> None:
 def resume_point(run_dir: Path) -> tuple[Path, dict[str, Any] | None]:
     """Where a resumed run goes on from: its newest checkpoint, or, when it has none (a
     finished run), its final state, read already (the path, and the state or None)."""
-    if not any(run_dir.glob(f"{CHECKPOINT}_*.npz")) and (run_dir / FINAL_STATE).is_file():
-        return load_final_state(run_dir)
+    if not any(run_dir.glob(f"{CHECKPOINT}_*.npz")):
+        if (run_dir / FINAL_STATE).is_file():
+            return load_final_state(run_dir)
+        if (run_dir / MODEL_FILE).is_file() and load_status(run_dir)["state"] == "finished":
+            raise ValueError(
+                f"{run_dir} has finished and kept no state to train on from (neither "
+                f"{FINAL_STATE} nor a checkpoint); train a new run for longer instead: "
+                f"twolayer train --config {run_dir / CONFIG_FILE} --epochs N --out NEW_DIR"
+            )
     return latest_checkpoint(run_dir), None
 
 
