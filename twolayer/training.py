@@ -137,7 +137,7 @@ def start_run(
     decode_cache: bool = True,
     say: Callable[[str], None] = lambda line: None,
 ) -> Solver:
-    """The run's Solver, from ``clf.begin_fit`` (resumed: from the newest checkpoint), with
+    """The run's Solver, from ``clf.begin_fit`` (resumed: from :func:`resume_point`), with
     the run's settings written first (config.json; a new run's preprocess.npz), so that
     even a failed run says what it was, and a resumed one how it goes on."""
     checkpoint, state = None, None
