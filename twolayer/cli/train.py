@@ -9,7 +9,7 @@ the preprocessing and the class names, ready for `twolayer predict`. While a run
 trains it keeps its preprocessing in preprocess.npz and, for images, the newest
 epoch's checkpoint; once it has finished both go, and final_state.npz (the update
 rule's state, with model.npz all that training further needs) stays, unless
---keep-checkpoint keeps the last epoch's whole checkpoint instead (docs/run-directory.md).
+--keep-checkpoint keeps the last epoch's whole checkpoint instead.
 The model kept is the epoch with the best validation accuracy. The last line
 printed is "val accuracy: 0.xxxx" (the spiral, data without a test set) or "test
 accuracy: 0.xxxx"; but for the spiral it follows the same without test-time
@@ -68,7 +68,8 @@ A run directory holds one run: --out must be a new or empty folder (--overwrite
 deletes what it holds first), and no second process can train in it meanwhile.
 Ctrl-C or SIGTERM stops a run at a step boundary, writes a checkpoint into its
 directory and prints the command that resumes it; --resume works from any working
-directory and after the run directory moved, continuing from the newest checkpoint.
+directory and after the run directory moved, continuing from the newest checkpoint
+(a finished run, trained further with --epochs: from its final state).
 """
 
 from __future__ import annotations
