@@ -58,6 +58,7 @@ def test_a_finished_400_image_zca_run_is_under_60_mb_with_one_copy_of_the_matrix
     assert ZCA_VALUES * 4 < total < 60e6, total  # float32: the triangle alone is 18.9 MB
     members = npz_members(run)
     assert sorted(members) == ["final_state.npz", "model.npz"]
+    assert "preprocess.npz" not in (run / "report.html").read_text()  # no dead link
     big = [(f, m) for f, arrays in members.items() for m, s in arrays.items() if np.prod(s) > 1e6]
     assert big == [("model.npz", "extra_prep_matrix_upper")]
     assert members["model.npz"]["extra_prep_matrix_upper"] == (ZCA_VALUES,)
