@@ -114,6 +114,20 @@ def test_a_finished_run_without_its_final_state_says_what_trains_it_longer(
     assert "--keep-checkpoint" in call(capsys, "train", "--help").stdout
 
 
+def test_the_spiral_keeps_its_state_too_and_trains_further(tmp_path):
+    # Rows of numbers write no epoch checkpoints while they train; finished, they keep
+    # the final state (or, asked for, the last epoch's checkpoint, written at the end).
+    spiral = ["train", "spiral", "--num-per-class", "20", "--hidden", "8", "--quiet"]
+    for name, more in (("compact", []), ("kept", ["--keep-checkpoint"])):
+        assert main([*spiral, "--epochs", "3", "--out", str(tmp_path / name), *more]) == 0
+    assert sorted(npz_members(tmp_path / "compact")) == ["final_state.npz", "model.npz"]
+    assert sorted(npz_members(tmp_path / "kept")) == ["checkpoint_epoch_3.npz", "model.npz"]
+    for name in ("compact", "kept"):
+        assert main(["train", "--resume", str(tmp_path / name), "--epochs", "5", "--quiet"]) == 0
+        assert len(load_history(tmp_path / name)["val_acc_history"]) == 5
+    assert_same_weights(weights(tmp_path / "compact"), weights(tmp_path / "kept"))
+
+
 def blobs_solver() -> Solver:
     solver = Solver(net(), blobs(), update_rule="adam", num_epochs=3, batch_size=20, **QUIET)
     solver.train()
