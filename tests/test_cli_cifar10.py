@@ -50,8 +50,9 @@ def test_a_run_leaves_a_complete_directory(zca_run):
     run_dir, result = zca_run
     assert run_dir.name.startswith("cifar10-")
     names = {p.name for p in run_dir.iterdir()}
-    assert {"config.json", "history.json", "history.csv", "model.npz", "preprocess.npz"} <= names
-    assert "checkpoint_epoch_2.npz" in names and "checkpoint_epoch_1.npz" not in names
+    assert {"config.json", "history.json", "history.csv", "model.npz", "final_state.npz"} <= names
+    # Finished: model.npz holds the preprocessing, final_state.npz stands for the checkpoint.
+    assert "preprocess.npz" not in names and not any(n.startswith("checkpoint") for n in names)
     for png in PNGS:
         assert_png(run_dir / png)
     assert "confusion.png" not in names
@@ -90,7 +91,9 @@ def test_a_run_leaves_a_complete_directory(zca_run):
 def test_the_model_file_is_self_contained_for_prediction(zca_run, tmp_path):
     run_dir, _ = zca_run
     extra = TwoLayerNet.load_extra(run_dir / "model.npz")
-    assert extra["prep_matrix"].shape == (3072, 3072) and len(extra["class_names"]) == 10
+    # The ZCA matrix is symmetric: its upper triangle is stored.
+    assert extra["prep_matrix_upper"].shape == (3072 * 3073 // 2,)
+    assert len(extra["class_names"]) == 10
     rng = np.random.default_rng(0)
     paths = []
     for i, size in enumerate([(32, 32), (64, 48)]):

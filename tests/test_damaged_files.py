@@ -15,7 +15,7 @@ from fake_cifar import make_fake_cifar10
 from PIL import Image
 from script_helpers import assert_clean_error, call
 
-from twolayer import checkpoint
+from twolayer import Classifier, checkpoint
 from twolayer.cli.main import main
 from twolayer.config import preset
 from twolayer.datasets.images import decode_image
@@ -26,22 +26,36 @@ TINY = ["--num-train", "100", "--num-val", "20", "--hidden", "8", "--batch-size"
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """A finished CIFAR-10 run (it can be resumed further), and a spiral run's settings."""
+    """A finished CIFAR-10 run (it can be resumed further), the same with its checkpoint
+    kept, and a spiral run's settings."""
     root = tmp_path_factory.mktemp("runs")
     make_fake_cifar10(root / "data", n_per_batch=24)
     data = ["--data-dir", str(root / "data"), "--no-download", "--preprocess", "mean"]
-    cifar = ["train", "cifar10", *data, *TINY, "--epochs", "2", "--quiet",
-             "--out", str(root / "cifar")]  # fmt: skip
-    assert main(cifar) == 0
+    cifar = ["train", "cifar10", *data, *TINY, "--epochs", "2", "--quiet"]
+    assert main([*cifar, "--out", str(root / "cifar")]) == 0
+    assert main([*cifar, "--out", str(root / "kept"), "--keep-checkpoint"]) == 0
     save_run_config(root / "spiral", preset("spiral"))
     Image.new("RGB", (40, 30), (200, 30, 30)).save(root / "red.png")
-    return {"cifar": root / "cifar", "spiral": root / "spiral", "image": root / "red.png"}
+    return {
+        "cifar": root / "cifar", "kept": root / "kept", "spiral": root / "spiral",
+        "image": root / "red.png",
+    }  # fmt: skip
 
 
 @pytest.fixture
 def run(runs, tmp_path) -> Path:
     """A copy of the CIFAR-10 run, to damage."""
     return Path(shutil.copytree(runs["cifar"], tmp_path / "run"))
+
+
+def unfinished(runs: dict[str, Path], tmp_path: Path) -> Path:
+    """A copy of the run with its checkpoint kept, as it was before it finished: its
+    preprocessing in preprocess.npz, no model file yet."""
+    path = Path(shutil.copytree(runs["kept"], tmp_path / "unfinished"))
+    prep = Classifier.load(path).prep_
+    np.savez(path / "preprocess.npz", **prep.state(packed=True))
+    (path / "model.npz").unlink()
+    return path
 
 
 def truncate(path: Path) -> None:
@@ -72,7 +86,12 @@ def test_a_damaged_model_file(runs, run, capsys, damage):
 @pytest.mark.parametrize(
     "name, damage",
     [
-        ("preprocess.npz", truncate),
+        ("model.npz", truncate),  # a finished run's preprocessing
+        ("model.npz", foreign_npz),
+        ("final_state.npz", truncate),
+        ("final_state.npz", foreign_npz),
+        ("final_state.npz", lambda p: checkpoint.save({"state": {"t": 9}}, p)),
+        ("preprocess.npz", truncate),  # a run that has not finished
         ("preprocess.npz", foreign_npz),
         ("checkpoint_epoch_2.npz", truncate),
         ("checkpoint_epoch_2.npz", lambda p: checkpoint.save({"state": {"t": "x"}}, p)),
@@ -82,7 +101,9 @@ def test_a_damaged_model_file(runs, run, capsys, damage):
         ("config.json", lambda p: p.write_bytes(b"\xff\xfe{")),
     ],
 )
-def test_a_damaged_file_of_a_run_being_resumed(run, capsys, name, damage):
+def test_a_damaged_file_of_a_run_being_resumed(runs, run, tmp_path, capsys, name, damage):
+    if name.startswith(("preprocess", "checkpoint")):
+        run = unfinished(runs, tmp_path)
     damage(run / name)
     result = call(capsys, "train", "--resume", str(run), "--epochs", "3")
     assert_clean_error(result)

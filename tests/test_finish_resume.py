@@ -63,7 +63,8 @@ def test_a_run_killed_while_saving_its_model_is_finished_by_resume(tmp_path, cap
 
     again = call(capsys, "train", "--resume", str(run))
     assert_clean_error(again)
-    assert "has finished, and a run on rows of numbers keeps no checkpoint" in again.stderr
+    # Finished, it keeps its final state: more epochs train it further.
+    assert "has finished its 3 epochs; to train it further" in again.stderr
 
 
 def test_sigterm_while_finishing_says_so_and_resume_finishes(cifar_root, tmp_path, capsys):

@@ -114,3 +114,21 @@ def test_transform_of_any_input_dtype_and_float64_output():
     expected = prep.transform(X)
     assert np.allclose(prep.transform(X.astype(np.float64), np.float64), expected, atol=1e-5)
     assert prep.transform(X, np.float64).dtype == np.float64
+
+
+def test_a_packed_state_holds_the_zca_matrix_once_as_its_triangle_bit_for_bit():
+    X = np.random.default_rng(0).integers(0, 256, (200, 6, 6, 3), dtype=np.uint8)
+    prep = Preprocessor("zca", 0.1).fit(X, channels_last=True)
+    state = prep.state(packed=True)
+    assert "prep_matrix" not in state and state["prep_matrix_upper"].shape == (108 * 109 // 2,)
+    again = Preprocessor.from_state(state)
+    assert again.matrix.dtype == np.float32 and np.array_equal(again.matrix, prep.matrix)
+    assert np.array_equal(
+        again.transform(X, channels_last=True), prep.transform(X, channels_last=True)
+    )
+    assert np.array_equal(Preprocessor.from_state(prep.state()).matrix, prep.matrix)  # whole
+    prep.matrix[0, 1] += 1  # not symmetric: a triangle would lose it, so it is kept whole
+    assert "prep_matrix_upper" not in prep.state(packed=True)
+    state["prep_matrix_upper"] = state["prep_matrix_upper"][:-1]
+    with pytest.raises(ValueError, match="not the triangle of a square matrix"):
+        Preprocessor.from_state(state)

@@ -164,7 +164,9 @@ def test_sigterm_then_resume_from_elsewhere_after_the_run_and_its_data_moved(
                       "--data-dir", str(tmp_path / "data2"))  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
     assert "checkpoint_interrupted.npz" in resumed.stdout
-    assert sorted(p.name for p in moved.glob("checkpoint*")) == ["checkpoint_epoch_4.npz"]
+    # Finished: the checkpoints have gone, the compact final state stays.
+    assert [p.name for p in moved.glob("checkpoint*")] == []
+    assert (moved / "final_state.npz").is_file() and not (moved / "preprocess.npz").exists()
     assert list(elsewhere.iterdir()) == []  # nothing written where it was resumed from
     assert run_config(moved)["data_dir"] == str(tmp_path / "data2")
     assert run_config(moved)["epochs"] == 4 and status(moved)["state"] == "finished"

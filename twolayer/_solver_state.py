@@ -153,6 +153,8 @@ class SolverState:
         path: str | os.PathLike,
         model: Any,
         data: dict[str, np.ndarray],
+        *,
+        state: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> S:
         """A Solver restored from a checkpoint, ready for ``train()`` to continue the run.
@@ -162,9 +164,12 @@ class SolverState:
         ``num_epochs=20``; a custom ``update_rule`` or ``augment`` must be passed again,
         and ``on_epoch_end`` too if wanted. Optimizer state, including the current
         learning rate, comes from the checkpoint; entries of an overriding
-        ``optim_config`` replace its values.
+        ``optim_config`` replace its values. ``state``: the checkpoint's dict, already
+        read (a finished run's final state, completed from its model file); ``path``
+        then only names it in messages.
         """
-        state = checkpoint.load(path)
+        if state is None:
+            state = checkpoint.load(path)
         with reading(path, "checkpoint"):  # a damaged file: one error naming it
             settings = resume_settings(state, overrides, path)
         try:

@@ -282,14 +282,15 @@ class Classifier(Estimator):
         prep: Preprocessor | None,
         *,
         checkpoint: Any = None,
+        state: dict[str, Any] | None = None,
         **solver_extras: Any,
     ) -> Solver:
         """The first half of a fit: a fresh net for ``config`` and its Solver on the
         loaded ``data`` (:func:`twolayer.rundata.load_data`), not trained yet.
-        ``checkpoint`` and ``solver_extras``: see :func:`twolayer.config.build`. For a
+        ``checkpoint``, ``state`` and ``solver_extras``: see :func:`twolayer.config.build`. For a
         caller that runs the Solver itself (the train command: status files, Ctrl-C);
         :meth:`end_fit` takes the trained Solver."""
-        model, solver = build(config, data, checkpoint=checkpoint, **solver_extras)
+        model, solver = build(config, data, checkpoint=checkpoint, state=state, **solver_extras)
         names = data.get("class_names")
         self.config_ = config
         self.prep_ = prep
@@ -403,8 +404,8 @@ class Classifier(Estimator):
 
     def save(self, run_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write a run directory as `twolayer train` does (config.json, model.npz with the
-        preprocessing, preprocess.npz, history.json/csv, status.json): `twolayer
-        predict` and `twolayer report` read it. ``run_dir`` must be new or empty
+        preprocessing, history.json/csv, status.json): `twolayer predict` and `twolayer
+        report` read it. ``run_dir`` must be new or empty
         (``overwrite``: cleared first)."""
         self._check_fitted()
         return write_run(self, run_dir, overwrite=overwrite)

@@ -435,7 +435,12 @@ def solver_settings(config: RunConfig) -> dict[str, Any]:
 
 
 def build(
-    config: RunConfig, data: dict[str, Any], *, checkpoint: Any = None, **solver_extras: Any
+    config: RunConfig,
+    data: dict[str, Any],
+    *,
+    checkpoint: Any = None,
+    state: dict[str, Any] | None = None,
+    **solver_extras: Any,
 ) -> tuple[TwoLayerNet, Solver]:
     """A fresh TwoLayerNet and a Solver for it, as ``config`` says, on ``data``.
 
@@ -444,7 +449,8 @@ def build(
     from it. ``solver_extras`` are Solver keyword arguments that do not change the
     result (``verbose``, ``checkpoint_name``, ``on_epoch_end``, ...). With
     ``checkpoint``, the Solver continues that checkpoint's run (``Solver.resume``) for
-    ``config.epochs`` epochs in all; its other settings are the checkpoint's.
+    ``config.epochs`` epochs in all; its other settings are the checkpoint's. ``state``:
+    the checkpoint's dict when it is already read (``checkpoint`` then names it).
     """
     clash = sorted(set(solver_extras) & {*solver_settings(config), "augment"})
     if clash:
@@ -466,8 +472,8 @@ def build(
     if checkpoint is not None:
         # The run goes on as it was saved; its number of epochs alone may grow (or shrink).
         solver = Solver.resume(
-            checkpoint, model, train_data, augment=augment, num_epochs=config.epochs,
-            **solver_extras,
+            checkpoint, model, train_data, state=state, augment=augment,
+            num_epochs=config.epochs, **solver_extras,
         )  # fmt: skip
         return model, solver
     solver = Solver(model, train_data, **solver_settings(config), augment=augment, **solver_extras)

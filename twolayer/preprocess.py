@@ -23,6 +23,8 @@ round-off already, and a float64 eigh would only add time (docs/performance.md
 has the figures).
 
 Its ``state()`` goes into the model file, so new images are processed the same way.
+W is symmetric, so a run's files hold its upper triangle only (``state(packed=True)``):
+half the bytes of the (D, D) matrix, which is most of a run directory's size.
 """
 
 from __future__ import annotations
@@ -89,6 +91,26 @@ def _zca_matrix(cov: np.ndarray, epsilon: float) -> np.ndarray:
     # W = B B^T with B = U diag((lambda + epsilon) ** -1/4): one SYRK instead of a GEMM.
     half = eigvecs * (eigvals + np.float32(epsilon)) ** np.float32(-0.25)
     return half @ half.T
+
+
+def _packed(matrix: np.ndarray) -> np.ndarray:
+    """The upper triangle (D * (D + 1) / 2,) of a symmetric ``matrix`` (D, D), row by row."""
+    return np.concatenate([matrix[i, i:] for i in range(matrix.shape[0])])
+
+
+def _unpacked(packed: np.ndarray) -> np.ndarray:
+    """The symmetric matrix (D, D) whose upper triangle is ``packed`` (:func:`_packed`)."""
+    d = int(round((np.sqrt(8 * packed.shape[0] + 1) - 1) / 2))
+    if d * (d + 1) // 2 != packed.shape[0]:
+        raise ValueError(f"{packed.shape[0]} values are not the triangle of a square matrix")
+    matrix = np.empty((d, d), packed.dtype)
+    start = 0
+    for i in range(d):
+        row = packed[start : start + d - i]
+        matrix[i, i:] = row
+        matrix[i:, i] = row
+        start += d - i
+    return matrix
 
 
 def _copy_cast(dst: np.ndarray, src: np.ndarray) -> None:
@@ -190,8 +212,10 @@ class Preprocessor:
                 _copy_cast(flat[rows], np.matmul(chunk, matrix, out=product[: len(chunk)]))
         return out
 
-    def state(self) -> dict[str, np.ndarray]:
-        """Arrays to store beside a model (keys start with ``prep_``)."""
+    def state(self, packed: bool = False) -> dict[str, np.ndarray]:
+        """Arrays to store beside a model (keys start with ``prep_``). ``packed``: the
+        ZCA matrix as its upper triangle, row by row (``prep_matrix_upper``), if it is
+        exactly symmetric (as fitted); else whole (``prep_matrix``)."""
         if self.mean is None:
             raise RuntimeError("Preprocessor.state called before fit")
         state = {
@@ -200,7 +224,9 @@ class Preprocessor:
             "prep_scale": np.array(self.scale, dtype=np.float64),
             "prep_mean": self.mean,
         }
-        if self.matrix is not None:
+        if self.matrix is not None and packed and np.array_equal(self.matrix, self.matrix.T):
+            state["prep_matrix_upper"] = _packed(self.matrix)
+        elif self.matrix is not None:
             state["prep_matrix"] = self.matrix
         if self.std is not None:
             state["prep_std"] = self.std
@@ -216,7 +242,9 @@ class Preprocessor:
             prep.mean = np.asarray(state["prep_mean"], dtype=np.float32)
         except KeyError as e:
             raise ValueError(f"the preprocessing state is missing {e}") from None
-        if "prep_matrix" in state:
+        if "prep_matrix_upper" in state:
+            prep.matrix = _unpacked(np.asarray(state["prep_matrix_upper"], dtype=np.float32))
+        elif "prep_matrix" in state:  # version 0.3 stored the whole matrix
             prep.matrix = np.asarray(state["prep_matrix"], dtype=np.float32)
         if "prep_std" in state:
             prep.std = np.asarray(state["prep_std"], dtype=np.float32)

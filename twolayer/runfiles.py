@@ -5,7 +5,10 @@
 
 ``model.npz`` holds, beside the weights, all a classifier needs: the preprocessing,
 the class names, the test-time views and one processed input's shape
-(:func:`save_model`, which the train command uses too).
+(:func:`save_model`, which the train command uses too). It is the one copy of the
+preprocessing of a finished run; a run still training has no model file yet, and
+keeps its preprocessing in ``preprocess.npz`` until it finishes
+(:func:`load_preprocessing` reads either).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer._io import atomic_savez
+from twolayer._io import read_npz, reading
 from twolayer.model import TwoLayerNet
 from twolayer.preprocess import Preprocessor
 from twolayer.runs import (
@@ -33,7 +36,24 @@ from twolayer.runs import (
 )
 
 MODEL_FILE = "model.npz"
-PREP_FILE = "preprocess.npz"
+PREP_FILE = "preprocess.npz"  # an unfinished run's preprocessing; model.npz holds it after
+
+
+def load_preprocessing(run_dir: str | os.PathLike) -> Preprocessor | None:
+    """The preprocessing ``run_dir``'s run was fitted with (None: the spiral's, which has
+    none): from its model file once it has one, else from preprocess.npz (a run that
+    has not finished). Runs of version 0.3 hold both, with the same arrays."""
+    run_dir = Path(run_dir)
+    path = run_dir / MODEL_FILE
+    if path.is_file():
+        _, state = TwoLayerNet.load_with_extra(path)
+        if "prep_mean" not in state:
+            return None
+    else:
+        path = run_dir / PREP_FILE
+        state = read_npz(path, "preprocessing file")
+    with reading(path, "preprocessing file"):
+        return Preprocessor.from_state(state)
 
 
 def save_model(
@@ -53,7 +73,8 @@ def save_model(
     extra = {"input_shape": np.array(input_shape)}
     if feature_names is not None:
         extra["feature_names"] = np.array(feature_names)
-    return model.save(path, **prep.state(), class_names=classes, tta=np.array(tta), **extra)
+    extra.update(prep.state(packed=True), class_names=classes, tta=np.array(tta))
+    return model.save(path, **extra)
 
 
 def write_run(clf: Any, run_dir: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -67,7 +88,6 @@ def write_run(clf: Any, run_dir: str | os.PathLike, *, overwrite: bool = False) 
         if clf.prep_ is None:
             clf.model_.save(path / MODEL_FILE)
         else:
-            atomic_savez(path / PREP_FILE, clf.prep_.state())
             save_model(
                 path / MODEL_FILE, clf.model_, clf.prep_, clf.classes_, clf.config_.tta,
                 clf.input_shape_, getattr(clf, "feature_names_in_", None),

@@ -67,7 +67,7 @@ RUN_FILES = (
     RUN_MARKER, LOCK_FILE, ".*.tmp", FINISHING_CHECKPOINT, CONFIG_FILE, STATUS_FILE,
     HISTORY_JSON, HISTORY_CSV, "model.npz", "preprocess.npz", "results.json", "report.html",
     f"{CHECKPOINT}_*.npz", "loss.png", "accuracy.png", "lr.png", "decision_boundary.png",
-    "confusion.png", "weights.png",
+    "confusion.png", "weights.png", "final_state.npz",
 )  # fmt: skip
 
 

@@ -7,10 +7,13 @@
         solver = start_run(clf, run_dir, config, data, prep)   # config.json, preprocess.npz
         train_run(run_dir, solver)                              # status.json, history
         clf.end_fit(solver)
+        ...                                                     # model.npz, report
+        finish_run(run_dir, solver)                             # final_state.npz
 
 A resumed run (``resume_dir``, ``resuming``) keeps the preprocessing it was fitted
 with and continues from its newest checkpoint, so that it ends as the uninterrupted
-run would have, bit for bit.
+run would have, bit for bit; a finished one (trained further: more epochs) from its
+final state (:mod:`twolayer.final_state`), which stands for its last checkpoint.
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from typing import Any
 
 import numpy as np
 
-from twolayer._io import atomic_savez, read_npz, reading
+from twolayer._io import atomic_savez
 from twolayer._memory import check_training_fits
 from twolayer.classifier import Classifier
 from twolayer.config import OWN_DATA, RunConfig, num_classes
+from twolayer.final_state import FINAL_STATE, load_final_state, save_final_state
 from twolayer.preprocess import Preprocessor
 from twolayer.resume import (
     FINGERPRINT_KEY,
@@ -34,10 +38,12 @@ from twolayer.resume import (
     epoch_status,
 )
 from twolayer.rundata import load_data
-from twolayer.runfiles import PREP_FILE
+from twolayer.runfiles import MODEL_FILE, PREP_FILE, load_preprocessing
 from twolayer.runs import (
     CHECKPOINT,
+    CONFIG_FILE,
     latest_checkpoint,
+    load_status,
     save_history,
     save_run_config,
     save_status,
@@ -62,10 +68,7 @@ def load_run_data(
     keeps the preprocessing it was fitted with."""
     prep = None
     if resume_dir is not None and config.dataset != "spiral":
-        path = resume_dir / PREP_FILE
-        state = read_npz(path, "preprocessing file")
-        with reading(path, "preprocessing file"):
-            prep = Preprocessor.from_state(state)
+        prep = load_preprocessing(resume_dir)
     return load_data(
         config, prep=prep, download=download, skip_md5=skip_md5, progress=progress, cache=cache
     )
@@ -126,20 +129,20 @@ def start_run(
     decode_cache: bool = True,
     say: Callable[[str], None] = lambda line: None,
 ) -> Solver:
-    """The run's Solver, from ``clf.begin_fit`` (resumed: from the newest checkpoint), with
+    """The run's Solver, from ``clf.begin_fit`` (resumed: from :func:`resume_point`), with
     the run's settings written first (config.json; a new run's preprocess.npz), so that
     even a failed run says what it was, and a resumed one how it goes on."""
-    checkpoint = None
+    checkpoint, state = None, None
     if resuming:
         check_same_data(run_dir, data["fingerprint"])
-        checkpoint = latest_checkpoint(run_dir)
+        checkpoint, state = resume_point(run_dir)
         say(f"resuming from {checkpoint}")
     extras = solver_extras(is_images(data), run_dir, quiet, config.epochs)
-    solver = clf.begin_fit(config, data, prep, checkpoint=checkpoint, **extras)
+    solver = clf.begin_fit(config, data, prep, checkpoint=checkpoint, state=state, **extras)
     if resuming:
         check_resumable(run_dir, solver)
     elif prep is not None:
-        atomic_savez(run_dir / PREP_FILE, prep.state())
+        atomic_savez(run_dir / PREP_FILE, prep.state(packed=True))
     examples = {split: len(data[f"y_{split}"]) for split in ("train", "val")}
     info: dict[str, Any] = {
         "model": clf.model_.config(), "examples": examples, FINGERPRINT_KEY: data["fingerprint"]
@@ -171,7 +174,35 @@ def train_run(run_dir: Path, solver: Solver) -> None:
         save_status(run_dir, "interrupted", epoch=solver.epoch, **progress)
 
 
-def finish_run(run_dir: Path, solver: Solver) -> None:
-    """Mark the run finished (its files all written): status.json, no stale interrupt checkpoint."""
-    (run_dir / f"{CHECKPOINT}_interrupted.npz").unlink(missing_ok=True)
+def resume_point(run_dir: Path) -> tuple[Path, dict[str, Any] | None]:
+    """Where a resumed run goes on from: its newest checkpoint, or, when it has none (a
+    finished run), its final state, read already (the path, and the state or None)."""
+    if not any(run_dir.glob(f"{CHECKPOINT}_*.npz")):
+        if (run_dir / FINAL_STATE).is_file():
+            return load_final_state(run_dir)
+        if (run_dir / MODEL_FILE).is_file() and load_status(run_dir)["state"] == "finished":
+            raise ValueError(
+                f"{run_dir} has finished and kept no state to train on from (neither "
+                f"{FINAL_STATE} nor a checkpoint); train a new run for longer instead: "
+                f"twolayer train --config {run_dir / CONFIG_FILE} --epochs N --out NEW_DIR"
+            )
+    return latest_checkpoint(run_dir), None
+
+
+def finish_run(run_dir: Path, solver: Solver, *, keep_checkpoint: bool = False) -> None:
+    """Mark the run finished, its files all written (model.npz first): status.json, and
+    its state for training further kept once, compactly (final_state.npz; with
+    ``keep_checkpoint``: as the last epoch's whole checkpoint instead); every other
+    checkpoint and preprocess.npz (model.npz holds the preprocessing) go."""
+    newest = run_dir / f"{CHECKPOINT}_epoch_{solver.epoch}.npz"
+    if keep_checkpoint:
+        if not newest.is_file():  # rows of numbers write none but when interrupted
+            solver.save_checkpoint(newest)
+        (run_dir / FINAL_STATE).unlink(missing_ok=True)
+    else:
+        save_final_state(run_dir, solver)
+    for path in run_dir.glob(f"{CHECKPOINT}_*.npz"):
+        if not (keep_checkpoint and path == newest):
+            path.unlink()
+    (run_dir / PREP_FILE).unlink(missing_ok=True)
     save_status(run_dir, "finished", epoch=solver.epoch, epochs=solver.num_epochs)

@@ -1,9 +1,10 @@
 """What `twolayer train` does after training: the model file, the plots, the printed results.
 
-Each function saves ``model.npz`` and the run's figures into ``run_dir``, prints where
-the run went and its accuracies (the last line being the headline one), and returns
-the figures written. Every accuracy printed says whether it averages test-time views
-(TTA) or not; the per-epoch and best figures never do.
+Each function saves ``model.npz`` and the run's figures into ``run_dir``, calls
+``finish`` (which marks the run finished) once every file is written, prints where
+the run went, the files it holds and its accuracies (the last line being the
+headline one), and returns the figures written. Every accuracy printed says whether
+it averages test-time views (TTA) or not; the per-epoch and best figures never do.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def finish_spiral(
     solver: Solver,
     seconds: float,
     say: Callable[[str], None],
+    finish: Callable[[], None],
 ) -> list[Path]:
     """A digest of the epochs, the decision boundary, and the train and val accuracies."""
     # matplotlib loads slowly: only where figures are drawn
@@ -59,6 +61,7 @@ def finish_spiral(
         updates=len(solver.loss_history),
     )  # fmt: skip
     write_report(run_dir, history=history, results=results)
+    finish()
     print_saved(run_dir)
     for split in ("train", "val"):
         acc = np.mean(model.predict(data[f"X_{split}"]) == data[f"y_{split}"])
@@ -93,6 +96,7 @@ def finish_classifier(
     model: TwoLayerNet,
     solver: Solver,
     start: float,
+    finish: Callable[[], None],
 ) -> list[Path]:
     """For CIFAR-10 and the user's data: the model file (with the preprocessing, class
     names and test-time views), the first-layer weights (images), the report (with the
@@ -133,6 +137,7 @@ def finish_classifier(
         image_shape=shape if len(shape) == 3 else None, updates=len(solver.loss_history),
     )  # fmt: skip
     write_report(run_dir, history=history, results=results)
+    finish()
     print(
         f"kept the weights of epoch {solver.best_epoch}, the best val accuracy without "
         f"test-time augmentation ({solver.best_val_acc:.4f}); total time {elapsed:.1f} s"

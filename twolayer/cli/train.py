@@ -2,10 +2,14 @@
 
 Writes a run directory (runs/<dataset>-<date>-<time>, or --out) with config.json
 (the run's settings: --config reruns it exactly), history.json/csv and report.html
-(both rewritten as it trains), model.npz, results.json, status.json, loss.png,
-accuracy.png and lr.png; the spiral adds decision_boundary.png, the other data
-preprocess.npz (images also the newest checkpoint and weights.png), and their
-model.npz holds the preprocessing and the class names, ready for `twolayer predict`.
+(both rewritten as it trains), model.npz, final_state.npz, results.json,
+status.json, loss.png, accuracy.png and lr.png; the spiral adds
+decision_boundary.png, images weights.png. But for the spiral's, model.npz holds
+the preprocessing and the class names, ready for `twolayer predict`. While a run
+trains it keeps its preprocessing in preprocess.npz and, for images, the newest
+epoch's checkpoint; once it has finished both go, and final_state.npz (the update
+rule's state, with model.npz all that training further needs) stays, unless
+--keep-checkpoint keeps the last epoch's whole checkpoint instead.
 The model kept is the epoch with the best validation accuracy. The last line
 printed is "val accuracy: 0.xxxx" (the spiral, data without a test set) or "test
 accuracy: 0.xxxx"; but for the spiral it follows the same without test-time
@@ -64,7 +68,8 @@ A run directory holds one run: --out must be a new or empty folder (--overwrite
 deletes what it holds first), and no second process can train in it meanwhile.
 Ctrl-C or SIGTERM stops a run at a step boundary, writes a checkpoint into its
 directory and prints the command that resumes it; --resume works from any working
-directory and after the run directory moved, continuing from the newest checkpoint.
+directory and after the run directory moved, continuing from the newest checkpoint
+(a finished run, trained further with --epochs: from its final state).
 """
 
 from __future__ import annotations
@@ -158,6 +163,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="CIFAR-10: accept a cifar-10-python.tar.gz in the data dir that is not the "
         "official release",
+    )
+    run.add_argument(
+        "--keep-checkpoint",
+        action="store_true",
+        help="keep the last epoch's whole checkpoint (checkpoint_epoch_<k>.npz) when the run "
+        "has finished, instead of only the compact final state that --resume --epochs "
+        "trains on from",
     )
     run.add_argument("--show", action="store_true", help="open the plots in windows at the end")
     run.add_argument(
@@ -264,19 +276,22 @@ def train_in(run_dir: Path, config: RunConfig, args: argparse.Namespace, resumin
         return say_stopped(run_dir, solver, config.epochs)
     clf.end_fit(solver)
     model = clf.model_
+
+    def finish() -> None:  # once model.npz and every other file is written
+        finish_run(run_dir, solver, keep_checkpoint=args.keep_checkpoint)
+
     try:
         with finishing(run_dir, solver, config.epochs):
             if config.dataset == "spiral":
                 seconds = time.perf_counter() - train_start
-                pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say)
+                pngs = finish_spiral(run_dir, config, data, model, solver, seconds, say, finish)
             else:
                 assert prep is not None  # every dataset but the spiral is preprocessed
                 if not is_images(data):
                     print_epochs(clf.history_, config.epochs, say)
-                pngs = finish_classifier(run_dir, config, data, prep, model, solver, start)
+                pngs = finish_classifier(run_dir, config, data, prep, model, solver, start, finish)
     except KeyboardInterrupt:
         return say_stopped(run_dir, solver, config.epochs, ", while finishing")
-    finish_run(run_dir, solver)
     if args.show:
         from twolayer.plots import show_pngs  # matplotlib loads slowly: only when needed
 

@@ -46,10 +46,9 @@ LIVE_REFRESH_SECONDS = 3
 #: Runs on rows of numbers (the spiral, tables) finish epochs in milliseconds: their
 #: live files are rewritten at most this often, so that writing them costs little.
 ROWS_LIVE_SECONDS = 1.0
-#: Files of a run directory the report links to, when they exist.
-LINKED_FILES = (
-    "model.npz", CONFIG_FILE, "history.json", "history.csv", RESULTS_JSON, "preprocess.npz",
-)  # fmt: skip
+#: Files of a run directory the report links to, when they exist (not preprocess.npz,
+#: which a finished run no longer holds: its model.npz has the preprocessing).
+LINKED_FILES = ("model.npz", CONFIG_FILE, "history.json", "history.csv", RESULTS_JSON)
 
 
 def run_headline(
