@@ -31,7 +31,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from twolayer.fast.blocks import for_blocks
 from twolayer.fast.threads import blas_threads
 
 _CHUNK = 4096  # rows per chunk: big enough for fast matmuls, small enough for memory
@@ -88,11 +87,6 @@ def _zca_matrix(cov: np.ndarray, epsilon: float) -> np.ndarray:
     # W = B B^T with B = U diag((lambda + epsilon) ** -1/4): one SYRK instead of a GEMM.
     half = eigvecs * (eigvals + np.float32(epsilon)) ** np.float32(-0.25)
     return half @ half.T
-
-
-def _copy_cast(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst[...] = src, cast to dst's dtype on all threads (NumPy's casts run on one core)."""
-    for_blocks(lambda d, s: np.copyto(d, s, casting="same_kind"), dst, src)
 
 
 class Preprocessor:
@@ -186,7 +180,11 @@ class Preprocessor:
             if product is None:
                 np.matmul(chunk, matrix, out=flat[rows])
             else:
-                _copy_cast(flat[rows], np.matmul(chunk, matrix, out=product[: len(chunk)]))
+                np.copyto(
+                    flat[rows],
+                    np.matmul(chunk, matrix, out=product[: len(chunk)]),
+                    casting="same_kind",
+                )
         return out
 
     def state(self) -> dict[str, np.ndarray]:

@@ -1,0 +1,95 @@
+"""The compiler behind the fast path: numba, imported and used only on first need.
+
+    @kernel
+    def scale(x, a):              # plain Python, one element at a time
+        for i in prange(x.size):
+            x[i] *= a
+
+``kernel`` leaves the function as written until its first call; then it imports numba
+and compiles it with ``njit(cache=True, parallel=True)`` for the argument types of
+that call only (fastmath off: IEEE arithmetic in the arrays' own dtype, so the results
+equal NumPy's up to rounding, mostly bit for bit). ``cache=True`` keeps the machine code
+beside the source, so a second process loads it instead of compiling again. Nothing is
+imported or compiled when twolayer is imported.
+
+Where numba cannot be imported, :func:`available` is False, callers use their plain
+NumPy code instead, and :func:`available` warns once, saying so.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+#: Kernels loop with ``for i in prange(n)``: a plain range until numba loads, when each
+#: kernel's module gets numba's prange ("split among the threads") before it compiles.
+prange = range
+
+__all__ = ["available", "get_num_threads", "kernel", "prange", "set_num_threads"]
+
+_numba: ModuleType | None = None
+_tried = False
+_threads: int | None = None  # asked for by set_num_threads before numba was loaded
+
+
+def _load() -> ModuleType | None:
+    """numba, imported on the first call (None where it cannot be, with one warning)."""
+    global _numba, _tried
+    if not _tried:
+        _tried = True
+        try:
+            import numba
+        except ImportError as e:
+            warnings.warn(
+                f"twolayer: numba cannot be imported ({e}); the update rules run as "
+                "plain NumPy (twolayer.optim), slower. pip install numba for the fast kernels.",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        _numba = numba
+        if _threads is not None:
+            numba.set_num_threads(min(_threads, numba.config.NUMBA_NUM_THREADS))
+    return _numba
+
+
+def available() -> bool:
+    """Whether the compiled kernels run (numba imports); warns once when not."""
+    return _load() is not None
+
+
+def set_num_threads(n: int) -> None:
+    """Threads for the compiled kernels (default: every core numba sees)."""
+    global _threads
+    _threads = max(1, int(n))
+    if _numba is not None:
+        _numba.set_num_threads(min(_threads, _numba.config.NUMBA_NUM_THREADS))
+
+
+def get_num_threads() -> int:
+    """Threads the compiled kernels use."""
+    if _load() is None:
+        return 1
+    return _numba.get_num_threads()
+
+
+class kernel:  # noqa: N801 - used as a decorator, like numba's own njit
+    """``py_func`` compiled by numba on its first call; see the module docstring."""
+
+    def __init__(self, py_func: Callable[..., Any]) -> None:
+        self.py_func = py_func
+        self.__doc__ = py_func.__doc__
+        self.__name__ = py_func.__name__
+        self._compiled: Callable[..., Any] | None = None
+
+    def __call__(self, *args: Any) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            numba = _load()
+            if numba is None:
+                raise RuntimeError("numba is not available: use the plain NumPy path")
+            self.py_func.__globals__["prange"] = numba.prange
+            compiled = self._compiled = numba.njit(cache=True, parallel=True)(self.py_func)
+        return compiled(*args)
