@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -76,6 +77,10 @@ def check_result(r: dict, torch_present: bool, jax_present: bool, numba: bool = 
         assert len(stats["repeats_ms_per_step"]) == 2
         assert all(positive(t) for t in stats["repeats_ms_per_step"])
     assert positive(r["ratio_ours_to_bound"]) and positive(r["fraction_of_bound"])
+    # ratios are medians of per-round ratios, each round's times taken back to back
+    ours, bound = r["ours"]["repeats_ms_per_step"], r["matmul_bound"]["repeats_ms_per_step"]
+    rounds = zip(ours, bound, strict=True)
+    assert math.isclose(r["ratio_ours_to_bound"], statistics.median(a / b for a, b in rounds))
     assert positive(r["fraction_of_bound_notebook"]) and positive(r["ratio_notebook_to_scripts"])
     limit = (r["true_limit_ms"], r["bandwidth_gb_s"], r["fraction_of_limit"])
     assert all(positive(x) for x in limit) if numba else limit == (None, None, None)

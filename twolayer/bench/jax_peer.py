@@ -8,6 +8,8 @@ only by :func:`load_jax` (it is in the ``bench`` extra, never a runtime dependen
 
 from __future__ import annotations
 
+import os
+import sys
 from types import ModuleType
 from typing import Any
 
@@ -17,8 +19,15 @@ from twolayer.bench.limit import STATE_ARRAYS
 from twolayer.optim import DEFAULTS
 
 
-def load_jax() -> ModuleType | None:
-    """The ``jax`` module (64-bit floats enabled, for the float64 runs), or None."""
+def load_jax(threads: int | None = None) -> ModuleType | None:
+    """The ``jax`` module (64-bit floats enabled, for the float64 runs), or None.
+
+    ``threads=1`` asks XLA, before it loads, for one thread (as BLAS and PyTorch get in
+    such a run); other counts leave it on every core, its default.
+    """
+    if threads == 1 and "jax" not in sys.modules:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ.setdefault("XLA_FLAGS", flags)
     try:
         import jax
     except ImportError:

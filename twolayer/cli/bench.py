@@ -26,7 +26,8 @@ printed: ours to each peer, the fraction of the true limit, notebook to scripts.
 Each timed repeat runs one epoch's worth of steps (ceil(num_train / batch_size)) after
 --warmup untimed steps; repeats are interleaved (ours scripts, ours notebook, bound, torch,
 predict, ours scripts, ...) and medians are reported, because a shared machine's load
-drifts. Data is random float32 images (N, 3, 32, 32), or real CIFAR-10 with --data-dir.
+drifts; every ratio is the median over the rounds of the ratio within each round. Data
+is random float32 images (N, 3, 32, 32), or real CIFAR-10 with --data-dir.
 Times: ms/step, and s/epoch = ms/step x steps per epoch.
 
 Output: a table per configuration, then, as the LAST line of stdout, one line
@@ -45,6 +46,7 @@ import json
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 from typing import Any
@@ -63,7 +65,7 @@ from twolayer.cli.args import (
     positive_int,
 )
 from twolayer.datasets import get_cifar10_data
-from twolayer.fast import jit
+from twolayer.fast import jit, set_num_threads
 from twolayer.fast.threads import available_cores, blas_threads
 from twolayer.optim import UPDATE_RULES
 
@@ -89,7 +91,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "bench",
         run_bench,
-        "time a training step against its matmul bound and PyTorch",
+        "time a training step against its limits, PyTorch and JAX",
         __doc__,
     )
     parser.epilog = EPILOG
@@ -146,7 +148,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--threads",
         type=positive_int,
         default=available_cores(),
-        help="BLAS threads for NumPy (via threadpoolctl) and torch.set_num_threads; "
+        help="threads for NumPy's BLAS (via threadpoolctl), the compiled kernels and "
+        "torch.set_num_threads; "
         "the default is every core this process may use",
     )
     timing.add_argument(
@@ -250,18 +253,25 @@ def run_config(
             "torch_matmul_bound",
         )  # fmt: skip
     }
-    ours, bound, stream = stats["ours"], stats["matmul_bound"], stats["update_stream"]
+    bound, stream = stats["matmul_bound"], stats["update_stream"]
     moved = limit.update_bytes(solver.model.params, rule)
     true_limit = None if stream is None else bound["ms_per_step"] + stream["ms_per_step"]
 
     def images_per_s(name: str) -> float | None:
         return X_eval.shape[0] / (bench.median_ms(times[name]) / 1e3) if name in times else None
 
-    def vs_torch(name: str) -> float | None:
-        return None if stats[name] is None else ours["ms_per_step"] / stats[name]["ms_per_step"]
+    def per_round(name: str, *others: str) -> float | None:
+        """The median over rounds of ``name``'s time over the others' (summed), each
+        round's times taken back to back: steadier than a ratio of medians when the
+        load of a shared machine drifts."""
+        if not all(n in times for n in (name, *others)):
+            return None
+        rounds = zip(times[name], *(times[n] for n in others), strict=True)
+        return statistics.median(t / sum(rest) for t, *rest in rounds)
 
     def of_limit(name: str) -> float | None:
-        return None if true_limit is None else true_limit / stats[name]["ms_per_step"]
+        ratio = per_round(name, "matmul_bound", "update_stream")
+        return None if ratio is None else 1 / ratio
 
     return {
         "hidden": args.hidden,
@@ -275,18 +285,18 @@ def run_config(
         "steps_per_epoch": steps,
         **stats,
         "torch_implementations": {n: t.implementation for n, t in trainers.items()} or None,
-        "ratio_ours_to_bound": ours["ms_per_step"] / bound["ms_per_step"],
-        "fraction_of_bound": bound["ms_per_step"] / ours["ms_per_step"],
-        "fraction_of_bound_notebook": bound["ms_per_step"] / stats["ours_notebook"]["ms_per_step"],
+        "ratio_ours_to_bound": per_round("ours", "matmul_bound"),
+        "fraction_of_bound": 1 / per_round("ours", "matmul_bound"),
+        "fraction_of_bound_notebook": 1 / per_round("ours_notebook", "matmul_bound"),
         "update_bytes": moved,
         "bandwidth_gb_s": None if stream is None else moved / stream["ms_per_step"] / 1e6,
         "true_limit_ms": true_limit,
         "fraction_of_limit": of_limit("ours"),
         "fraction_of_limit_notebook": of_limit("ours_notebook"),
-        "ratio_notebook_to_scripts": stats["ours_notebook"]["ms_per_step"] / ours["ms_per_step"],
-        "ratio_ours_to_torch": vs_torch("torch"),
-        "ratio_ours_to_torch_fused": vs_torch("torch_fused"),
-        "ratio_ours_to_jax": vs_torch("jax"),
+        "ratio_notebook_to_scripts": per_round("ours_notebook", "ours"),
+        "ratio_ours_to_torch": per_round("ours", "torch"),
+        "ratio_ours_to_torch_fused": per_round("ours", "torch_fused"),
+        "ratio_ours_to_jax": per_round("ours", "jax"),
         "update_note": solver.update_note,
         "predict": {
             "num_images": X_eval.shape[0],
@@ -310,13 +320,14 @@ def run_bench(args: argparse.Namespace) -> int:
     torch = bench.load_torch()
     if torch is not None:
         torch.set_num_threads(args.threads)
-    peers = {"torch": torch, "jax": load_jax()}
+    peers = {"torch": torch, "jax": load_jax(args.threads)}
     for name, module in peers.items():
         if module is None:
             print(f'{name} is not installed: skipped (pip install -e ".[bench]")')
     if not jit.available():
         print("numba is not installed: ours runs plain NumPy and the true limit is skipped")
     results = []
+    set_num_threads(args.threads)  # the compiled kernels', as BLAS's below
     with blas_threads(args.threads):
         blas = bench.blas_libraries()  # inside the limit, so it shows the threads in use
         for rule, dtype in configs:
