@@ -28,6 +28,7 @@ Its ``state()`` goes into the model file, so new images are processed the same w
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -87,6 +88,16 @@ def _zca_matrix(cov: np.ndarray, epsilon: float) -> np.ndarray:
     # W = B B^T with B = U diag((lambda + epsilon) ** -1/4): one SYRK instead of a GEMM.
     half = eigvecs * (eigvals + np.float32(epsilon)) ** np.float32(-0.25)
     return half @ half.T
+
+
+def _copy_cast(dst: np.ndarray, src: np.ndarray) -> None:
+    """dst[...] = src, cast to dst's dtype, in two halves on two threads (NumPy's casts
+    run on one core and release the GIL)."""
+    half = len(src) // 2
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        other = pool.submit(np.copyto, dst[half:], src[half:], casting="same_kind")
+        np.copyto(dst[:half], src[:half], casting="same_kind")
+        other.result()
 
 
 class Preprocessor:
