@@ -119,6 +119,8 @@ def check_system(s: dict, torch_present: bool, jax_present: bool, numba: bool = 
     assert isinstance(s["blas"], list) and s["blas"]
     assert positive(s["peak_rss_mib"]) and positive(s["wall_time_s"])
     assert (s["torch"] is not None) == torch_present
+    if torch_present:
+        assert s["torch_threads"] == s["threads"]  # numba's OpenMP start did not reset it
     assert (s["jax"] is not None) == jax_present
     assert (s["numba"] is not None) == numba
 

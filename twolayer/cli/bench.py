@@ -317,6 +317,13 @@ def run_bench(args: argparse.Namespace) -> int:
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
     data = load_data(args)
+    set_num_threads(args.threads)  # the compiled kernels', as BLAS's below
+    if jit.available():
+        # numba's first parallel call sets OpenMP's thread count to its own, which
+        # PyTorch shares: make that call before PyTorch's count is set.
+        limit.stream_step({"w": np.zeros(1, np.float32)}, "sgd")()
+    else:
+        print("numba is not installed: ours runs plain NumPy and the true limit is skipped")
     torch = bench.load_torch()
     if torch is not None:
         torch.set_num_threads(args.threads)
@@ -324,10 +331,7 @@ def run_bench(args: argparse.Namespace) -> int:
     for name, module in peers.items():
         if module is None:
             print(f'{name} is not installed: skipped (pip install -e ".[bench]")')
-    if not jit.available():
-        print("numba is not installed: ours runs plain NumPy and the true limit is skipped")
     results = []
-    set_num_threads(args.threads)  # the compiled kernels', as BLAS's below
     with blas_threads(args.threads):
         blas = bench.blas_libraries()  # inside the limit, so it shows the threads in use
         for rule, dtype in configs:
