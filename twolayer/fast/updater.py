@@ -13,7 +13,8 @@ as it is given, on the model's own loss.
     print(updater.description)     # update rule adam: fast kernel (numba), ...
     reg = updater.l2(model)        # the model's reg this step, or 0.0 if it stays in the loss
     loss, grads = model.loss(X, y, **updater.loss_kwargs(reg))
-    loss += 0.5 * reg * updater.apply(model.params, grads, configs, reg)
+    loss += updater.penalty(model.params, reg)   # the term left out, before the update
+    updater.apply(model.params, grads, configs, reg)
 """
 
 from __future__ import annotations
@@ -59,26 +60,29 @@ class Updater:
         """The keywords that leave the L2 term out of ``model.loss`` when ``l2`` is taken."""
         return {"l2": False} if l2 else {}
 
+    def penalty(self, params: dict[str, np.ndarray], l2: float) -> float:
+        """The L2 term ``0.5 * l2 * sum(w**2)`` over the ``l2_params`` (0.0 when ``l2``
+        is 0): one BLAS dot product per weight, one read of it."""
+        if not l2:
+            return 0.0
+        flat = [params[name].ravel() for name in self.l2_params]
+        return 0.5 * l2 * sum(float(np.dot(w, w)) for w in flat)
+
     def apply(
         self,
         params: dict[str, np.ndarray],
         grads: dict[str, np.ndarray],
         configs: dict[str, Config],
         l2: float = 0.0,
-    ) -> float:
-        """Update every param (``params`` and ``configs`` in place); returns the sum of
-        ``w**2`` over the ``l2_params`` before the update when ``l2`` is taken, else 0.0."""
+    ) -> None:
+        """Update every param, ``params`` and ``configs`` in place; with a kernel, the
+        ``l2_params`` on their gradient plus ``l2 * w``."""
         if self.kernel is None:
             for name, w in params.items():
                 params[name], configs[name] = self.rule(w, grads[name], configs[name])
-            return 0.0
-        # The L2 penalty of the weights the loss saw: one BLAS dot product, one read each.
-        squares = sum(float(np.dot(params[n].ravel(), params[n].ravel())) for n in self.l2_params)
-        if not l2:
-            squares = 0.0
+            return
         for name, w in params.items():
             decay = l2 if name in self.l2_params else 0.0
             if not (w.flags.c_contiguous and w.flags.writeable):
                 w = params[name] = np.array(w)  # the kernel steps in place
             update(self.kernel, w, grads[name], configs[name], decay)
-        return squares if l2 else 0.0
