@@ -160,6 +160,34 @@ def test_nothing_is_imported_or_compiled_at_import():
     assert out.stdout.strip() == "False"
 
 
+ONLY_USED = """
+import json
+import numpy as np
+from twolayer.fast import gather, kernels
+from twolayer.model import TwoLayerNet
+from twolayer.solver import Solver
+rng = np.random.default_rng(0)
+data = {"X_train": rng.standard_normal((40, 6)).astype(np.float16),
+        "y_train": rng.integers(0, 3, 40),
+        "X_val": rng.standard_normal((10, 6)), "y_val": rng.integers(0, 3, 10)}
+Solver(TwoLayerNet(input_dim=6, hidden_dim=5, num_classes=3), data, update_rule="adam",
+       batch_size=8, verbose=False).step()
+found = {}
+for k in (kernels._sgd, kernels._sgd_momentum, kernels._rmsprop, kernels._adam, kernels._ema,
+          gather._take, gather._take_widening):
+    found[k.__name__] = None if k._compiled is None else [str(t) for t in k._compiled.signatures]
+print(json.dumps(found))
+"""
+
+
+def test_only_the_kernels_and_signatures_used_are_compiled():
+    out = subprocess.run([sys.executable, "-c", ONLY_USED], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    found = json.loads(out.stdout)
+    assert [name for name, sigs in found.items() if sigs] == ["_adam", "_take_widening"]
+    assert len(found["_adam"]) == 1 and "float32" in found["_adam"][0]  # W and b alike
+
+
 WITHOUT_NUMBA = """
 import json, sys, warnings
 sys.modules["numba"] = None  # import numba now raises ImportError
