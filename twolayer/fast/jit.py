@@ -18,6 +18,7 @@ NumPy code instead, and :func:`available` warns once, saying so.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable
 from types import ModuleType
@@ -39,6 +40,10 @@ def _load() -> ModuleType | None:
     global _numba, _tried
     if not _tried:
         _tried = True
+        # numba's threads run on OpenMP where it can: idle OpenMP threads that spin
+        # after each kernel take the cores from the matrix products that come next, so
+        # they sleep instead (unless the user chose; read once, when OpenMP starts).
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             import numba
         except ImportError as e:
