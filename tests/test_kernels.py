@@ -7,6 +7,7 @@ library without numba, in a subprocess where the import fails.
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -162,6 +163,7 @@ def test_nothing_is_imported_or_compiled_at_import():
 
 ONLY_USED = """
 import json
+import os
 import numpy as np
 from twolayer.fast import gather, kernels
 from twolayer.model import TwoLayerNet
@@ -176,14 +178,18 @@ found = {}
 for k in (kernels._sgd, kernels._sgd_momentum, kernels._rmsprop, kernels._adam, kernels._ema,
           gather._take, gather._take_widening):
     found[k.__name__] = None if k._compiled is None else [str(t) for t in k._compiled.signatures]
-print(json.dumps(found))
+import os
+print(json.dumps({"compiled": found, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY")}))
 """
 
 
 def test_only_the_kernels_and_signatures_used_are_compiled():
-    out = subprocess.run([sys.executable, "-c", ONLY_USED], capture_output=True, text=True)
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", ONLY_USED], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
-    found = json.loads(out.stdout)
+    result = json.loads(out.stdout)
+    assert result["omp_wait_policy"] == "PASSIVE"  # idle kernel threads sleep
+    found = result["compiled"]
     assert [name for name, sigs in found.items() if sigs] == ["_adam", "_take_widening"]
     assert len(found["_adam"]) == 1 and "float32" in found["_adam"][0]  # W and b alike
 
