@@ -19,13 +19,13 @@ _HALF_UNIT = np.array([2.0**-24] + [2.0 ** (e - 25) for e in range(1, 32)], np.f
 
 
 @kernel
-def _take(X, idx, out):
+def _take(out, X, idx):
     for r in prange(idx.size):
         out[r] = X[idx[r]]
 
 
 @kernel
-def _take_widening(bits, idx, unit, out):
+def _take_widening(out, bits, idx, unit):
     """``out[r] = X[idx[r]]`` for float16 X given as its bits (uint16), into float32."""
     for r in prange(idx.size):
         row = bits[idx[r]]
@@ -54,9 +54,9 @@ def gather_rows(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
     if (same or widen) and X.flags.c_contiguous and out.flags.c_contiguous and jit.available():
         rows, into = X.reshape(n, -1), out.reshape(k, -1)
         if widen:
-            _take_widening(rows.view(np.uint16), idx, _HALF_UNIT, into)
+            _take_widening(into, rows.view(np.uint16), idx, _HALF_UNIT)
         else:
-            _take(rows, idx, into)
+            _take(into, rows, idx)
     elif X.dtype == out.dtype:
         # mode="clip" writes straight into out ("raise" copies through a buffer); the
         # row numbers come from a permutation of range(N), never out of range.

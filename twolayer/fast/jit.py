@@ -6,9 +6,10 @@
             x[i] *= a
 
 ``kernel`` leaves the function as written until its first call; then it imports numba
-and compiles it with ``njit(cache=True, parallel=True)`` for the argument types of
-that call only (fastmath off: IEEE arithmetic in the arrays' own dtype, so the results
-equal NumPy's up to rounding, mostly bit for bit). ``cache=True`` keeps the machine code
+and compiles it with ``njit(cache=True, parallel=True)`` (``parallel=False`` for small
+arrays, run on the calling thread alone) for the argument types of that call only
+(fastmath off: IEEE arithmetic in the arrays' own dtype, so the results equal NumPy's
+up to rounding, mostly bit for bit). ``cache=True`` keeps the machine code
 beside the source, so a second process loads it instead of compiling again. Nothing is
 imported or compiled when twolayer is imported.
 
@@ -19,6 +20,7 @@ NumPy code instead, and :func:`available` warns once, saying so.
 from __future__ import annotations
 
 import os
+import types
 import warnings
 from collections.abc import Callable
 from types import ModuleType
@@ -80,21 +82,39 @@ def get_num_threads() -> int:
     return _numba.get_num_threads()
 
 
+#: Below this many elements (in a kernel's first argument) a kernel runs on the calling
+#: thread alone: waking the other threads costs more than they save, and on a loaded
+#: machine a parallel call waits for whichever thread the scheduler ran last.
+PARALLEL_MIN_SIZE = 1 << 15
+
+
 class kernel:  # noqa: N801 - used as a decorator, like numba's own njit
-    """``py_func`` compiled by numba on its first call; see the module docstring."""
+    """``py_func`` compiled by numba on its first call; see the module docstring.
+
+    Two machine codes of it: one split among the threads, for a first argument of at
+    least :data:`PARALLEL_MIN_SIZE` elements, and one that runs on the calling thread.
+    """
 
     def __init__(self, py_func: Callable[..., Any]) -> None:
         self.py_func = py_func
         self.__doc__ = py_func.__doc__
         self.__name__ = py_func.__name__
-        self._compiled: Callable[..., Any] | None = None
+        self._compiled: dict[bool, Callable[..., Any]] = {}
 
     def __call__(self, *args: Any) -> Any:
-        compiled = self._compiled
+        parallel = args[0].size >= PARALLEL_MIN_SIZE
+        compiled = self._compiled.get(parallel)
         if compiled is None:
-            numba = _load()
-            if numba is None:
-                raise RuntimeError("numba is not available: use the plain NumPy path")
-            self.py_func.__globals__["prange"] = numba.prange
-            compiled = self._compiled = numba.njit(cache=True, parallel=True)(self.py_func)
+            compiled = self._compiled[parallel] = self._compile(parallel)
         return compiled(*args)
+
+    def _compile(self, parallel: bool) -> Callable[..., Any]:
+        numba = _load()
+        if numba is None:
+            raise RuntimeError("numba is not available: use the plain NumPy path")
+        self.py_func.__globals__["prange"] = numba.prange
+        func = self.py_func
+        if not parallel:  # its own name, so that its cache files are its own
+            func = types.FunctionType(func.__code__, func.__globals__, func.__name__)
+            func.__qualname__ = f"{self.py_func.__qualname__}_serial"
+        return numba.njit(cache=True, parallel=parallel)(func)
