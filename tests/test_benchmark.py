@@ -2,8 +2,8 @@
 helpers of twolayer.bench.
 
 Times are never compared with anything: only that every number is there, positive and
-finite. PyTorch is optional (CI does not install the bench extra); one run hides it on
-purpose so the torch-less path is always covered.
+finite. PyTorch and JAX are optional (CI does not install the bench extra), and so, for
+the library, is numba; one run hides all three on purpose so that path is always covered.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 from types import SimpleNamespace
@@ -20,23 +21,29 @@ import pytest
 from script_helpers import ROOT, SCRIPTS, assert_clean_error, call
 
 from twolayer.bench import timing as bench
+from twolayer.bench.jax_peer import load_jax
 
 SCRIPT = SCRIPTS / "benchmark.py"
 TINY = [
     "--hidden", "16", "--batch-size", "8", "--num-train", "40", "--num-eval", "24",
     "--input-dim", "48", "--repeats", "2", "--warmup", "1", "--threads", "1", "--no-progress",
 ]  # fmt: skip
-# Runs `python -m twolayer` with `import torch` failing, as on a machine without PyTorch.
-WITHOUT_TORCH = (
-    "import runpy, sys; sys.modules['torch'] = None; "
+# Runs `python -m twolayer` with `import torch`, `import jax` and `import numba` failing,
+# as on a machine without the bench extra or numba.
+WITHOUT_PEERS = (
+    "import runpy, sys; sys.modules.update(torch=None, jax=None, numba=None); "
     "runpy.run_module('twolayer', run_name='__main__', alter_sys=True)"
 )
-TIMED = ("ours", "ours_notebook", "matmul_bound", "torch", "torch_fused", "torch_matmul_bound")
+TIMED = (
+    "ours", "ours_notebook", "matmul_bound", "update_stream", "jax", "torch", "torch_fused",
+    "torch_matmul_bound",
+)  # fmt: skip
 
 
-def run(*args: str, hide_torch: bool = False) -> subprocess.CompletedProcess:
-    """The benchmark through its scripts/ shim, or through `python -m twolayer` without torch."""
-    command = ["-c", WITHOUT_TORCH, "bench"] if hide_torch else [str(SCRIPT)]
+def run(*args: str, hide_peers: bool = False) -> subprocess.CompletedProcess:
+    """The benchmark through its scripts/ shim, or through `python -m twolayer` without
+    torch, jax and numba."""
+    command = ["-c", WITHOUT_PEERS, "bench"] if hide_peers else [str(SCRIPT)]
     return subprocess.run(
         [sys.executable, *command, *args],
         cwd=ROOT,
@@ -57,19 +64,36 @@ def positive(x: object) -> bool:
     return isinstance(x, (int, float)) and math.isfinite(x) and x > 0
 
 
-def check_result(r: dict, torch_present: bool) -> None:
+def check_result(r: dict, torch_present: bool, jax_present: bool, numba: bool = True) -> None:
     assert (r["hidden"], r["batch_size"], r["input_dim"], r["num_train"]) == (16, 8, 48, 40)
     assert r["steps_per_epoch"] == 5
+    present = {"torch": torch_present, "jax": jax_present, "update": numba}
     for key in TIMED:
         stats = r[key]
-        if key.startswith("torch") and not torch_present:
+        if not present.get(key.split("_")[0], True):
             assert stats is None
             continue
         assert positive(stats["ms_per_step"]) and positive(stats["s_per_epoch"])
         assert len(stats["repeats_ms_per_step"]) == 2
         assert all(positive(t) for t in stats["repeats_ms_per_step"])
     assert positive(r["ratio_ours_to_bound"]) and positive(r["fraction_of_bound"])
-    assert positive(r["fraction_of_bound_notebook"])
+    # ratios are medians of per-round ratios, each round's times taken back to back
+    ours, bound = r["ours"]["repeats_ms_per_step"], r["matmul_bound"]["repeats_ms_per_step"]
+    rounds = zip(ours, bound, strict=True)
+    assert math.isclose(r["ratio_ours_to_bound"], statistics.median(a / b for a, b in rounds))
+    assert positive(r["fraction_of_bound_notebook"]) and positive(r["ratio_notebook_to_scripts"])
+    limit = (r["true_limit_ms"], r["bandwidth_gb_s"], r["fraction_of_limit"])
+    assert all(positive(x) for x in limit) if numba else limit == (None, None, None)
+    if numba:  # the bound plus the stream's time, the stream moving the update's bytes
+        expected = r["matmul_bound"]["ms_per_step"] + r["update_stream"]["ms_per_step"]
+        assert math.isclose(r["true_limit_ms"], expected)
+        c, itemsize = r["num_classes"], np.dtype(r["dtype"]).itemsize
+        arrays = {"adam": 7, "sgd_momentum": 5}[r["rule"]]  # w, dw, state read; w, state written
+        assert r["update_bytes"] == itemsize * arrays * (48 * 16 + 16 + 16 * c + c)
+    assert r["update_note"].startswith(f"update rule {r['rule']}: ")
+    assert ("fast kernel (numba)" in r["update_note"]) == numba
+    ratio = r["ratio_ours_to_jax"]
+    assert positive(ratio) if jax_present else ratio is None
     assert r["predict"]["num_images"] == 24 and positive(r["predict"]["ours_images_per_s"])
     torch_values = (
         r["ratio_ours_to_torch"],
@@ -85,7 +109,7 @@ def check_result(r: dict, torch_present: bool) -> None:
         assert r["torch_implementations"] is None
 
 
-def check_system(s: dict, torch_present: bool) -> None:
+def check_system(s: dict, torch_present: bool, jax_present: bool, numba: bool = True) -> None:
     assert s["threads"] == 1
     assert set(s["openblas_env"]) == set(bench.OPENBLAS_ENV)
     # the script lets idle OpenBLAS threads sleep, unless the caller chose a timeout
@@ -95,27 +119,38 @@ def check_system(s: dict, torch_present: bool) -> None:
     assert isinstance(s["blas"], list) and s["blas"]
     assert positive(s["peak_rss_mib"]) and positive(s["wall_time_s"])
     assert (s["torch"] is not None) == torch_present
+    if torch_present:
+        assert s["torch_threads"] == s["threads"]  # numba's OpenMP start did not reset it
+    assert (s["jax"] is not None) == jax_present
+    assert (s["numba"] is not None) == numba
 
 
 def test_default_config_reports_every_number():
     result = run(*TINY)
     data = bench_json(result)
     torch_present = bench.load_torch() is not None
-    check_system(data["system"], torch_present)
+    jax_present = load_jax() is not None
+    check_system(data["system"], torch_present, jax_present)
     [r] = data["results"]
     assert (r["dtype"], r["rule"], r["reg"]) == ("float32", "adam", 5e-4)
-    check_result(r, torch_present)
+    check_result(r, torch_present, jax_present)
     for row in ("ours scripts", "ours notebook", "matmul bound"):
         assert f"\n  {row}" in result.stdout
     fractions = (
         f"scripts {r['fraction_of_bound']:.2f}, notebook {r['fraction_of_bound_notebook']:.2f}"
     )
     assert f"fraction of the matmul bound: {fractions}" in result.stdout
+    assert f"notebook/scripts {r['ratio_notebook_to_scripts']:.3f}" in result.stdout
+    assert f"true limit {r['true_limit_ms']:.2f} ms/step: the bound + " in result.stdout
 
 
-def test_without_torch_the_torch_fields_are_null():
-    data = bench_json(run(*TINY, "--all", hide_torch=True))
-    check_system(data["system"], torch_present=False)
+def test_without_the_peers_and_numba_their_fields_are_null_and_say_so():
+    result = run(*TINY, "--all", hide_peers=True)
+    data = bench_json(result)
+    for name in ("torch", "jax"):
+        assert f"{name} is not installed: skipped" in result.stdout
+    assert "numba is not installed: ours runs plain NumPy" in result.stdout
+    check_system(data["system"], torch_present=False, jax_present=False, numba=False)
     pairs = [(r["rule"], r["dtype"]) for r in data["results"]]
     assert pairs == [
         ("adam", "float32"),
@@ -124,7 +159,7 @@ def test_without_torch_the_torch_fields_are_null():
         ("sgd_momentum", "float64"),
     ]
     for r in data["results"]:
-        check_result(r, torch_present=False)
+        check_result(r, torch_present=False, jax_present=False, numba=False)
 
 
 @pytest.mark.parametrize(
@@ -149,8 +184,11 @@ def test_help_documents_unsetting_the_openblas_variables(capsys):
     assert "env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE twolayer bench" in result.stdout
 
 
-def test_importing_bench_does_not_import_torch():
-    code = "import sys, twolayer.bench; assert 'torch' not in sys.modules"
+def test_importing_bench_does_not_import_torch_jax_or_numba():
+    code = (
+        "import sys, twolayer.bench.timing, twolayer.bench.jax_peer, twolayer.bench.limit; "
+        "assert not {'torch', 'jax', 'numba'} & set(sys.modules)"
+    )
     assert subprocess.run([sys.executable, "-c", code], timeout=60).returncode == 0
 
 

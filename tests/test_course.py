@@ -360,7 +360,8 @@ def test_solver_overfits_small_data_cell(capsys):
     assert len(solver.train_acc_history) == len(solver.val_acc_history) == 21
     assert len(solver.loss_history) == 40
     assert solver.train_acc_history[0] < 0.5  # epoch 0: the initial weights
-    lines = out.splitlines()
+    note, *lines = out.splitlines()  # first, what runs the update: the fast path, visibly
+    assert note.startswith("update rule sgd: ")
     assert lines[0].startswith("(Epoch 0 / 20) train acc: ")
     assert lines[1].startswith("(Iteration 1 / 40) loss: 2.30")
     assert sum(line.startswith("(Iteration ") for line in lines) == 4  # 1, 11, 21, 31

@@ -47,7 +47,8 @@ def test_in_a_notebook_the_solver_prints_as_the_course_does(tmp_path):
     imports, training, lengths = _run_notebook(tmp_path)
     assert imports == []  # no TqdmWarning, nothing at all, even with every warning shown
     assert _text(training, "stderr") == ""  # no text bars
-    lines = _text(training, "stdout").splitlines()
+    note, *lines = _text(training, "stdout").splitlines()
+    assert note.startswith("update rule ")  # what runs the update, said first
     # 15 iterations per epoch, 45 in all: reported at 1, 8, 15, ..., 43 (every 7th).
     iterations = [line for line in lines if line.startswith("(Iteration ")]
     assert [int(line.split()[1]) for line in iterations] == list(range(1, 46, 7))

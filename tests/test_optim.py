@@ -1,6 +1,6 @@
 """Tests for the reference update rules: steps by hand, no input changed, defaults, Solver.
 
-That the fast kernels of twolayer.fast equal these rules is tested in test_blocks.py.
+That the fast kernels of twolayer.fast equal these rules is tested in test_kernels.py.
 """
 
 import numpy as np

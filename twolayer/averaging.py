@@ -23,23 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.fast import for_blocks
-
-
-def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
-    """``average = decay * average + (1 - decay) * w``, in place.
-
-    Computed as ``average -= (1 - decay) * (average - w)`` on cache-sized blocks, from
-    several threads (:func:`twolayer.fast.for_blocks`): one pass over both arrays.
-    """
-    rate = 1.0 - decay
-
-    def kernel(a: np.ndarray, w: np.ndarray, s: np.ndarray) -> None:  # row blocks
-        np.subtract(a, w, out=s)
-        s *= rate
-        a -= s
-
-    for_blocks(kernel, average, w, scratch=1)
+from twolayer.fast import ema_update
 
 
 class WeightAverage:

@@ -60,9 +60,9 @@ class TwoLayerNet:
 
     #: The params that ``reg`` penalizes. ``loss`` adds ``0.5 * reg * sum(w**2)`` of
     #: each to the loss and ``reg * w`` to its gradient, and uses ``reg`` for nothing
-    #: else, so with a built-in update rule the Solver may set ``reg`` to 0 for the
-    #: call and add that gradient in the update instead (twolayer/fast/l2.py). A
-    #: subclass whose loss uses ``reg`` otherwise must set this to ``()``.
+    #: else; ``loss(..., l2=False)`` leaves that term out, for a caller that takes it
+    #: as weight decay in the update (the Solver, with a compiled rule). A subclass
+    #: whose loss uses ``reg`` otherwise must set this to ``()``.
     l2_params: tuple[str, ...] = ("W1", "W2")
 
     def __init__(
@@ -150,7 +150,12 @@ class TwoLayerNet:
         self, X: np.ndarray, y: np.ndarray, *, rng: np.random.Generator | None = None
     ) -> tuple[float, dict[str, np.ndarray]]: ...
     def loss(
-        self, X: np.ndarray, y: np.ndarray | None = None, *, rng: np.random.Generator | None = None
+        self,
+        X: np.ndarray,
+        y: np.ndarray | None = None,
+        *,
+        rng: np.random.Generator | None = None,
+        l2: bool = True,
     ) -> np.ndarray | tuple[float, dict[str, np.ndarray]]:
         """Scores, or the loss and its gradients.
 
@@ -158,7 +163,8 @@ class TwoLayerNet:
         target distributions (mixup's, see :func:`twolayer.layers.softmax_loss`), or
         None. Without y, returns scores (N, C). With y, returns ``(loss, grads)`` with
         grads keyed and shaped like ``params``. ``rng`` draws the dropout masks of a
-        training step (with y); without it, nothing is dropped.
+        training step (with y); without it, nothing is dropped. ``l2=False`` leaves
+        out the L2 penalty (its value and its gradient).
         """
         X = self._prepare(X)
         if y is not None:
@@ -187,7 +193,7 @@ class TwoLayerNet:
         grads = {"W1": dW1, "b1": db1, "W2": dW2, "b2": db2}
 
         # L2 penalty on the weights (not the biases) and its gradient, reg * W.
-        if self.reg:
+        if self.reg and l2:
             # float(): the loss stays a Python float (float64) when the net is float32.
             loss += 0.5 * self.reg * float(np.sum(W1 * W1) + np.sum(W2 * W2))
             grads["W1"] += self.reg * W1

@@ -17,8 +17,9 @@ Every rule also takes ``weight_decay`` (default 0) and steps on
 
 Given a rule's name, the Solver runs the version in :mod:`twolayer.fast`, which
 gives the same results (bit for bit, except Adam's rounding; the tests hold them
-equal) but works in place and on cache-sized blocks from several threads. Pass one
-of these functions as ``update_rule`` to train with it instead.
+equal) but runs as one compiled pass over the arrays, in place, on all cores; the
+Solver's ``update_note`` says which runs. Pass one of these functions as
+``update_rule`` to train with it instead.
 """
 
 from __future__ import annotations

@@ -45,18 +45,18 @@ from twolayer._settings import (
     positive_or_off,
 )
 from twolayer._signals import InterruptGuard
+from twolayer._solver_lr import LearningRate
 from twolayer._solver_state import SolverState
 from twolayer._validate import check_positive_int
 from twolayer.averaging import WeightAverage
-from twolayer.fast import gather_rows, get_update_rule
-from twolayer.fast.l2 import l2_in_update
+from twolayer.fast import gather_rows
+from twolayer.fast.updater import Updater
 from twolayer.mixup import mixup
-from twolayer.schedules import cosine_lr, cosine_restarts_lr
 
 __all__ = ["DivergenceError", "Solver"]
 
 
-class Solver(SolverState, Evaluation):
+class Solver(SolverState, Evaluation, LearningRate):
     """Trains ``model`` on ``data`` by minibatch gradient descent.
 
     data: dict with ``X_train`` (N, d_1, ..., d_k), ``y_train`` (N,) integer labels,
@@ -64,10 +64,12 @@ class Solver(SolverState, Evaluation):
     ...): batches are gathered in that dtype and the model casts them.
 
     Keyword arguments (unknown ones raise ValueError), defaults in ``SOLVER_DEFAULTS``:
-      update_rule: a name in ``twolayer.fast.UPDATE_RULES`` (the in-place kernels) or
-        a callable ``rule(w, dw, config) -> (next_w, config)``, used as it is, e.g.
+      update_rule: a name in ``twolayer.optim.UPDATE_RULES``, run as its compiled
+        kernel (``twolayer.fast``; the reference rule where numba is missing), or a
+        callable ``rule(w, dw, config) -> (next_w, config)``, used as it is, e.g.
         ``twolayer.optim.adam`` (other than the built-in rules, a callable needs
-        ``optim_config["learning_rate"]``).
+        ``optim_config["learning_rate"]``). ``update_note`` (also the repr's and the
+        first verbose line) says which runs.
       optim_config: hyperparameters shared by all params; each param gets its own copy.
         ``weight_decay`` (read by the built-in rules) decays the weights, not the
         biases (the 1-D params), as the model's ``reg`` does.
@@ -115,9 +117,10 @@ class Solver(SolverState, Evaluation):
         targets, with weights from Beta(mixup_alpha, mixup_alpha) (:mod:`twolayer.mixup`;
         the model's loss must take (N, C) target distributions as y, as TwoLayerNet's does).
 
-    A rule given by name takes the model's L2 term (``reg`` on ``model.l2_params``) in
-    its own pass, the same weights bit for bit (:mod:`twolayer.fast.l2`); a callable,
-    or a ``weight_decay`` beside ``reg`` (both apply), leaves it in ``model.loss``.
+    A rule given by name takes the model's L2 term (``reg`` on ``model.l2_params``)
+    openly as weight decay in its kernel's pass, asking for ``model.loss(X, y,
+    l2=False)``: the same step, the model untouched (:mod:`twolayer.fast.updater`); a
+    callable leaves the term in ``model.loss``. A ``weight_decay`` beside ``reg``: both apply.
 
     Histories: ``loss_history`` and ``lr_history`` have one entry per iteration (the
     training loss with the model's regularization, as ``model.loss`` gives it up to
@@ -157,9 +160,10 @@ class Solver(SolverState, Evaluation):
 
         # The settings, one attribute each; a bad one raises ValueError saying why.
         self.update_rule = s["update_rule"]  # a name or a callable, kept as given
-        self._update = get_update_rule(self.update_rule)
+        self._updater = Updater(self.update_rule, model)
+        self.update_note = self._updater.description  # what runs, in one line
         self.optim_config = check_optim_config(s["optim_config"])
-        self._base_lr = initial_learning_rate(self.optim_config, self._update)
+        self._base_lr = initial_learning_rate(self.optim_config, self._updater.rule)
         self.lr_schedule = s["lr_schedule"]
         self.lr_decay = positive_float(s["lr_decay"], "lr_decay")
         self.batch_size = check_positive_int(s["batch_size"], "batch_size")
@@ -226,20 +230,6 @@ class Solver(SolverState, Evaluation):
         self.interrupted = False
         self.interrupt_checkpoint: Path | None = None
 
-    # -- learning rate -----------------------------------------------------------------------
-
-    def _set_lr(self, lr: float) -> None:
-        self.learning_rate = lr
-        for config in self.optim_configs.values():
-            config["learning_rate"] = lr
-
-    def _scheduled_lr(self, t: int) -> float:
-        """Learning rate of the cosine schedule (with restarts or not) at iteration t (0-based)."""
-        if self.lr_schedule == "cosine_restarts":
-            return cosine_restarts_lr(t, self._base_lr, self._warmup_iters, self._restart_iters)
-        total = self.num_epochs * self.iterations_per_epoch
-        return cosine_lr(t, self._base_lr, self._warmup_iters, total)
-
     # -- training ----------------------------------------------------------------------------
 
     def step(self) -> float:
@@ -247,15 +237,6 @@ class Solver(SolverState, Evaluation):
 
         Raises DivergenceError, before touching the params, if the loss is not finite.
         """
-        # A built-in rule adds the model's L2 gradient in its own pass over the weights;
-        # l2_loss is then the L2 term that the model's loss leaves out.
-        with l2_in_update(self.model, self.update_rule, self.optim_configs) as l2_loss:
-            return self._step_on_next_batch(l2_loss)
-
-    _step = step  # CS231n's name
-
-    def _step_on_next_batch(self, l2_loss: float) -> float:
-        """The step, ``l2_loss`` added to the model's loss (0.0 when it has its L2 term)."""
         if self._perm is None or self._pos >= self._perm.shape[0]:
             self._perm, self._pos = self.rng.permutation(self.X_train.shape[0]), 0
         idx = self._perm[self._pos : self._pos + self.batch_size]
@@ -265,6 +246,8 @@ class Solver(SolverState, Evaluation):
         y_batch = np.take(self.y_train, idx, out=self._y_buf[:k])
         if self.lr_schedule != "step":
             self._set_lr(self._scheduled_lr(self.t))
+        # The model's L2 strength when the kernel takes the term, else 0.0 (see Updater).
+        l2 = self._updater.l2(self.model)
         rng_state = self.rng.bit_generator.state
         try:
             if self.augment is not None:
@@ -273,23 +256,31 @@ class Solver(SolverState, Evaluation):
                 X_batch, y_batch = mixup(
                     X_batch, y_batch, self.mixup_alpha, self._classes, self.rng
                 )
-            loss, grads = self.model.loss(X_batch, y_batch, **self._loss_kwargs)
+            kwargs = {**self._loss_kwargs, **self._updater.loss_kwargs(l2)}
+            loss, grads = self.model.loss(X_batch, y_batch, **kwargs)
         except KeyboardInterrupt:
             # Undo the draws (augment's, mixup's, dropout's) so a checkpoint taken now replays
             # this step exactly.
             self.rng.bit_generator.state = rng_state
             raise
-        loss = float(loss) + l2_loss
+        # The L2 term left out of the model's loss, if any, of the weights it saw.
+        loss = float(loss) + self._updater.penalty(self.model.params, l2)
         self._check_diverged("training", loss, self.t + 1)
-        params, configs, update = self.model.params, self.optim_configs, self._update
-        for name, w in params.items():
-            params[name], configs[name] = update(w, grads[name], configs[name])
-        self.weight_average.update(params, self.epoch + 1)
+        self._updater.apply(self.model.params, grads, self.optim_configs, l2)
+        self.weight_average.update(self.model.params, self.epoch + 1)
         self.loss_history.append(loss)
         self.lr_history.append(self.learning_rate)
         self.t += 1
         self._pos += k
         return loss
+
+    _step = step  # CS231n's name
+
+    def __repr__(self) -> str:
+        return (
+            f"<Solver {type(self.model).__name__}, epoch {self.epoch}/{self.num_epochs}, "
+            f"batch {self.batch_size}: {self.update_note}>"
+        )
 
     def _check_diverged(self, which: str, loss: float, iteration: int) -> None:
         """Raise DivergenceError if ``loss`` (the training or validation loss) is NaN or inf."""
@@ -311,6 +302,8 @@ class Solver(SolverState, Evaluation):
             self.model.params.update(self._last_params)
             self._last_params = None
         self.interrupted = False
+        if self.verbose:
+            print(self.update_note)
         self._epoch_start = time.perf_counter()
         guard = InterruptGuard()
         try:

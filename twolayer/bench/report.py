@@ -18,13 +18,16 @@ def format_result(r: dict[str, Any]) -> str:
         ("ours", "ours scripts"),
         ("ours_notebook", "ours notebook"),
         ("matmul_bound", "matmul bound"),
+        ("update_stream", "update stream"),
+        ("jax", "jax jit"),
         ("torch", "torch"),
         ("torch_fused", "torch " + implementations.get("torch_fused", "fused")),
         ("torch_matmul_bound", "torch bound"),
     ):
         s = r[key]
         if s is None:
-            lines.append(f"  {label:<14}{'n/a':>9}{'n/a':>9}   PyTorch not installed")
+            missing = {"jax": "JAX", "update_stream": "numba"}.get(key, "PyTorch")
+            lines.append(f"  {label:<14}{'n/a':>9}{'n/a':>9}   {missing} not installed")
             continue
         repeats = " ".join(f"{t:.2f}" for t in s["repeats_ms_per_step"])
         lines.append(f"  {label:<14}{s['ms_per_step']:>9.2f}{s['s_per_epoch']:>9.2f}   {repeats}")
@@ -32,14 +35,28 @@ def format_result(r: dict[str, Any]) -> str:
     def ratio(x: float | None) -> str:
         return "n/a" if x is None else f"{x:.2f}"
 
+    limit_ms = r["true_limit_ms"]
+    lines.append(
+        "  true limit "
+        + (
+            "n/a (numba not installed)"
+            if limit_ms is None
+            else f"{limit_ms:.2f} ms/step: the bound + {r['update_bytes'] / 1e6:.1f} MB "
+            f"at {r['bandwidth_gb_s']:.1f} GB/s"
+        )
+    )
     lines.append(
         f"  fraction of the matmul bound: scripts {r['fraction_of_bound']:.2f}, notebook "
-        f"{r['fraction_of_bound_notebook']:.2f}"
+        f"{r['fraction_of_bound_notebook']:.2f}; of the true limit: scripts "
+        f"{ratio(r['fraction_of_limit'])}, notebook {ratio(r['fraction_of_limit_notebook'])}"
     )
     lines.append(
-        f"  ours scripts/torch {ratio(r['ratio_ours_to_torch'])}; ours scripts/torch "
-        f"{implementations.get('torch_fused', 'fused')} {ratio(r['ratio_ours_to_torch_fused'])}"
+        f"  ours scripts/jax jit {ratio(r['ratio_ours_to_jax'])}; /torch "
+        f"{ratio(r['ratio_ours_to_torch'])}; /torch "
+        f"{implementations.get('torch_fused', 'fused')} {ratio(r['ratio_ours_to_torch_fused'])}; "
+        f"notebook/scripts {r['ratio_notebook_to_scripts']:.3f}"
     )
+    lines.append(f"  {r['update_note']}")
     p = r["predict"]
     torch_ips = p["torch_images_per_s"]
     lines.append(
@@ -73,7 +90,8 @@ def format_system(s: dict[str, Any]) -> str:
     return "\n".join(
         [
             f"threads {s['threads']}; NumPy {s['numpy']} BLAS: {blas or 'unknown'}",
-            f"torch {torch}; {env}",
+            f"torch {torch}; jax {s['jax'] or 'not installed'}; numba "
+            f"{s['numba'] or 'not installed'} ({s['numba_threads']} threads); {env}",
             f"peak RSS {rss} (max over the whole benchmark process); load average "
             f"{load(s['load_average_before'])} before, {load(s['load_average_after'])} after; "
             f"wall time {s['wall_time_s']:.1f} s",

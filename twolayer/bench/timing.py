@@ -121,7 +121,7 @@ def random_data(
 #: CS231n's notebook code does (the names are ``make_solver``'s ``path``).
 PATHS = {
     "scripts": "reg as the update rule's weight_decay, the model's reg 0 (reg_as=\"weight_decay\")",
-    "notebook": "TwoLayerNet(reg=...) and the default Solver (the model's L2 moved to the update)",
+    "notebook": "TwoLayerNet(reg=...) and the default Solver (the model's L2 passed to the rule)",
 }
 
 
@@ -138,8 +138,8 @@ def make_solver(
 
     ``path="scripts"``: ``reg`` is weight decay in the update rule, as in PyTorch's
     optimizers and the scripts. ``path="notebook"``: ``reg`` is the model's, as a
-    notebook following CS231n sets it; the Solver takes its gradient in the update's
-    pass too (twolayer.fast.l2). The two give the same bits (tests check it).
+    notebook following CS231n sets it; the Solver passes it to the compiled rule as
+    weight decay (twolayer.fast.updater). The two give the same bits (tests check it).
     Weights start at std 1e-3, CS231n's scale; the step schedule keeps the rate fixed.
     """
     if path not in PATHS:

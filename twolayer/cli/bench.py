@@ -1,30 +1,37 @@
-"""Time a training step of our Solver against its matmul-only bound and against PyTorch.
+"""Time a training step of our Solver against its limits and against PyTorch and JAX.
 
 For each configuration (hidden size, batch size, dtype, update rule), in one process:
   ours scripts  Solver.step() on a TwoLayerNet: batch gather + forward + backward + update,
                 --reg as the update rule's weight_decay (the model's reg 0), as the
                 scripts and `twolayer train` ask for it
   ours notebook the same with --reg as the model's reg and the default Solver, as
-                CS231n's notebook code asks for it (the Solver moves that L2 term into
-                the update rule's pass: the same weights, bit for bit)
+                CS231n's notebook code asks for it (the Solver passes that L2 term to
+                the compiled rule as weight decay: the same weights, bit for bit)
   matmul bound  the five matrix products of that step alone (X.W1, h.W2, dscores.W2^T,
                 h^T.dscores, X^T.dh) on one fixed batch into preallocated outputs
+  true limit    the matmul bound plus the update's memory traffic (each of w, dw and the
+                rule's state read once, w and the state written once) at the bandwidth a
+                compiled streaming kernel reaches on arrays of that size in this run
+  jax           the same net, loss and rule (written out) with the whole step, gather
+                included, under jax.jit (only if JAX is installed: the bench extra)
   torch         nn.Linear-ReLU-nn.Linear, F.cross_entropy and the matching torch.optim
                 optimizer, same batch size and thread count (only if PyTorch is installed:
                 pip install -e ".[bench]"), with the optimizer's default implementation
   torch fused   the same with the optimizer's fused=True implementation, PyTorch's
                 fastest on the CPU (foreach=True for optimizers without one)
   torch bound   PyTorch's five matrix products of a step alone, in its own layout
-and model.predict on --num-eval images (and torch inference) in images/s.
+and model.predict on --num-eval images (and torch inference) in images/s. Each ratio is
+printed: ours to each peer, the fraction of the true limit, notebook to scripts.
 
 Each timed repeat runs one epoch's worth of steps (ceil(num_train / batch_size)) after
 --warmup untimed steps; repeats are interleaved (ours scripts, ours notebook, bound, torch,
 predict, ours scripts, ...) and medians are reported, because a shared machine's load
-drifts. Data is random float32 images (N, 3, 32, 32), or real CIFAR-10 with --data-dir.
+drifts; every ratio is the median over the rounds of the ratio within each round. Data
+is random float32 images (N, 3, 32, 32), or real CIFAR-10 with --data-dir.
 Times: ms/step, and s/epoch = ms/step x steps per epoch.
 
 Output: a table per configuration, then, as the LAST line of stdout, one line
-"BENCH_JSON {...}" holding every number (null for torch when it is missing), e.g.
+"BENCH_JSON {...}" holding every number (null for a peer that is missing), e.g.
   twolayer bench | grep '^BENCH_JSON ' | cut -d' ' -f2- | python -m json.tool
 The peak RSS reported is the maximum over the whole benchmark process (data, PyTorch
 and every configuration), not that of a training run.
@@ -33,11 +40,13 @@ and every configuration), not that of a training run.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import itertools
 import json
 import math
 import os
 import platform
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -46,7 +55,9 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from twolayer.bench import limit
 from twolayer.bench import timing as bench
+from twolayer.bench.jax_peer import JaxTrainer, load_jax
 from twolayer.bench.report import format_result, format_system
 from twolayer.cli.args import (
     add_command,
@@ -55,6 +66,7 @@ from twolayer.cli.args import (
     positive_int,
 )
 from twolayer.datasets import get_cifar10_data
+from twolayer.fast import jit, set_num_threads
 from twolayer.fast.threads import available_cores, blas_threads
 from twolayer.optim import UPDATE_RULES
 
@@ -80,7 +92,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         subparsers,
         "bench",
         run_bench,
-        "time a training step against its matmul bound and PyTorch",
+        "time a training step against its limits, PyTorch and JAX",
         __doc__,
     )
     parser.epilog = EPILOG
@@ -137,7 +149,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--threads",
         type=positive_int,
         default=available_cores(),
-        help="BLAS threads for NumPy (via threadpoolctl) and torch.set_num_threads; "
+        help="threads for NumPy's BLAS (via threadpoolctl), the compiled kernels and "
+        "torch.set_num_threads; "
         "the default is every core this process may use",
     )
     timing.add_argument(
@@ -165,12 +178,13 @@ def load_data(args: Any) -> dict[str, np.ndarray]:
 
 def run_config(
     data: dict[str, np.ndarray],
-    torch: Any,
+    peers: dict[str, Any],
     args: Any,
     dtype: str,
     rule: str,
 ) -> dict[str, Any]:
-    """Time ours, the matmul bounds, torch and prediction for one configuration."""
+    """Time ours, the bounds, the peers (``peers``: torch, jax or None) and prediction."""
+    torch, jax = peers["torch"], peers["jax"]
     n = data["X_train"].shape[0]
     steps = math.ceil(n / args.batch_size)
     settings = (args.hidden, args.batch_size, dtype, rule, args.reg)
@@ -189,6 +203,12 @@ def run_config(
         ("ours_notebook", notebook.step, steps, args.warmup),
         ("matmul_bound", bound, steps, args.warmup),
     ]
+    if jit.available():  # the update's bytes at the bandwidth, by a compiled stream
+        specs.append(("update_stream", limit.stream_step(solver.model.params, rule), steps, 1))
+    if jax is not None:
+        jax_trainer = JaxTrainer(jax, data, *settings, learning_rate=bench.LEARNING_RATE)
+        # At least one untimed step: the first one compiles.
+        specs.append(("jax", jax_trainer.step, steps, max(1, args.warmup)))
     trainers = {}
     if torch is not None:
         trainers = {
@@ -228,18 +248,35 @@ def run_config(
             "ours",
             "ours_notebook",
             "matmul_bound",
+            "update_stream",
+            "jax",
             *bench.TORCH_IMPLEMENTATIONS,
             "torch_matmul_bound",
         )  # fmt: skip
     }
-    ours, at_bound = stats["ours"], stats["matmul_bound"]
+    bound, stream = stats["matmul_bound"], stats["update_stream"]
+    moved = limit.update_bytes(solver.model.params, rule)
+    true_limit = None if stream is None else bound["ms_per_step"] + stream["ms_per_step"]
 
     def images_per_s(name: str) -> float | None:
         return X_eval.shape[0] / (bench.median_ms(times[name]) / 1e3) if name in times else None
 
-    def vs_torch(name: str) -> float | None:
-        return None if stats[name] is None else ours["ms_per_step"] / stats[name]["ms_per_step"]
+    def per_round(name: str, *others: str) -> float | None:
+        """The median over rounds of ``name``'s time over the others' (summed), each
+        round's times taken back to back: steadier than a ratio of medians when the
+        load of a shared machine drifts."""
+        if not all(n in times for n in (name, *others)):
+            return None
+        rounds = zip(times[name], *(times[n] for n in others), strict=True)
+        return statistics.median(t / sum(rest) for t, *rest in rounds)
 
+    def of_limit(name: str) -> float | None:
+        ratio = per_round(name, "matmul_bound", "update_stream")
+        return None if ratio is None else 1 / ratio
+
+    to_bound = per_round("ours", "matmul_bound")
+    notebook_to_bound = per_round("ours_notebook", "matmul_bound")
+    assert to_bound is not None and notebook_to_bound is not None  # both always timed
     return {
         "hidden": args.hidden,
         "batch_size": args.batch_size,
@@ -252,12 +289,19 @@ def run_config(
         "steps_per_epoch": steps,
         **stats,
         "torch_implementations": {n: t.implementation for n, t in trainers.items()} or None,
-        "ratio_ours_to_bound": ours["ms_per_step"] / at_bound["ms_per_step"],
-        "fraction_of_bound": at_bound["ms_per_step"] / ours["ms_per_step"],
-        "fraction_of_bound_notebook": at_bound["ms_per_step"]
-        / stats["ours_notebook"]["ms_per_step"],
-        "ratio_ours_to_torch": vs_torch("torch"),
-        "ratio_ours_to_torch_fused": vs_torch("torch_fused"),
+        "ratio_ours_to_bound": to_bound,
+        "fraction_of_bound": 1 / to_bound,
+        "fraction_of_bound_notebook": 1 / notebook_to_bound,
+        "update_bytes": moved,
+        "bandwidth_gb_s": None if stream is None else moved / stream["ms_per_step"] / 1e6,
+        "true_limit_ms": true_limit,
+        "fraction_of_limit": of_limit("ours"),
+        "fraction_of_limit_notebook": of_limit("ours_notebook"),
+        "ratio_notebook_to_scripts": per_round("ours_notebook", "ours"),
+        "ratio_ours_to_torch": per_round("ours", "torch"),
+        "ratio_ours_to_torch_fused": per_round("ours", "torch_fused"),
+        "ratio_ours_to_jax": per_round("ours", "jax"),
+        "update_note": solver.update_note,
         "predict": {
             "num_images": X_eval.shape[0],
             "batch_size": bench.EVAL_BATCH,
@@ -277,14 +321,25 @@ def run_bench(args: argparse.Namespace) -> int:
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     start = time.perf_counter()
     data = load_data(args)
+    set_num_threads(args.threads)  # the compiled kernels', as BLAS's below
+    if jit.available():
+        # numba's first parallel call sets OpenMP's thread count to its own, which
+        # PyTorch shares: make that call before PyTorch's count is set.
+        limit.stream_step({"w": np.zeros(1, np.float32)}, "sgd")()
+    else:
+        print("numba is not installed: ours runs plain NumPy and the true limit is skipped")
     torch = bench.load_torch()
     if torch is not None:
         torch.set_num_threads(args.threads)
+    peers = {"torch": torch, "jax": load_jax(args.threads)}
+    for name, module in peers.items():
+        if module is None:
+            print(f'{name} is not installed: skipped (pip install -e ".[bench]")')
     results = []
     with blas_threads(args.threads):
         blas = bench.blas_libraries()  # inside the limit, so it shows the threads in use
         for rule, dtype in configs:
-            results.append(run_config(data, torch, args, dtype, rule))
+            results.append(run_config(data, peers, args, dtype, rule))
             print(format_result(results[-1]) + "\n", flush=True)
 
     system = {
@@ -294,6 +349,9 @@ def run_bench(args: argparse.Namespace) -> int:
         "numpy": np.__version__,
         "torch": None if torch is None else torch.__version__,
         "torch_threads": None if torch is None else torch.get_num_threads(),
+        "jax": None if peers["jax"] is None else peers["jax"].__version__,
+        "numba": importlib.metadata.version("numba") if jit.available() else None,
+        "numba_threads": jit.get_num_threads(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "python": platform.python_version(),
         "machine": platform.machine(),

@@ -1,20 +1,24 @@
-"""The fast path: the same update rules and minibatch gather, tuned for speed.
+"""The fast path: the update rules and the minibatch gather as one-pass compiled kernels.
 
 Everything here computes what the plain code in ``twolayer.optim`` and
 ``twolayer.solver`` computes, and the tests hold the two equal; this package only
-decides how: in place, on cache-sized blocks, from several threads, with scratch
-buffers reused from step to step. A reader learning the method can skip it.
+decides how: each rule's formula written for one element, compiled by numba on first
+use (:mod:`twolayer.fast.jit`) and run in place on all cores, every element read and
+written once. A reader learning the method can skip it. Without numba the Solver runs
+the reference rules and says so.
 """
 
-from twolayer.fast.blocks import for_blocks, get_num_threads, set_num_threads
 from twolayer.fast.gather import gather_rows
-from twolayer.fast.kernels import UPDATE_RULES, get_update_rule
+from twolayer.fast.jit import get_num_threads, set_num_threads
+from twolayer.fast.kernels import UPDATE_RULES, describe, ema_update, get_update_rule, update
 
 __all__ = [
     "UPDATE_RULES",
-    "for_blocks",
+    "describe",
+    "ema_update",
     "gather_rows",
     "get_num_threads",
     "get_update_rule",
     "set_num_threads",
+    "update",
 ]

@@ -1,57 +1,66 @@
-"""Minibatch gathering: rows of the training set copied into a reused buffer.
+"""Minibatch gathering: rows of the training set copied into a reused buffer, in one pass.
 
-The rows of a batch lie scattered over the whole training set, so copying them
-waits on main memory; two threads copying half the rows each wait in parallel
-(``np.take`` releases the GIL). A training set stored as float16 (half the
-memory) is widened to float32 on the way, by the bit manipulation below:
-NumPy's own float16 -> float32 cast goes element by element and is slower.
+``out[r] = X[idx[r]]``, row by row on all threads (:mod:`twolayer.fast.jit`). A training
+set stored as float16 (half the memory) is widened to float32 in the same pass, from
+the bits: NumPy's own float16 -> float32 cast is a second pass, element by element.
+Without numba, or for other dtype pairs, ``np.take`` does it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from twolayer.fast.blocks import for_blocks
+from twolayer.fast import jit
+from twolayer.fast.jit import kernel, prange
 
-_HALF_TO_SINGLE = np.float32(2.0**112)  # 2**(127 - 15): the gap between the exponent biases
+#: 2**(e - 25) for a float16 exponent field e in 1..30, and 2**-24 for e = 0 (subnormals):
+#: the value of one unit of a half's 11-bit significand at each exponent.
+_HALF_UNIT = np.array([2.0**-24] + [2.0 ** (e - 25) for e in range(1, 32)], np.float32)
 
 
-def widen_half(half: np.ndarray, out: np.ndarray, sign: np.ndarray) -> np.ndarray:
-    """``out[...] = half`` for finite float16 ``half`` into float32 ``out``, bit for bit.
+@kernel
+def _take(out, X, idx):
+    for r in prange(idx.size):
+        out[r] = X[idx[r]]
 
-    ``sign`` is uint32 scratch of the same shape. A float16 is a sign bit, 5 exponent
-    bits and 10 fraction bits; moved 13 bits up, the exponent and fraction sit where
-    float32 keeps them, and multiplying by 2**112 corrects the exponent bias, subnormal
-    halves included (they come out as normal floats). The sign is moved separately.
-    Infinities and NaNs would come out as finite numbers: callers pass checked data.
-    """
-    bits = out.view(np.uint32)
-    np.copyto(bits, half.view(np.uint16), casting="safe")
-    np.bitwise_and(bits, 0x8000, out=sign)
-    np.bitwise_xor(bits, sign, out=bits)  # the magnitude alone
-    np.left_shift(bits, 13, out=bits)
-    np.multiply(out, _HALF_TO_SINGLE, out=out)
-    np.left_shift(sign, 16, out=sign)
-    np.bitwise_or(bits, sign, out=bits)
-    return out
+
+@kernel
+def _take_widening(out, bits, idx, unit):
+    """``out[r] = X[idx[r]]`` for float16 X given as its bits (uint16), into float32."""
+    for r in prange(idx.size):
+        row = bits[idx[r]]
+        for j in range(row.size):
+            b = row[j]
+            e = (b >> 10) & 0x1F
+            significand = b & 0x3FF
+            if e == 31:  # inf or NaN
+                x = np.float32(np.inf) if significand == 0 else np.float32(np.nan)
+            else:
+                if e:
+                    significand += 0x400  # the implicit leading 1 of a normal half
+                # Exact: an integer below 2**11 times a power of two.
+                x = np.float32(significand) * unit[e]
+            out[r, j] = -x if b & 0x8000 else x
 
 
 def gather_rows(X: np.ndarray, idx: np.ndarray, out: np.ndarray) -> np.ndarray:
     """``out[...] = X[idx]``, cast to ``out.dtype``; returns ``out``.
 
-    X: (N, ...) any dtype, finite; idx: (k,) row numbers; out: (k, ...) preallocated.
+    X: (N, ...) any dtype; idx: (k,) row numbers in [0, N); out: (k, ...) preallocated.
     """
+    n, k = X.shape[0], idx.shape[0]
+    same = X.dtype == out.dtype and X.dtype.kind in "fiub"
     widen = X.dtype == np.float16 and out.dtype == np.float32
-
-    def kernel(rows: np.ndarray, which: np.ndarray, scratch: np.ndarray) -> None:
+    if (same or widen) and X.flags.c_contiguous and out.flags.c_contiguous and jit.available():
+        rows, into = X.reshape(n, -1), out.reshape(k, -1)
         if widen:
-            widen_half(np.take(X, which, axis=0), rows, scratch.view(np.uint32))
-        elif X.dtype == rows.dtype:
-            # mode="clip" writes straight into rows ("raise" copies through a buffer);
-            # the row numbers come from a permutation of range(N), never out of range.
-            np.take(X, which, axis=0, out=rows, mode="clip")
+            _take_widening(into, rows.view(np.uint16), idx, _HALF_UNIT)
         else:
-            rows[...] = np.take(X, which, axis=0)
-
-    for_blocks(kernel, out, idx, scratch=1)
+            _take(into, rows, idx)
+    elif X.dtype == out.dtype:
+        # mode="clip" writes straight into out ("raise" copies through a buffer); the
+        # row numbers come from a permutation of range(N), never out of range.
+        np.take(X, idx, axis=0, out=out, mode="clip")
+    else:
+        out[...] = np.take(X, idx, axis=0)
     return out

@@ -1,171 +1,190 @@
-"""The update rules of ``twolayer.optim``, rewritten to run in place and in blocks.
+"""The update rules of ``twolayer.optim`` as one-pass compiled kernels, in place.
 
-Same names, signatures, config keys and defaults as the reference rules in
-:mod:`twolayer.optim`, and the same results: bit for bit, except Adam's, which folds
-its bias corrections into two scalars (see ``adam``). What changes is how:
+Each kernel is the rule's formula written for one element ``i``, in a loop that numba
+splits among the threads (:mod:`twolayer.fast.jit`): every element of ``w``, ``dw`` and
+the rule's state is read once and written once, where NumPy's ufuncs make a pass over
+memory per operation. Scalars come in the arrays' dtype, so float32 stays float32, as
+in the reference rules; sgd, sgd_momentum and rmsprop give their bits, adam folds its
+bias corrections into two scalars (see ``_adam``) and is equal up to rounding.
 
-The rules run for every parameter at every iteration, so they work in place:
-``w`` and the state arrays are overwritten and ``next_w`` is ``w`` itself, and
-``dw`` is left alone. They run block by block on cache-sized pieces of the arrays,
-with intermediates in small per-thread scratch buffers (:mod:`twolayer.fast.blocks`),
-and take weight decay inside the same pass instead of as a separate sum over memory.
-State arrays take the dtype of ``w`` and hyperparameters are Python floats,
-which NumPy does not let upcast an array: float32 stays float32.
+    update("adam", w, dw, config, l2=reg)    # in place, on dw + (weight_decay + reg) * w
+
+:data:`UPDATE_RULES` are the same kernels with CS231n's signature,
+``rule(w, dw, config) -> (w, config)`` (``w`` itself, updated). Where numba cannot be
+imported they are :mod:`twolayer.optim`'s rules (:func:`get_update_rule`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import numpy as np
 
 from twolayer import optim
-from twolayer.fast.blocks import for_blocks as _in_chunks
-from twolayer.fast.blocks import get_num_threads, set_num_threads
+from twolayer.fast import jit
+from twolayer.fast.jit import kernel, prange
 from twolayer.optim import DEFAULTS, Config, UpdateRule
 
-__all__ = ["DEFAULTS", "UPDATE_RULES", "get_num_threads", "get_update_rule", "set_num_threads"]
+__all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rule", "update"]
 
 
-def _with_defaults(config: Config | None, defaults: dict[str, float]) -> Config:
-    """``config`` (a new dict if None) with missing hyperparameters filled in."""
-    if config is None:
-        config = {}
-    for key, value in defaults.items():
-        config.setdefault(key, value)
-    return config
+@kernel
+def _sgd(w, dw, lr, decay):
+    for i in prange(w.size):
+        g = dw[i] + decay * w[i]
+        w[i] = w[i] - lr * g
 
 
-def _array(config: Config, key: str, like: np.ndarray) -> np.ndarray:
-    """``config[key]``, created as zeros shaped and typed like ``like`` on first use."""
+@kernel
+def _sgd_momentum(w, dw, v, lr, mu, decay):
+    for i in prange(w.size):
+        g = dw[i] + decay * w[i]
+        vi = mu * v[i] - lr * g
+        v[i] = vi
+        w[i] = w[i] + vi
+
+
+@kernel
+def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay):
+    for i in prange(w.size):
+        g = dw[i] + decay * w[i]
+        ci = rate * cache[i] + keep * (g * g)
+        cache[i] = ci
+        w[i] = w[i] - lr * g / (np.sqrt(ci) + eps)
+
+
+@kernel
+def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay):
+    for i in prange(w.size):
+        g = dw[i] + decay * w[i]
+        mi = b1 * m[i] + keep1 * g
+        vi = b2 * v[i] + keep2 * (g * g)
+        m[i], v[i] = mi, vi
+        w[i] = w[i] - step * mi / (np.sqrt(vi) + eps_hat)
+
+
+@kernel
+def _ema(average, w, rate):
+    for i in prange(average.size):
+        average[i] = average[i] - rate * (average[i] - w[i])
+
+
+def _flat(a: np.ndarray) -> np.ndarray:
+    """``a`` as a 1-D view (a C-contiguous copy only when ``a`` is not contiguous)."""
+    return np.ascontiguousarray(a).reshape(-1)
+
+
+def _state(config: Config, key: str, like: np.ndarray) -> np.ndarray:
+    """``config[key]`` as a flat view, first made an array shaped and typed like ``like``.
+
+    It starts as zeros; a state left by a reference rule (a scalar 0.0 before its first
+    step, or another dtype) is converted once.
+    """
     a = config.get(key)
     if a is None:
         a = config[key] = np.zeros_like(like)
-    return a
+    elif not (
+        isinstance(a, np.ndarray)
+        and a.shape == like.shape
+        and a.dtype == like.dtype
+        and a.flags.c_contiguous
+        and a.flags.writeable
+    ):
+        a = config[key] = np.array(np.broadcast_to(a, like.shape), dtype=like.dtype)
+    return a.reshape(-1)
 
 
-def _blocks(
-    kernel: Callable[..., None],
-    config: Config,
-    *arrays: np.ndarray,
-    scratch: int,
-    scratch_may_be_g: bool = False,
-) -> None:
-    """Run ``kernel(*blocks, *scratch, g)`` over row blocks, ``g`` the block's gradient.
+def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float = 0.0) -> None:
+    """One step of rule ``name`` on ``w`` and ``config``'s state, in place.
 
-    ``arrays`` start with w and dw. ``g`` is dw itself, or with weight decay on,
-    ``dw + weight_decay * w`` in one more scratch array: the same sum, bit for bit,
-    that an L2 penalty ``0.5 * weight_decay * sum(w**2)`` in the loss adds to dw, taken
-    here while the block is in cache instead of in a separate pass over memory.
-    With ``scratch_may_be_g``, a kernel that only ever writes its last scratch array
-    with a function of g gets g's own array there under weight decay: one array less
-    to keep in cache.
+    w: a C-contiguous, writeable array of any shape (W1 (D, H), b1 (H,), ...); dw: its
+    gradient, of w's shape and dtype.
+    The rule steps on ``dw + (weight_decay + l2) * w``: ``config``'s weight decay plus
+    ``l2``, a term the caller left out of the loss (the model's ``reg``).
     """
-    decay = config["weight_decay"]
-    if not decay:
-        _in_chunks(lambda *b: kernel(*b, b[1]), *arrays, scratch=scratch)
-        return
-    extra = 0 if scratch_may_be_g else 1
-
-    def decayed(*b: np.ndarray) -> None:
-        g = np.multiply(b[0], decay, out=b[-1])
-        g += b[1]
-        kernel(*b[: len(b) - extra], g)
-
-    _in_chunks(decayed, *arrays, scratch=scratch + extra)
-
-
-def _running_mean(avg: np.ndarray, x: np.ndarray, rate: float, s: np.ndarray) -> None:
-    """``avg = rate * avg + (1 - rate) * x`` in place; ``s`` is scratch (may be ``x``)."""
-    avg *= rate
-    avg += np.multiply(x, 1 - rate, out=s)
+    for key, value in DEFAULTS[name].items():
+        config.setdefault(key, value)
+    f = w.dtype.type  # hyperparameters in w's dtype, as NumPy does for a Python float
+    flat, g, decay = w.reshape(-1), _flat(dw), f(config["weight_decay"] + l2)
+    lr = f(config["learning_rate"])
+    if name == "sgd":
+        _sgd(flat, g, lr, decay)
+    elif name == "sgd_momentum":
+        _sgd_momentum(flat, g, _state(config, "velocity", w), lr, f(config["momentum"]), decay)
+    elif name == "rmsprop":
+        rate, eps = config["decay_rate"], config["epsilon"]
+        cache = _state(config, "cache", w)
+        _rmsprop(flat, g, cache, lr, f(rate), f(1 - rate), f(eps), decay)
+    else:
+        _adam_step(w, g, config, decay)
 
 
-def sgd(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
-    """:func:`twolayer.optim.sgd` in place: ``w -= learning_rate * dw``."""
-    config = _with_defaults(config, DEFAULTS["sgd"])
-    lr = config["learning_rate"]
-
-    def kernel(w, dw, s, g) -> None:  # row blocks of equal shape
-        w -= np.multiply(lr, g, out=s)
-
-    _blocks(kernel, config, w, dw, scratch=1, scratch_may_be_g=True)
-    return w, config
-
-
-def sgd_momentum(
-    w: np.ndarray, dw: np.ndarray, config: Config | None = None
-) -> tuple[np.ndarray, Config]:
-    """:func:`twolayer.optim.sgd_momentum` in place: ``v = momentum * v - lr * dw; w += v``."""
-    config = _with_defaults(config, DEFAULTS["sgd_momentum"])
-    lr, mu = config["learning_rate"], config["momentum"]
-
-    def kernel(w, dw, v, s, g) -> None:  # row blocks of equal shape
-        v *= mu
-        v -= np.multiply(lr, g, out=s)
-        w += v
-
-    _blocks(kernel, config, w, dw, _array(config, "velocity", w), scratch=1, scratch_may_be_g=True)
-    return w, config
-
-
-def rmsprop(
-    w: np.ndarray, dw: np.ndarray, config: Config | None = None
-) -> tuple[np.ndarray, Config]:
-    """:func:`twolayer.optim.rmsprop` in place, the same operations in the same order."""
-    config = _with_defaults(config, DEFAULTS["rmsprop"])
-    lr, dr, eps = config["learning_rate"], config["decay_rate"], config["epsilon"]
-
-    def kernel(w, dw, cache, s, s2, g) -> None:  # row blocks of equal shape
-        _running_mean(cache, np.square(g, out=s), dr, s)
-        np.sqrt(cache, out=s)
-        s += eps
-        np.multiply(lr, g, out=s2)
-        s2 /= s
-        w -= s2
-
-    _blocks(kernel, config, w, dw, _array(config, "cache", w), scratch=2)
-    return w, config
-
-
-def adam(w: np.ndarray, dw: np.ndarray, config: Config | None = None) -> tuple[np.ndarray, Config]:
-    """:func:`twolayer.optim.adam` in place.
-
-    From the same w, dw and state: the same m, v and t bit for bit, and w up to rounding.
-    """
-    config = _with_defaults(config, DEFAULTS["adam"])
-    lr, b1, b2, eps = (config[k] for k in ("learning_rate", "beta1", "beta2", "epsilon"))
+def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> None:
+    # Adam, with its bias corrections folded into two scalars, as PyTorch's does: with
+    # c1 = 1 - b1**t and c2 = 1 - b2**t, lr * (m / c1) / (sqrt(v / c2) + eps) equals
+    # step * m / (sqrt(v) + eps * sqrt(c2)) with step = lr * sqrt(c2) / c1: one
+    # division per element instead of three.
+    b1, b2 = config["beta1"], config["beta2"]
     t = config["t"] = config.get("t", 0) + 1
-    # The bias corrections folded into two scalars, as PyTorch's Adam does: with
-    # c1 = 1 - b1**t and c2 = 1 - b2**t, the step lr * (m / c1) / (sqrt(v / c2) + eps)
-    # equals step * m / (sqrt(v) + eps * sqrt(c2)) with step = lr * sqrt(c2) / c1.
-    # Equal up to rounding (the only rule that is not the reference's arithmetic bit
-    # for bit), and two passes fewer over the arrays.
     root_c2 = math.sqrt(1 - b2**t)
-    step, eps_hat = lr * root_c2 / (1 - b1**t), eps * root_c2
-
-    def kernel(w, dw, m, v, s, g) -> None:  # row blocks of equal shape
-        _running_mean(m, g, b1, s)
-        _running_mean(v, np.square(g, out=s), b2, s)
-        np.sqrt(v, out=s)
-        s += eps_hat
-        np.divide(m, s, out=s)
-        s *= step
-        w -= s
-
-    _blocks(kernel, config, w, dw, _array(config, "m", w), _array(config, "v", w), scratch=1)
-    return w, config
+    step = config["learning_rate"] * root_c2 / (1 - b1**t)
+    eps_hat = config["epsilon"] * root_c2
+    m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
+    _adam(w.reshape(-1), g, m, v, f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps_hat), decay)
 
 
-UPDATE_RULES: dict[str, UpdateRule] = {
-    "sgd": sgd,
-    "sgd_momentum": sgd_momentum,
-    "rmsprop": rmsprop,
-    "adam": adam,
-}
+def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
+    """``average = decay * average + (1 - decay) * w`` in place, as
+    ``average -= (1 - decay) * (average - w)``: one pass over both arrays."""
+    rate = average.dtype.type(1.0 - decay)
+    if jit.available():
+        _ema(average.reshape(-1), _flat(w), rate)
+    else:
+        average -= rate * (average - w)
+
+
+def _rule(name: str) -> UpdateRule:
+    def rule(
+        w: np.ndarray, dw: np.ndarray, config: Config | None = None
+    ) -> tuple[np.ndarray, Config]:
+        config = {} if config is None else config
+        if not (w.flags.c_contiguous and w.flags.writeable):
+            w = np.array(w)  # the kernel steps in place
+        update(name, w, dw, config)
+        return w, config
+
+    rule.__name__ = rule.__qualname__ = name
+    rule.__doc__ = f":func:`twolayer.optim.{name}` as a one-pass kernel, in place."
+    return rule
+
+
+#: The kernels with CS231n's signature (they update ``w`` and the state in place).
+UPDATE_RULES: dict[str, UpdateRule] = {name: _rule(name) for name in optim.UPDATE_RULES}
+
+
+def is_kernel(update_rule: object) -> bool:
+    """Whether ``update_rule`` is a rule's name whose compiled kernel runs here."""
+    return isinstance(update_rule, str) and update_rule in UPDATE_RULES and jit.available()
 
 
 def get_update_rule(name_or_callable: str | UpdateRule) -> UpdateRule:
-    """The fast rule called ``name_or_callable``, or the callable itself."""
-    return optim.get_update_rule(name_or_callable, UPDATE_RULES)
+    """The kernel called ``name_or_callable`` (the reference rule without numba), or
+    the callable itself."""
+    rules = UPDATE_RULES if jit.available() else optim.UPDATE_RULES
+    return optim.get_update_rule(name_or_callable, rules)
+
+
+def describe(update_rule: str | UpdateRule) -> str:
+    """What runs for ``update_rule``, in one line (the Solver prints it)."""
+    if is_kernel(update_rule):
+        rounding = "up to rounding" if update_rule == "adam" else "bit for bit"
+        return (
+            f"update rule {update_rule}: fast kernel (numba), equal to "
+            f"twolayer.optim.{update_rule} {rounding}"
+        )
+    if isinstance(update_rule, str):
+        plain = "plain NumPy: numba cannot be imported"
+        return f"update rule {update_rule}: twolayer.optim.{update_rule} ({plain})"
+    name = getattr(update_rule, "__qualname__", repr(update_rule))
+    module = getattr(update_rule, "__module__", None)
+    return f"update rule {module + '.' if module else ''}{name}, as given"

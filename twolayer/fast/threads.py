@@ -1,4 +1,4 @@
-"""Every thread setting in one place: BLAS (NumPy's matrix products) and the update rules.
+"""Every thread setting in one place: BLAS (NumPy's matrix products) and the compiled kernels.
 
     limit_threads(2)               # this process: BLAS and update rules, from now on
     with blas_threads(1): ...      # BLAS only, inside the block (the benchmark)
@@ -24,7 +24,7 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController, threadpool_limits
 
-from twolayer.fast.blocks import set_num_threads
+from twolayer.fast.jit import set_num_threads
 
 #: What BLAS libraries (OpenBLAS, OpenMP builds, MKL) read at load for their thread count.
 BLAS_ENV_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
