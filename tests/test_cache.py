@@ -17,7 +17,7 @@ from test_prepcache import make_raw
 from twolayer import cache as cachemod
 from twolayer.cache import DEFAULT_MAX, Cache, cache_max, describe, open_cache, parse_size
 from twolayer.datasets.image_cache import decode_cached
-from twolayer.fast.prepcache import preprocess_splits
+from twolayer.prepcache import preprocess_splits
 
 
 def arrays(seed: int, n: int = 4096) -> dict[str, np.ndarray]:

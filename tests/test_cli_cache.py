@@ -13,7 +13,7 @@ from script_helpers import assert_clean_error, call
 from test_prepcache import make_raw
 
 from twolayer.cache import Cache, format_size, open_cache
-from twolayer.fast.prepcache import preprocess_splits
+from twolayer.prepcache import preprocess_splits
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import time
 import numpy as np
 import pytest
 
+from twolayer import prepcache
 from twolayer.cache import cache_dir
-from twolayer.fast import prepcache
-from twolayer.fast.prepcache import preprocess_splits
+from twolayer.prepcache import preprocess_splits
 from twolayer.preprocess import Preprocessor
 
 

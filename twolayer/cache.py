@@ -2,7 +2,7 @@
 
 Two caches share one folder (:func:`cache_dir`), each entry one ``.npz`` file:
 
-    prep-<key>.npz     preprocessed images and the fitted preprocessing (twolayer.fast.prepcache)
+    prep-<key>.npz     preprocessed images and the fitted preprocessing (twolayer.prepcache)
     images/<key>.npz   decoded image folders (twolayer.datasets.image_cache)
 
 Both write through :meth:`Cache.store`, which writes the entry atomically and then

@@ -31,8 +31,8 @@ from twolayer.datasets import (
     spiral_splits,
     train_val_split,
 )
-from twolayer.fast.prepcache import preprocess_splits
 from twolayer.fingerprint import data_fingerprint
+from twolayer.prepcache import preprocess_splits
 from twolayer.preprocess import Preprocessor
 
 BUILT_IN = ("spiral", "cifar10")  # data sources named by a word; any other is a path
