@@ -22,45 +22,65 @@ import numpy as np
 
 from twolayer import optim
 from twolayer.fast import jit
-from twolayer.fast.jit import kernel, prange
+from twolayer.fast.jit import kernel, prange, summing
 from twolayer.optim import DEFAULTS, Config, UpdateRule
 
 __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rule", "update"]
 
 
-@kernel
+# Each rule also returns sum(w**2) of the weights it read (in float64): the value of
+# an L2 term taken as weight decay, summed in the same pass.
+
+
+@summing
 def _sgd(w, dw, lr, decay):
+    sumsq = 0.0
     for i in prange(w.size):
-        g = dw[i] + decay * w[i]
-        w[i] = w[i] - lr * g
+        wi = w[i]
+        sumsq += np.float64(wi) * np.float64(wi)
+        g = dw[i] + decay * wi
+        w[i] = wi - lr * g
+    return sumsq
 
 
-@kernel
+@summing
 def _sgd_momentum(w, dw, v, lr, mu, decay):
+    sumsq = 0.0
     for i in prange(w.size):
-        g = dw[i] + decay * w[i]
+        wi = w[i]
+        sumsq += np.float64(wi) * np.float64(wi)
+        g = dw[i] + decay * wi
         vi = mu * v[i] - lr * g
         v[i] = vi
-        w[i] = w[i] + vi
+        w[i] = wi + vi
+    return sumsq
 
 
-@kernel
+@summing
 def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay):
+    sumsq = 0.0
     for i in prange(w.size):
-        g = dw[i] + decay * w[i]
+        wi = w[i]
+        sumsq += np.float64(wi) * np.float64(wi)
+        g = dw[i] + decay * wi
         ci = rate * cache[i] + keep * (g * g)
         cache[i] = ci
-        w[i] = w[i] - lr * g / (np.sqrt(ci) + eps)
+        w[i] = wi - lr * g / (np.sqrt(ci) + eps)
+    return sumsq
 
 
-@kernel
+@summing
 def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay):
+    sumsq = 0.0
     for i in prange(w.size):
-        g = dw[i] + decay * w[i]
+        wi = w[i]
+        sumsq += np.float64(wi) * np.float64(wi)
+        g = dw[i] + decay * wi
         mi = b1 * m[i] + keep1 * g
         vi = b2 * v[i] + keep2 * (g * g)
         m[i], v[i] = mi, vi
-        w[i] = w[i] - step * mi / (np.sqrt(vi) + eps_hat)
+        w[i] = wi - step * mi / (np.sqrt(vi) + eps_hat)
+    return sumsq
 
 
 @kernel
@@ -94,13 +114,15 @@ def _state(config: Config, key: str, like: np.ndarray) -> np.ndarray:
     return a.reshape(-1)
 
 
-def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float = 0.0) -> None:
+def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float = 0.0) -> float:
     """One step of rule ``name`` on ``w`` and ``config``'s state, in place.
 
     w: a C-contiguous, writeable array of any shape (W1 (D, H), b1 (H,), ...); dw: its
     gradient, of w's shape and dtype.
     The rule steps on ``dw + (weight_decay + l2) * w``: ``config``'s weight decay plus
-    ``l2``, a term the caller left out of the loss (the model's ``reg``).
+    ``l2``, a term the caller left out of the loss (the model's ``reg``). Returns
+    ``sum(w**2)`` of w before the step, in float64, read in the same pass: the value of
+    that term is ``0.5 * l2 *`` it.
     """
     for key, value in DEFAULTS[name].items():
         config.setdefault(key, value)
@@ -108,18 +130,18 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
     flat, g, decay = w.reshape(-1), _flat(dw), f(config["weight_decay"] + l2)
     lr = f(config["learning_rate"])
     if name == "sgd":
-        _sgd(flat, g, lr, decay)
-    elif name == "sgd_momentum":
-        _sgd_momentum(flat, g, _state(config, "velocity", w), lr, f(config["momentum"]), decay)
-    elif name == "rmsprop":
+        return float(_sgd(flat, g, lr, decay))
+    if name == "sgd_momentum":
+        v = _state(config, "velocity", w)
+        return float(_sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay))
+    if name == "rmsprop":
         rate, eps = config["decay_rate"], config["epsilon"]
         cache = _state(config, "cache", w)
-        _rmsprop(flat, g, cache, lr, f(rate), f(1 - rate), f(eps), decay)
-    else:
-        _adam_step(w, g, config, decay)
+        return float(_rmsprop(flat, g, cache, lr, f(rate), f(1 - rate), f(eps), decay))
+    return _adam_step(w, g, config, decay)
 
 
-def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> None:
+def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> float:
     # Adam, with its bias corrections folded into two scalars, as PyTorch's does: with
     # c1 = 1 - b1**t and c2 = 1 - b2**t, lr * (m / c1) / (sqrt(v / c2) + eps) equals
     # step * m / (sqrt(v) + eps * sqrt(c2)) with step = lr * sqrt(c2) / c1: one
@@ -130,7 +152,8 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
     step = config["learning_rate"] * root_c2 / (1 - b1**t)
     eps_hat = config["epsilon"] * root_c2
     m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
-    _adam(w.reshape(-1), g, m, v, f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps_hat), decay)
+    hp = (f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps_hat), decay)
+    return float(_adam(w.reshape(-1), g, m, v, *hp))
 
 
 def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
