@@ -92,6 +92,43 @@ def test_each_kernel_returns_the_sum_of_squares_of_the_weights_it_read(name, dty
         assert np.sum(w.astype(np.float64) ** 2) != before  # and w stepped
 
 
+@pytest.mark.parametrize("size", [7, 68_000], ids=["serial", "parallel"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name", optim.UPDATE_RULES)
+def test_weight_decay_on_a_dead_unit_ends_at_zero_never_in_the_subnormals(name, dtype, size):
+    """A weight with no gradient but weight decay shrinks geometrically; the reference
+    rule walks it through the subnormals (slow in every matrix product), the kernel
+    writes zero instead. Above the smallest normal number plain sgd agrees bit for bit
+    (a rule with state departs once a flushed state feeds the next step)."""
+    tiny = np.finfo(dtype).tiny
+    w = np.full(size, 1e3 * tiny, dtype)
+    w[::2] *= -1
+    ref, zero = w.copy(), np.zeros(size, dtype)
+    config = {"learning_rate": 0.5, "weight_decay": 1.0, "epsilon": 1e-30}
+    ref_config = dict(config)
+    seen_subnormal = False
+    for _ in range(200):
+        fast.update(name, w, zero, config)
+        ref, ref_config = optim.UPDATE_RULES[name](ref, zero, ref_config)
+        for a in (w, *(np.asarray(config[k]) for k in STATE[name] if k != "t")):
+            assert not np.any((a != 0) & (np.abs(a) < tiny))  # no subnormal is kept
+        normal = np.abs(ref) >= tiny
+        seen_subnormal |= bool(np.any(ref[~normal] != 0))
+        if name == "sgd":
+            assert np.array_equal(w[normal], ref[normal])
+    if name in ("sgd", "sgd_momentum"):  # decay alone shrinks w geometrically
+        assert seen_subnormal  # the reference did pass through them
+        assert np.all(w == 0)
+
+
+def test_weight_averaging_never_keeps_a_subnormal():
+    tiny = np.finfo(np.float32).tiny
+    average = np.full(50_000, 4 * tiny, np.float32)
+    for _ in range(10):
+        fast.ema_update(average, np.zeros_like(average), 0.5)
+    assert np.all(average == 0)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", ["sgd", "sgd_momentum", "rmsprop"])
 def test_l2_in_the_kernel_is_the_models_reg_bit_for_bit(name, dtype):

@@ -5,7 +5,9 @@ splits among the threads (:mod:`twolayer.fast.jit`): every element of ``w``, ``d
 the rule's state is read once and written once, where NumPy's ufuncs make a pass over
 memory per operation. Scalars come in the arrays' dtype, so float32 stays float32, as
 in the reference rules; sgd, sgd_momentum and rmsprop give their bits, adam folds its
-bias corrections into two scalars (see ``_adam``) and is equal up to rounding.
+bias corrections into two scalars (see ``_adam``) and is equal up to rounding. One
+departure: a value written below the dtype's smallest normal number is written as
+zero (see ``_sgd``), where the reference rules keep the subnormal.
 
     update("adam", w, dw, config, l2=reg)    # in place, on dw + (weight_decay + reg) * w
 
@@ -29,48 +31,55 @@ __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rul
 
 
 # Each rule also returns sum(w**2) of the weights it read (in float64): the value of
-# an L2 term taken as weight decay, summed in the same pass.
+# an L2 term taken as weight decay, summed in the same pass. And each flushes to zero
+# what it writes below ``tiny``, the dtype's smallest normal number: weight decay
+# shrinks the weights of a dead unit geometrically into the subnormals, where every
+# matrix product that reads them runs many times slower (see docs/performance.md);
+# a value that small changes no sum.
 
 
 @summing
-def _sgd(w, dw, lr, decay):
+def _sgd(w, dw, lr, decay, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
-        w[i] = wi - lr * g
+        wn = wi - lr * g
+        w[i] = wn if abs(wn) >= tiny else wn - wn
     return sumsq
 
 
 @summing
-def _sgd_momentum(w, dw, v, lr, mu, decay):
+def _sgd_momentum(w, dw, v, lr, mu, decay, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         vi = mu * v[i] - lr * g
-        v[i] = vi
-        w[i] = wi + vi
+        v[i] = vi if abs(vi) >= tiny else vi - vi
+        wn = wi + vi
+        w[i] = wn if abs(wn) >= tiny else wn - wn
     return sumsq
 
 
 @summing
-def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay):
+def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         ci = rate * cache[i] + keep * (g * g)
-        cache[i] = ci
-        w[i] = wi - lr * g / (np.sqrt(ci) + eps)
+        cache[i] = ci if ci >= tiny else ci - ci
+        wn = wi - lr * g / (np.sqrt(ci) + eps)
+        w[i] = wn if abs(wn) >= tiny else wn - wn
     return sumsq
 
 
 @summing
-def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay):
+def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
@@ -78,15 +87,18 @@ def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay):
         g = dw[i] + decay * wi
         mi = b1 * m[i] + keep1 * g
         vi = b2 * v[i] + keep2 * (g * g)
-        m[i], v[i] = mi, vi
-        w[i] = wi - step * mi / (np.sqrt(vi) + eps_hat)
+        m[i] = mi if abs(mi) >= tiny else mi - mi
+        v[i] = vi if vi >= tiny else vi - vi
+        wn = wi - step * mi / (np.sqrt(vi) + eps_hat)
+        w[i] = wn if abs(wn) >= tiny else wn - wn
     return sumsq
 
 
 @kernel
-def _ema(average, w, rate):
+def _ema(average, w, rate, tiny):
     for i in prange(average.size):
-        average[i] = average[i] - rate * (average[i] - w[i])
+        a = average[i] - rate * (average[i] - w[i])
+        average[i] = a if abs(a) >= tiny else a - a
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -128,16 +140,16 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
         config.setdefault(key, value)
     f = w.dtype.type  # hyperparameters in w's dtype, as NumPy does for a Python float
     flat, g, decay = w.reshape(-1), _flat(dw), f(config["weight_decay"] + l2)
-    lr = f(config["learning_rate"])
+    lr, tiny = f(config["learning_rate"]), f(np.finfo(w.dtype).tiny)
     if name == "sgd":
-        return float(_sgd(flat, g, lr, decay))
+        return float(_sgd(flat, g, lr, decay, tiny))
     if name == "sgd_momentum":
         v = _state(config, "velocity", w)
-        return float(_sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay))
+        return float(_sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay, tiny))
     if name == "rmsprop":
         rate, eps = config["decay_rate"], config["epsilon"]
         cache = _state(config, "cache", w)
-        return float(_rmsprop(flat, g, cache, lr, f(rate), f(1 - rate), f(eps), decay))
+        return float(_rmsprop(flat, g, cache, lr, f(rate), f(1 - rate), f(eps), decay, tiny))
     return _adam_step(w, g, config, decay)
 
 
@@ -152,18 +164,18 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
     step = config["learning_rate"] * root_c2 / (1 - b1**t)
     eps_hat = config["epsilon"] * root_c2
     m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
-    hp = (f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps_hat), decay)
+    hp = (f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps_hat), decay, f(np.finfo(f).tiny))
     return float(_adam(w.reshape(-1), g, m, v, *hp))
 
 
 def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
     """``average = decay * average + (1 - decay) * w`` in place, as
     ``average -= (1 - decay) * (average - w)``: one pass over both arrays."""
-    rate = average.dtype.type(1.0 - decay)
+    f = average.dtype.type
     if jit.available():
-        _ema(average.reshape(-1), _flat(w), rate)
+        _ema(average.reshape(-1), _flat(w), f(1.0 - decay), f(np.finfo(f).tiny))
     else:
-        average -= rate * (average - w)
+        average -= f(1.0 - decay) * (average - w)
 
 
 def _rule(name: str) -> UpdateRule:
