@@ -4,10 +4,11 @@ Each kernel is the rule's formula written for one element ``i``, in a loop that 
 splits among the threads (:mod:`twolayer.fast.jit`): every element of ``w``, ``dw`` and
 the rule's state is read once and written once, where NumPy's ufuncs make a pass over
 memory per operation. Scalars come in the arrays' dtype, so float32 stays float32, as
-in the reference rules; sgd, sgd_momentum and rmsprop give their bits, adam folds its
-bias corrections into two scalars (see ``_adam``) and is equal up to rounding. One
-departure: a value written below the dtype's smallest normal number is written as
-zero (see ``_sgd``), where the reference rules keep the subnormal.
+in the reference rules: sgd and sgd_momentum give their bits; rmsprop and adam take
+their second moments in float64 and adam folds its bias corrections into two scalars
+(see ``_adam``), so they are equal up to rounding. One departure from every rule: no
+kernel leaves a subnormal number behind; tiny weights and state are written as zero
+(see ``_sgd``), where the reference rules slow down on them.
 
     update("adam", w, dw, config, l2=reg)    # in place, on dw + (weight_decay + reg) * w
 
@@ -31,27 +32,32 @@ __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rul
 
 
 # Each rule also returns sum(w**2) of the weights it read (in float64): the value of
-# an L2 term taken as weight decay, summed in the same pass. And each flushes to zero
-# what it writes below ``tiny``, the dtype's smallest normal number: weight decay
-# shrinks the weights of a dead unit geometrically into the subnormals, where every
-# matrix product that reads them runs many times slower (see docs/performance.md);
-# a value that small changes no sum.
+# an L2 term taken as weight decay, summed in the same pass.
+#
+# And none leaves a subnormal number behind, where every later product that meets it
+# runs many times slower (see docs/performance.md): weight decay shrinks the weights of
+# a dead unit geometrically, towards zero. A weight is written as zero below
+# ``w_min``, the square root of the dtype's smallest normal number (about 1e-19 in
+# float32), so that its products with inputs and gradients stay normal; the rules'
+# state is written as zero below that smallest normal number; and rmsprop and adam
+# take their second moment and their step in float64 (rounded once when written),
+# where no product of float32 numbers can underflow.
 
 
 @summing
-def _sgd(w, dw, lr, decay, tiny):
+def _sgd(w, dw, lr, decay, w_min):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         wn = wi - lr * g
-        w[i] = wn if abs(wn) >= tiny else wn - wn
+        w[i] = wn if abs(wn) >= w_min else wn - wn
     return sumsq
 
 
 @summing
-def _sgd_momentum(w, dw, v, lr, mu, decay, tiny):
+def _sgd_momentum(w, dw, v, lr, mu, decay, w_min, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
@@ -60,45 +66,46 @@ def _sgd_momentum(w, dw, v, lr, mu, decay, tiny):
         vi = mu * v[i] - lr * g
         v[i] = vi if abs(vi) >= tiny else vi - vi
         wn = wi + vi
-        w[i] = wn if abs(wn) >= tiny else wn - wn
+        w[i] = wn if abs(wn) >= w_min else wn - wn
     return sumsq
 
 
 @summing
-def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, tiny):
+def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, w_min, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
-        g = dw[i] + decay * wi
-        ci = rate * cache[i] + keep * (g * g)
-        cache[i] = ci if ci >= tiny else ci - ci
-        wn = wi - lr * g / (np.sqrt(ci) + eps)
-        w[i] = wn if abs(wn) >= tiny else wn - wn
+        g = np.float64(dw[i] + decay * wi)
+        ci = rate * np.float64(cache[i]) + keep * (g * g)
+        cache[i] = ci if ci >= tiny else 0.0
+        wn = wi - lr * g / (np.sqrt(np.float64(cache[i])) + eps)
+        w[i] = wn if abs(wn) >= w_min else 0.0
     return sumsq
 
 
 @summing
-def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, tiny):
+def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, w_min, tiny):
     sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         mi = b1 * m[i] + keep1 * g
-        vi = b2 * v[i] + keep2 * (g * g)
         m[i] = mi if abs(mi) >= tiny else mi - mi
-        v[i] = vi if vi >= tiny else vi - vi
-        wn = wi - step * mi / (np.sqrt(vi) + eps_hat)
-        w[i] = wn if abs(wn) >= tiny else wn - wn
+        g64 = np.float64(g)
+        vi = b2 * np.float64(v[i]) + keep2 * (g64 * g64)
+        v[i] = vi if vi >= tiny else 0.0
+        wn = wi - step * np.float64(m[i]) / (np.sqrt(np.float64(v[i])) + eps_hat)
+        w[i] = wn if abs(wn) >= w_min else 0.0
     return sumsq
 
 
 @kernel
-def _ema(average, w, rate, tiny):
+def _ema(average, w, rate, w_min):
     for i in prange(average.size):
         a = average[i] - rate * (average[i] - w[i])
-        average[i] = a if abs(a) >= tiny else a - a
+        average[i] = a if abs(a) >= w_min else a - a
 
 
 def _flat(a: np.ndarray) -> np.ndarray:
@@ -140,17 +147,26 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
         config.setdefault(key, value)
     f = w.dtype.type  # hyperparameters in w's dtype, as NumPy does for a Python float
     flat, g, decay = w.reshape(-1), _flat(dw), f(config["weight_decay"] + l2)
-    lr, tiny = f(config["learning_rate"]), f(np.finfo(w.dtype).tiny)
+    lr, limits = f(config["learning_rate"]), _limits(w.dtype)
     if name == "sgd":
-        return float(_sgd(flat, g, lr, decay, tiny))
+        return float(_sgd(flat, g, lr, decay, limits[0]))
     if name == "sgd_momentum":
         v = _state(config, "velocity", w)
-        return float(_sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay, tiny))
+        return float(_sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay, *limits))
     if name == "rmsprop":
         rate, eps = config["decay_rate"], config["epsilon"]
         cache = _state(config, "cache", w)
-        return float(_rmsprop(flat, g, cache, lr, f(rate), f(1 - rate), f(eps), decay, tiny))
+        # the second moment and the step in float64 (see _adam)
+        hp = (np.float64(lr), *(np.float64(f(x)) for x in (rate, 1 - rate, eps)), decay)
+        return float(_rmsprop(flat, g, cache, *hp, *limits))
     return _adam_step(w, g, config, decay)
+
+
+def _limits(dtype: np.dtype) -> tuple[np.floating, np.floating]:
+    """(w_min, tiny) in ``dtype``: below them a weight, or a rule's state, is written as
+    zero (see ``_sgd``)."""
+    tiny = np.finfo(dtype).tiny
+    return dtype.type(np.sqrt(tiny)), tiny
 
 
 def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> float:
@@ -164,8 +180,9 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
     step = config["learning_rate"] * root_c2 / (1 - b1**t)
     eps_hat = config["epsilon"] * root_c2
     m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
-    hp = (f(b1), f(1 - b1), f(b2), f(1 - b2), f(step), f(eps_hat), decay, f(np.finfo(f).tiny))
-    return float(_adam(w.reshape(-1), g, m, v, *hp))
+    # the second moment and the step in float64, from the dtype's hyperparameters
+    hp = (f(b1), f(1 - b1), *(np.float64(f(x)) for x in (b2, 1 - b2, step, eps_hat)))
+    return float(_adam(w.reshape(-1), g, m, v, *hp, decay, *_limits(w.dtype)))
 
 
 def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
@@ -173,7 +190,7 @@ def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
     ``average -= (1 - decay) * (average - w)``: one pass over both arrays."""
     f = average.dtype.type
     if jit.available():
-        _ema(average.reshape(-1), _flat(w), f(1.0 - decay), f(np.finfo(f).tiny))
+        _ema(average.reshape(-1), _flat(w), f(1.0 - decay), _limits(average.dtype)[0])
     else:
         average -= f(1.0 - decay) * (average - w)
 
