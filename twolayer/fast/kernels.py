@@ -5,10 +5,11 @@ splits among the threads (:mod:`twolayer.fast.jit`): every element of ``w``, ``d
 the rule's state is read once and written once, where NumPy's ufuncs make a pass over
 memory per operation. Scalars come in the arrays' dtype, so float32 stays float32, as
 in the reference rules: sgd and sgd_momentum give their bits; rmsprop and adam take
-their second moments in float64 and adam folds its bias corrections into two scalars
-(see ``_adam``), so they are equal up to rounding. One departure from every rule: no
-kernel leaves a subnormal number behind; tiny weights and state are written as zero
-(see ``_sgd``), where the reference rules slow down on them.
+their second moments in float64 and round them once, and adam folds its bias
+corrections into two scalars (see ``_adam``), so they are equal up to rounding. One
+departure from every rule: no kernel leaves a subnormal number behind; tiny weights
+and state are written as zero (see ``_sgd``), where the reference rules slow down on
+them.
 
     update("adam", w, dw, config, l2=reg)    # in place, on dw + (weight_decay + reg) * w
 
@@ -38,10 +39,11 @@ __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rul
 # runs many times slower (see docs/performance.md): weight decay shrinks the weights of
 # a dead unit geometrically, towards zero. A weight is written as zero below
 # ``w_min``, the square root of the dtype's smallest normal number (about 1e-19 in
-# float32), so that its products with inputs and gradients stay normal; the rules'
-# state is written as zero below that smallest normal number; and rmsprop and adam
-# take their second moment and their step in float64 (rounded once when written),
-# where no product of float32 numbers can underflow.
+# float32), so that its products with inputs and gradients stay normal, and so is
+# adam's first moment (its share of a step would be below 1e-14); the other state is
+# written as zero below that smallest normal number; and rmsprop and adam take their
+# second moment in float64 (rounded once when written), where the square of a small
+# float32 gradient cannot underflow.
 
 
 @summing
@@ -76,11 +78,12 @@ def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, w_min, tiny):
     for i in prange(w.size):
         wi = w[i]
         sumsq += np.float64(wi) * np.float64(wi)
-        g = np.float64(dw[i] + decay * wi)
-        ci = rate * np.float64(cache[i]) + keep * (g * g)
+        g = dw[i] + decay * wi
+        g64 = np.float64(g)
+        ci = rate * np.float64(cache[i]) + keep * (g64 * g64)
         cache[i] = ci if ci >= tiny else 0.0
-        wn = wi - lr * g / (np.sqrt(np.float64(cache[i])) + eps)
-        w[i] = wn if abs(wn) >= w_min else 0.0
+        wn = wi - lr * g / (np.sqrt(cache[i]) + eps)
+        w[i] = wn if abs(wn) >= w_min else wn - wn
     return sumsq
 
 
@@ -92,12 +95,13 @@ def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, w_min, tiny):
         sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         mi = b1 * m[i] + keep1 * g
-        m[i] = mi if abs(mi) >= tiny else mi - mi
+        mi = mi if abs(mi) >= w_min else mi - mi
+        m[i] = mi
         g64 = np.float64(g)
         vi = b2 * np.float64(v[i]) + keep2 * (g64 * g64)
         v[i] = vi if vi >= tiny else 0.0
-        wn = wi - step * np.float64(m[i]) / (np.sqrt(np.float64(v[i])) + eps_hat)
-        w[i] = wn if abs(wn) >= w_min else 0.0
+        wn = wi - step * mi / (np.sqrt(v[i]) + eps_hat)
+        w[i] = wn if abs(wn) >= w_min else wn - wn
     return sumsq
 
 
@@ -156,8 +160,8 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
     if name == "rmsprop":
         rate, eps = config["decay_rate"], config["epsilon"]
         cache = _state(config, "cache", w)
-        # the second moment and the step in float64 (see _adam)
-        hp = (np.float64(lr), *(np.float64(f(x)) for x in (rate, 1 - rate, eps)), decay)
+        # rate and 1 - rate in float64, as the second moment is taken
+        hp = (lr, np.float64(f(rate)), np.float64(f(1 - rate)), f(eps), decay)
         return float(_rmsprop(flat, g, cache, *hp, *limits))
     return _adam_step(w, g, config, decay)
 
@@ -180,8 +184,8 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
     step = config["learning_rate"] * root_c2 / (1 - b1**t)
     eps_hat = config["epsilon"] * root_c2
     m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
-    # the second moment and the step in float64, from the dtype's hyperparameters
-    hp = (f(b1), f(1 - b1), *(np.float64(f(x)) for x in (b2, 1 - b2, step, eps_hat)))
+    # b2 and 1 - b2 in float64, as the second moment is taken
+    hp = (f(b1), f(1 - b1), np.float64(f(b2)), np.float64(f(1 - b2)), f(step), f(eps_hat))
     return float(_adam(w.reshape(-1), g, m, v, *hp, decay, *_limits(w.dtype)))
 
 
