@@ -30,6 +30,21 @@ def test_tta_averages_the_named_views():
     assert len(TTA_VIEWS["flip+translate1"]) == 10
 
 
+def test_the_grid_averages_every_shift_of_up_to_two_pixels_of_both_mirrors():
+    rng = np.random.default_rng(1)
+    model = TwoLayerNet(input_dim=3 * 6 * 6, hidden_dim=7, num_classes=4, weight_scale=0.5, seed=0)
+    X = rng.standard_normal((9, 3, 6, 6)).astype(np.float32)
+    views = [
+        shift(np.ascontiguousarray(X[..., ::-1]) if flip else X, dy, dx)
+        for flip in (False, True)
+        for dy in range(-2, 3)
+        for dx in range(-2, 3)
+    ]
+    expected = sum(model.predict_proba(v) for v in views) / 50
+    assert len(set(TTA_VIEWS["flip+grid2"])) == 50
+    assert np.allclose(tta_proba(model.predict_proba, X, "flip+grid2", batch_size=4), expected)
+
+
 def test_tta_rejects_unknown_views_and_flat_rows():
     model = TwoLayerNet(input_dim=12, hidden_dim=3, num_classes=2)
     with pytest.raises(ValueError, match="unknown test-time augmentation"):
