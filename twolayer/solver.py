@@ -263,11 +263,10 @@ class Solver(SolverState, Evaluation, LearningRate):
             # this step exactly.
             self.rng.bit_generator.state = rng_state
             raise
-        loss = float(loss)
+        # The L2 term left out of the model's loss, if any, of the weights it saw.
+        loss = float(loss) + self._updater.penalty(self.model.params, l2)
         self._check_diverged("training", loss, self.t + 1)
-        # The update returns the L2 term it took out of the model's loss (0.0 if none),
-        # summed over the weights the loss saw; finite weights give a finite term.
-        loss += self._updater.apply(self.model.params, grads, self.optim_configs, l2)
+        self._updater.apply(self.model.params, grads, self.optim_configs, l2)
         self.weight_average.update(self.model.params, self.epoch + 1)
         self.loss_history.append(loss)
         self.lr_history.append(self.learning_rate)

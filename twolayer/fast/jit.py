@@ -9,9 +9,7 @@
 and compiles it with ``njit(cache=True, parallel=True)`` (``parallel=False`` for small
 arrays, run on the calling thread alone) for the argument types of that call only
 (fastmath off: IEEE arithmetic in the arrays' own dtype, so the results equal NumPy's
-up to rounding, mostly bit for bit). A kernel that also sums (``@summing``) may
-reassociate its additions, so that its sum runs in vector lanes, as NumPy's and
-BLAS's own sums do; nothing else in it changes. ``cache=True`` keeps the machine code
+up to rounding, mostly bit for bit). ``cache=True`` keeps the machine code
 beside the source, so a second process loads it instead of compiling again. Nothing is
 imported or compiled when twolayer is imported.
 
@@ -32,7 +30,7 @@ from typing import Any
 #: kernel's module gets numba's prange ("split among the threads") before it compiles.
 prange = range
 
-__all__ = ["available", "get_num_threads", "kernel", "prange", "set_num_threads", "summing"]
+__all__ = ["available", "get_num_threads", "kernel", "prange", "set_num_threads"]
 
 _numba: ModuleType | None = None
 _tried = False
@@ -96,9 +94,8 @@ class kernel:  # noqa: N801 - used as a decorator, like numba's own njit
     least :data:`PARALLEL_MIN_SIZE` elements, and one that runs on the calling thread.
     """
 
-    def __init__(self, py_func: Callable[..., Any], fastmath: frozenset[str] = frozenset()) -> None:
+    def __init__(self, py_func: Callable[..., Any]) -> None:
         self.py_func = py_func
-        self.fastmath = fastmath
         self.__doc__ = py_func.__doc__
         self.__name__ = py_func.__name__
         self._compiled: dict[bool, Callable[..., Any]] = {}
@@ -119,13 +116,4 @@ class kernel:  # noqa: N801 - used as a decorator, like numba's own njit
         if not parallel:  # its own name, so that its cache files are its own
             func = types.FunctionType(func.__code__, func.__globals__, func.__name__)
             func.__qualname__ = f"{self.py_func.__qualname__}_serial"
-        fastmath = set(self.fastmath) or False
-        return numba.njit(cache=True, parallel=parallel, fastmath=fastmath)(func)
-
-
-def summing(py_func: Callable[..., Any]) -> kernel:
-    """A :class:`kernel` whose loop also accumulates a sum: LLVM may reassociate
-    (``fastmath={"reassoc"}``), which lets the sum run in vector lanes instead of one
-    addition after another; the other arithmetic keeps its IEEE result (the tests
-    hold the rules to their bits)."""
-    return kernel(py_func, fastmath=frozenset({"reassoc"}))
+        return numba.njit(cache=True, parallel=parallel)(func)

@@ -26,16 +26,13 @@ import numpy as np
 
 from twolayer import optim
 from twolayer.fast import jit
-from twolayer.fast.jit import kernel, prange, summing
+from twolayer.fast.jit import kernel, prange
 from twolayer.optim import DEFAULTS, Config, UpdateRule
 
 __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rule", "update"]
 
 
-# Each rule also returns sum(w**2) of the weights it read (in float64): the value of
-# an L2 term taken as weight decay, summed in the same pass.
-#
-# And none leaves a subnormal number behind, where every later product that meets it
+# No rule leaves a subnormal number behind, where every later product that meets it
 # runs many times slower (see docs/performance.md): weight decay shrinks the weights of
 # a dead unit geometrically, towards zero. A weight is written as zero below
 # ``w_min``, the square root of the dtype's smallest normal number (about 1e-19 in
@@ -46,53 +43,42 @@ __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rul
 # float32 gradient cannot underflow.
 
 
-@summing
+@kernel
 def _sgd(w, dw, lr, decay, w_min):
-    sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
-        sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         wn = wi - lr * g
         w[i] = wn if abs(wn) >= w_min else wn - wn
-    return sumsq
 
 
-@summing
+@kernel
 def _sgd_momentum(w, dw, v, lr, mu, decay, w_min, tiny):
-    sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
-        sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         vi = mu * v[i] - lr * g
         v[i] = vi if abs(vi) >= tiny else vi - vi
         wn = wi + vi
         w[i] = wn if abs(wn) >= w_min else wn - wn
-    return sumsq
 
 
-@summing
+@kernel
 def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, w_min, tiny):
-    sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
-        sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         g64 = np.float64(g)
         ci = rate * np.float64(cache[i]) + keep * (g64 * g64)
         cache[i] = ci if ci >= tiny else 0.0
         wn = wi - lr * g / (np.sqrt(cache[i]) + eps)
         w[i] = wn if abs(wn) >= w_min else wn - wn
-    return sumsq
 
 
-@summing
+@kernel
 def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, w_min, tiny):
-    sumsq = 0.0
     for i in prange(w.size):
         wi = w[i]
-        sumsq += np.float64(wi) * np.float64(wi)
         g = dw[i] + decay * wi
         mi = b1 * m[i] + keep1 * g
         mi = mi if abs(mi) >= w_min else mi - mi
@@ -102,7 +88,6 @@ def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, w_min, tiny):
         v[i] = vi if vi >= tiny else 0.0
         wn = wi - step * mi / (np.sqrt(v[i]) + eps_hat)
         w[i] = wn if abs(wn) >= w_min else wn - wn
-    return sumsq
 
 
 @kernel
@@ -137,15 +122,13 @@ def _state(config: Config, key: str, like: np.ndarray) -> np.ndarray:
     return a.reshape(-1)
 
 
-def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float = 0.0) -> float:
+def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float = 0.0) -> None:
     """One step of rule ``name`` on ``w`` and ``config``'s state, in place.
 
     w: a C-contiguous, writeable array of any shape (W1 (D, H), b1 (H,), ...); dw: its
     gradient, of w's shape and dtype.
     The rule steps on ``dw + (weight_decay + l2) * w``: ``config``'s weight decay plus
-    ``l2``, a term the caller left out of the loss (the model's ``reg``). Returns
-    ``sum(w**2)`` of w before the step, in float64, read in the same pass: the value of
-    that term is ``0.5 * l2 *`` it.
+    ``l2``, a term the caller left out of the loss (the model's ``reg``).
     """
     for key, value in DEFAULTS[name].items():
         config.setdefault(key, value)
@@ -153,17 +136,18 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
     flat, g, decay = w.reshape(-1), _flat(dw), f(config["weight_decay"] + l2)
     lr, limits = f(config["learning_rate"]), _limits(w.dtype)
     if name == "sgd":
-        return float(_sgd(flat, g, lr, decay, limits[0]))
-    if name == "sgd_momentum":
+        _sgd(flat, g, lr, decay, limits[0])
+    elif name == "sgd_momentum":
         v = _state(config, "velocity", w)
-        return float(_sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay, *limits))
-    if name == "rmsprop":
+        _sgd_momentum(flat, g, v, lr, f(config["momentum"]), decay, *limits)
+    elif name == "rmsprop":
         rate, eps = config["decay_rate"], config["epsilon"]
         cache = _state(config, "cache", w)
         # rate and 1 - rate in float64, as the second moment is taken
         hp = (lr, np.float64(f(rate)), np.float64(f(1 - rate)), f(eps), decay)
-        return float(_rmsprop(flat, g, cache, *hp, *limits))
-    return _adam_step(w, g, config, decay)
+        _rmsprop(flat, g, cache, *hp, *limits)
+    else:
+        _adam_step(w, g, config, decay)
 
 
 def _limits(dtype: np.dtype) -> tuple[np.floating, np.floating]:
@@ -173,7 +157,7 @@ def _limits(dtype: np.dtype) -> tuple[np.floating, np.floating]:
     return dtype.type(np.sqrt(tiny)), tiny
 
 
-def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> float:
+def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> None:
     # Adam, with its bias corrections folded into two scalars, as PyTorch's does: with
     # c1 = 1 - b1**t and c2 = 1 - b2**t, lr * (m / c1) / (sqrt(v / c2) + eps) equals
     # step * m / (sqrt(v) + eps * sqrt(c2)) with step = lr * sqrt(c2) / c1: one
@@ -186,7 +170,7 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
     m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
     # b2 and 1 - b2 in float64, as the second moment is taken
     hp = (f(b1), f(1 - b1), np.float64(f(b2)), np.float64(f(1 - b2)), f(step), f(eps_hat))
-    return float(_adam(w.reshape(-1), g, m, v, *hp, decay, *_limits(w.dtype)))
+    _adam(w.reshape(-1), g, m, v, *hp, decay, *_limits(w.dtype))
 
 
 def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:

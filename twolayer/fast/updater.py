@@ -4,16 +4,17 @@ Given a rule's name, the Solver runs its compiled kernel (:mod:`twolayer.fast.ke
 and the model's L2 term is taken openly as weight decay in that kernel's pass: the
 Solver asks for ``model.loss(X, y, l2=False)`` and passes the model's ``reg`` to the
 kernel for the params in ``model.l2_params``. The step is the same (``reg * w`` added
-to those gradients, in w's dtype as the model adds it), the loss reported is the same
-up to rounding (the kernel sums ``w**2`` of the weights it reads, in the same pass),
-and the model is never touched. A callable rule runs as it is given, on the model's
-own loss.
+to those gradients, in w's dtype as the model adds it) and the loss
+reported is the same up to rounding (``sum(w**2)`` as one BLAS dot product, one read
+of ``w``), and the model is never touched. A callable rule runs
+as it is given, on the model's own loss.
 
     updater = Updater("adam", model)
     print(updater.description)     # update rule adam: fast kernel (numba), ...
     reg = updater.l2(model)        # the model's reg this step, or 0.0 if it stays in the loss
     loss, grads = model.loss(X, y, **updater.loss_kwargs(reg))
-    loss += updater.apply(model.params, grads, configs, reg)   # + the term left out
+    loss += updater.penalty(model.params, reg)   # the term left out, before the update
+    updater.apply(model.params, grads, configs, reg)
 """
 
 from __future__ import annotations
@@ -61,28 +62,29 @@ class Updater:
         """The keywords that leave the L2 term out of ``model.loss`` when ``l2`` is taken."""
         return {"l2": False} if l2 else {}
 
+    def penalty(self, params: dict[str, np.ndarray], l2: float) -> float:
+        """The L2 term ``0.5 * l2 * sum(w**2)`` over the ``l2_params`` (0.0 when ``l2``
+        is 0): one BLAS dot product per weight, one read of it."""
+        if not l2:
+            return 0.0
+        flat = [params[name].ravel() for name in self.l2_params]
+        return 0.5 * l2 * sum(float(np.dot(w, w)) for w in flat)
+
     def apply(
         self,
         params: dict[str, np.ndarray],
         grads: dict[str, np.ndarray],
         configs: dict[str, Config],
         l2: float = 0.0,
-    ) -> float:
+    ) -> None:
         """Update every param, ``params`` and ``configs`` in place; with a kernel, the
-        ``l2_params`` on their gradient plus ``l2 * w``.
-
-        Returns the L2 term left out of the loss, ``0.5 * l2 * sum(w**2)`` over the
-        ``l2_params`` as they were before this update (0.0 when ``l2`` is 0).
-        """
+        ``l2_params`` on their gradient plus ``l2 * w``."""
         if self.kernel is None:
             for name, w in params.items():
                 params[name], configs[name] = self.rule(w, grads[name], configs[name])
-            return 0.0
-        sumsq = 0.0
+            return
         for name, w in params.items():
             decay = l2 if name in self.l2_params else 0.0
             if not (w.flags.c_contiguous and w.flags.writeable):
                 w = params[name] = np.array(w)  # the kernel steps in place
-            total = update(self.kernel, w, grads[name], configs[name], decay)
-            sumsq += total if decay else 0.0
-        return 0.5 * l2 * sumsq
+            update(self.kernel, w, grads[name], configs[name], decay)
