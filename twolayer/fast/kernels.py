@@ -4,12 +4,11 @@ Each kernel is the rule's formula written for one element ``i``, in a loop that 
 splits among the threads (:mod:`twolayer.fast.jit`): every element of ``w``, ``dw`` and
 the rule's state is read once and written once, where NumPy's ufuncs make a pass over
 memory per operation. Scalars come in the arrays' dtype, so float32 stays float32, as
-in the reference rules: sgd and sgd_momentum give their bits; rmsprop and adam take
-their second moments in float64 and round them once, and adam folds its bias
-corrections into two scalars (see ``_adam``), so they are equal up to rounding. One
+in the reference rules; sgd, sgd_momentum and rmsprop give their bits, adam folds its
+bias corrections into two scalars (see ``_adam``) and is equal up to rounding. One
 departure from every rule: no kernel leaves a subnormal number behind; tiny weights
-and state are written as zero (see ``_sgd``), where the reference rules slow down on
-them.
+and state are written as zero (see the comment above ``_sgd``), where the reference
+rules slow down on them.
 
     update("adam", w, dw, config, l2=reg)    # in place, on dw + (weight_decay + reg) * w
 
@@ -34,13 +33,13 @@ __all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rul
 
 # No rule leaves a subnormal number behind, where every later product that meets it
 # runs many times slower (see docs/performance.md): weight decay shrinks the weights of
-# a dead unit geometrically, towards zero. A weight is written as zero below
-# ``w_min``, the square root of the dtype's smallest normal number (about 1e-19 in
-# float32), so that its products with inputs and gradients stay normal, and so is
-# adam's first moment (its share of a step would be below 1e-14); the other state is
-# written as zero below that smallest normal number; and rmsprop and adam take their
-# second moment in float64 (rounded once when written), where the square of a small
-# float32 gradient cannot underflow.
+# a dead unit geometrically, towards zero. A weight is written as zero below ``w_min``,
+# the square root of the dtype's smallest normal number (about 1e-19 in float32), so
+# that its products with inputs and gradients stay normal, and so is adam's first
+# moment (its share of a step would be below 1e-14); the other state is written as
+# zero below ``tiny``, that smallest normal number; and the squared gradient of
+# rmsprop and adam counts as zero below ``g_min``, where its share of the second
+# moment (``keep * g * g``) would be below ``tiny``.
 
 
 @kernel
@@ -64,29 +63,31 @@ def _sgd_momentum(w, dw, v, lr, mu, decay, w_min, tiny):
 
 
 @kernel
-def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, w_min, tiny):
+def _rmsprop(w, dw, cache, lr, rate, keep, eps, decay, w_min, tiny, g_min):
     for i in prange(w.size):
         wi = w[i]
         g = dw[i] + decay * wi
-        g64 = np.float64(g)
-        ci = rate * np.float64(cache[i]) + keep * (g64 * g64)
-        cache[i] = ci if ci >= tiny else 0.0
-        wn = wi - lr * g / (np.sqrt(cache[i]) + eps)
+        gg = g * g if abs(g) >= g_min else g - g
+        ci = rate * cache[i] + keep * gg
+        ci = ci if ci >= tiny else ci - ci
+        cache[i] = ci
+        wn = wi - lr * g / (np.sqrt(ci) + eps)
         w[i] = wn if abs(wn) >= w_min else wn - wn
 
 
 @kernel
-def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, w_min, tiny):
+def _adam(w, dw, m, v, b1, keep1, b2, keep2, step, eps_hat, decay, w_min, tiny, g_min):
     for i in prange(w.size):
         wi = w[i]
         g = dw[i] + decay * wi
         mi = b1 * m[i] + keep1 * g
         mi = mi if abs(mi) >= w_min else mi - mi
         m[i] = mi
-        g64 = np.float64(g)
-        vi = b2 * np.float64(v[i]) + keep2 * (g64 * g64)
-        v[i] = vi if vi >= tiny else 0.0
-        wn = wi - step * mi / (np.sqrt(v[i]) + eps_hat)
+        gg = g * g if abs(g) >= g_min else g - g
+        vi = b2 * v[i] + keep2 * gg
+        vi = vi if vi >= tiny else vi - vi
+        v[i] = vi
+        wn = wi - step * mi / (np.sqrt(vi) + eps_hat)
         w[i] = wn if abs(wn) >= w_min else wn - wn
 
 
@@ -143,9 +144,8 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
     elif name == "rmsprop":
         rate, eps = config["decay_rate"], config["epsilon"]
         cache = _state(config, "cache", w)
-        # rate and 1 - rate in float64, as the second moment is taken
-        hp = (lr, np.float64(f(rate)), np.float64(f(1 - rate)), f(eps), decay)
-        _rmsprop(flat, g, cache, *hp, *limits)
+        keep = f(1 - rate)
+        _rmsprop(flat, g, cache, lr, f(rate), keep, f(eps), decay, *limits, _g_min(keep))
     else:
         _adam_step(w, g, config, decay)
 
@@ -155,6 +155,11 @@ def _limits(dtype: np.dtype) -> tuple[np.floating, np.floating]:
     zero (see ``_sgd``)."""
     tiny = np.finfo(dtype).tiny
     return dtype.type(np.sqrt(tiny)), tiny
+
+
+def _g_min(keep: np.floating) -> np.floating:
+    """The smallest gradient whose square, times ``keep``, is a normal number."""
+    return keep.dtype.type(np.sqrt(np.finfo(keep.dtype).tiny / keep))
 
 
 def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating) -> None:
@@ -168,9 +173,9 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
     step = config["learning_rate"] * root_c2 / (1 - b1**t)
     eps_hat = config["epsilon"] * root_c2
     m, v, f = _state(config, "m", w), _state(config, "v", w), w.dtype.type
-    # b2 and 1 - b2 in float64, as the second moment is taken
-    hp = (f(b1), f(1 - b1), np.float64(f(b2)), np.float64(f(1 - b2)), f(step), f(eps_hat))
-    _adam(w.reshape(-1), g, m, v, *hp, decay, *_limits(w.dtype))
+    keep2 = f(1 - b2)
+    hp = (f(b1), f(1 - b1), f(b2), keep2, f(step), f(eps_hat))
+    _adam(w.reshape(-1), g, m, v, *hp, decay, *_limits(w.dtype), _g_min(keep2))
 
 
 def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
