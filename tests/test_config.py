@@ -35,7 +35,7 @@ def test_presets_hold_the_documented_recipes():
     assert (cifar.augment, cifar.tta, cifar.weight_scale) == ("flip+translate2", "flip+translate1",
                                                                "he")  # fmt: skip
     assert (cifar.num_train, cifar.num_val, cifar.noise) == (49_000, 1_000, None)
-    best = cifar.replace(hidden=2048, epochs=75, reg=1e-4, tta="flip+grid2")
+    best = cifar.replace(hidden=2048, epochs=60, reg=1e-4, tta="flip+grid2")
     assert preset("cifar10", "best") == best
     assert preset("cifar10", "quick") == cifar.replace(hidden=256, epochs=3, preprocess="mean")
     with pytest.raises(ValueError, match="presets: default"):

@@ -358,12 +358,12 @@ PRESETS: dict[str, dict[str, RunConfig]] = {
     "spiral": {"default": _SPIRAL},
     "cifar10": {
         "default": _CIFAR10,
-        "best": _CIFAR10.replace(hidden=2048, epochs=75, reg=1e-4, tta="flip+grid2"),
+        "best": _CIFAR10.replace(hidden=2048, epochs=60, reg=1e-4, tta="flip+grid2"),
         "quick": _CIFAR10.replace(hidden=256, epochs=3, preprocess="mean"),
     },
     "images": {
         "default": _IMAGES,
-        "best": _IMAGES.replace(hidden=2048, epochs=75, reg=1e-4, tta="flip+grid2"),
+        "best": _IMAGES.replace(hidden=2048, epochs=60, reg=1e-4, tta="flip+grid2"),
     },
     "csv": {"default": _TABLE},
     "npz": {"default": _NPZ},

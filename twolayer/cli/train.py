@@ -44,9 +44,9 @@ presets (flags given on the command line override them; each flag shows its valu
   cifar10 default  hidden 512, adam lr 1e-3 cosine, reg 5e-4, label smoothing 0.1,
                    ZCA eps 0.1, flip + 2 px translations, 10 epochs, batch 200;
                    test-time augmentation averages the image, its mirror and 1 px shifts
-  cifar10 best     hidden 2048, reg 1e-4, 75 epochs, otherwise the same recipe;
+  cifar10 best     hidden 2048, reg 1e-4, 60 epochs, otherwise the same recipe;
                    test-time augmentation over 50 views (shifts of up to 2 px)
-                   (about 12 min on 2 cores)
+                   (10 to 13 min on 2 cores)
   cifar10 quick    hidden 256, 3 epochs, mean subtraction only: a smoke test
   images default   as cifar10's, 10% of the training images held out for validation
   images best      as cifar10 best
