@@ -74,6 +74,16 @@ def test_kernels_equal_the_reference_rules(name, dtype, decay, shape, threads):
     assert config.keys() == ref_config.keys()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_sum_squares_is_the_float64_sum(shape, dtype, threads):
+    w = np.random.default_rng(3).standard_normal(shape).astype(dtype)
+    total = fast.sum_squares(w)
+    assert type(total) is float
+    assert total == pytest.approx(float(np.sum(w.astype(np.float64) ** 2)), rel=1e-13)
+    assert fast.sum_squares(w.T) == pytest.approx(total, rel=1e-13)  # any layout
+
+
 @pytest.mark.parametrize("size", [7, 68_000], ids=["serial", "parallel"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("name", optim.UPDATE_RULES)

@@ -10,7 +10,14 @@ the reference rules and says so.
 
 from twolayer.fast.gather import gather_rows
 from twolayer.fast.jit import get_num_threads, set_num_threads
-from twolayer.fast.kernels import UPDATE_RULES, describe, ema_update, get_update_rule, update
+from twolayer.fast.kernels import (
+    UPDATE_RULES,
+    describe,
+    ema_update,
+    get_update_rule,
+    sum_squares,
+    update,
+)
 
 __all__ = [
     "UPDATE_RULES",
@@ -20,5 +27,6 @@ __all__ = [
     "get_num_threads",
     "get_update_rule",
     "set_num_threads",
+    "sum_squares",
     "update",
 ]

@@ -9,8 +9,10 @@
 and compiles it with ``njit(cache=True, parallel=True)`` (``parallel=False`` for small
 arrays, run on the calling thread alone) for the argument types of that call only
 (fastmath off: IEEE arithmetic in the arrays' own dtype, so the results equal NumPy's
-up to rounding, mostly bit for bit). ``cache=True`` keeps the machine code
-beside the source, so a second process loads it instead of compiling again. Nothing is
+up to rounding, mostly bit for bit). A pure sum (``@reduction``) may reassociate its
+additions, so that it runs in vector lanes, as BLAS's and NumPy's own sums do.
+``cache=True`` keeps the machine code beside the source, so a second process loads it
+instead of compiling again. Nothing is
 imported or compiled when twolayer is imported.
 
 Where numba cannot be imported, :func:`available` is False, callers use their plain
@@ -30,7 +32,7 @@ from typing import Any
 #: kernel's module gets numba's prange ("split among the threads") before it compiles.
 prange = range
 
-__all__ = ["available", "get_num_threads", "kernel", "prange", "set_num_threads"]
+__all__ = ["available", "get_num_threads", "kernel", "prange", "reduction", "set_num_threads"]
 
 _numba: ModuleType | None = None
 _tried = False
@@ -94,8 +96,9 @@ class kernel:  # noqa: N801 - used as a decorator, like numba's own njit
     least :data:`PARALLEL_MIN_SIZE` elements, and one that runs on the calling thread.
     """
 
-    def __init__(self, py_func: Callable[..., Any]) -> None:
+    def __init__(self, py_func: Callable[..., Any], fastmath: frozenset[str] = frozenset()) -> None:
         self.py_func = py_func
+        self.fastmath = fastmath
         self.__doc__ = py_func.__doc__
         self.__name__ = py_func.__name__
         self._compiled: dict[bool, Callable[..., Any]] = {}
@@ -116,4 +119,12 @@ class kernel:  # noqa: N801 - used as a decorator, like numba's own njit
         if not parallel:  # its own name, so that its cache files are its own
             func = types.FunctionType(func.__code__, func.__globals__, func.__name__)
             func.__qualname__ = f"{self.py_func.__qualname__}_serial"
-        return numba.njit(cache=True, parallel=parallel)(func)
+        fastmath = set(self.fastmath) or False
+        return numba.njit(cache=True, parallel=parallel, fastmath=fastmath)(func)
+
+
+def reduction(py_func: Callable[..., Any]) -> kernel:
+    """A :class:`kernel` that only sums: compiled with ``fastmath={"reassoc"}``, which
+    lets LLVM split the sum over vector lanes (in a loop that also writes arrays, the
+    same flag did not vectorize it; see docs/performance.md)."""
+    return kernel(py_func, fastmath=frozenset({"reassoc"}))

@@ -25,10 +25,12 @@ import numpy as np
 
 from twolayer import optim
 from twolayer.fast import jit
-from twolayer.fast.jit import kernel, prange
+from twolayer.fast.jit import kernel, prange, reduction
 from twolayer.optim import DEFAULTS, Config, UpdateRule
 
-__all__ = ["DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rule", "update"]
+__all__ = [
+    "DEFAULTS", "UPDATE_RULES", "describe", "ema_update", "get_update_rule", "sum_squares", "update"
+]  # fmt: skip
 
 
 # No rule leaves a subnormal number behind, where every later product that meets it
@@ -96,6 +98,20 @@ def _ema(average, w, rate, w_min):
     for i in prange(average.size):
         a = average[i] - rate * (average[i] - w[i])
         average[i] = a if abs(a) >= w_min else a - a
+
+
+@reduction
+def _sum_squares(w):
+    total = 0.0
+    for i in prange(w.size):
+        x = np.float64(w[i])
+        total += x * x
+    return total
+
+
+def sum_squares(w: np.ndarray) -> float:
+    """``sum(w**2)`` in float64, in one pass on all cores: an L2 term's value."""
+    return float(_sum_squares(_flat(w)))
 
 
 def _flat(a: np.ndarray) -> np.ndarray:

@@ -5,8 +5,8 @@ and the model's L2 term is taken openly as weight decay in that kernel's pass: t
 Solver asks for ``model.loss(X, y, l2=False)`` and passes the model's ``reg`` to the
 kernel for the params in ``model.l2_params``. The step is the same (``reg * w`` added
 to those gradients, in w's dtype as the model adds it) and the loss
-reported is the same up to rounding (``sum(w**2)`` as one BLAS dot product, one read
-of ``w``), and the model is never touched. A callable rule runs
+reported is the same up to rounding (``sum(w**2)`` in one compiled pass over ``w``,
+in float64), and the model is never touched. A callable rule runs
 as it is given, on the model's own loss.
 
     updater = Updater("adam", model)
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from twolayer.fast.kernels import describe, get_update_rule, is_kernel, update
+from twolayer.fast.kernels import describe, get_update_rule, is_kernel, sum_squares, update
 from twolayer.optim import Config, UpdateRule
 
 
@@ -64,11 +64,10 @@ class Updater:
 
     def penalty(self, params: dict[str, np.ndarray], l2: float) -> float:
         """The L2 term ``0.5 * l2 * sum(w**2)`` over the ``l2_params`` (0.0 when ``l2``
-        is 0): one BLAS dot product per weight, one read of it."""
+        is 0): one compiled pass per weight, summed in float64."""
         if not l2:
             return 0.0
-        flat = [params[name].ravel() for name in self.l2_params]
-        return 0.5 * l2 * sum(float(np.dot(w, w)) for w in flat)
+        return 0.5 * l2 * sum(sum_squares(params[name]) for name in self.l2_params)
 
     def apply(
         self,
