@@ -142,7 +142,9 @@ def test_two_layer_net_cell():
     np.random.seed(231)
     N, D, H, C = 3, 5, 50, 7
     std = 1e-3
-    model = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=std)
+    # seed: without one the weights come from fresh entropy (np.random.seed does not
+    # reach them), and 250 draws miss the course's 10% now and then.
+    model = TwoLayerNet(input_dim=D, hidden_dim=H, num_classes=C, weight_scale=std, seed=231)
     assert abs(model.params["W1"].std() - std) < std / 10
     assert abs(model.params["W2"].std() - std) < std / 10
     assert np.all(model.params["b1"] == 0) and np.all(model.params["b2"] == 0)
