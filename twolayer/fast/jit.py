@@ -12,8 +12,7 @@ arrays, run on the calling thread alone) for the argument types of that call onl
 up to rounding, mostly bit for bit). A pure sum (``@reduction``) may reassociate its
 additions, so that it runs in vector lanes, as BLAS's and NumPy's own sums do.
 ``cache=True`` keeps the machine code beside the source, so a second process loads it
-instead of compiling again. Nothing is
-imported or compiled when twolayer is imported.
+instead of compiling again. Nothing is imported or compiled when twolayer is imported.
 
 Where numba cannot be imported, :func:`available` is False, callers use their plain
 NumPy code instead, and :func:`available` warns once, saying so.

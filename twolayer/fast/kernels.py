@@ -19,6 +19,7 @@ imported they are :mod:`twolayer.optim`'s rules (:func:`get_update_rule`).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -166,6 +167,7 @@ def update(name: str, w: np.ndarray, dw: np.ndarray, config: Config, l2: float =
         _adam_step(w, g, config, decay)
 
 
+@functools.cache  # one pair per dtype, not a finfo and a square root per update
 def _limits(dtype: np.dtype) -> tuple[np.floating, np.floating]:
     """(w_min, tiny) in ``dtype``: below them a weight, or a rule's state, is written as
     zero (see ``_sgd``)."""
@@ -197,11 +199,11 @@ def _adam_step(w: np.ndarray, g: np.ndarray, config: Config, decay: np.floating)
 def ema_update(average: np.ndarray, w: np.ndarray, decay: float) -> None:
     """``average = decay * average + (1 - decay) * w`` in place, as
     ``average -= (1 - decay) * (average - w)``: one pass over both arrays."""
-    f = average.dtype.type
+    rate = average.dtype.type(1.0 - decay)
     if jit.available():
-        _ema(average.reshape(-1), _flat(w), f(1.0 - decay), _limits(average.dtype)[0])
+        _ema(average.reshape(-1), _flat(w), rate, _limits(average.dtype)[0])
     else:
-        average -= f(1.0 - decay) * (average - w)
+        average -= rate * (average - w)
 
 
 def _rule(name: str) -> UpdateRule:
